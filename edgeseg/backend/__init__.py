@@ -1,0 +1,1 @@
+"""Inference backends behind one runner interface (onnxruntime CPU/CUDA, TensorRT)."""

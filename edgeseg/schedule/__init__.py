@@ -1,0 +1,1 @@
+"""Keyframe scheduling: which frames run the feature network."""

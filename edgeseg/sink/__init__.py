@@ -1,0 +1,1 @@
+"""Outputs: label masks, overlay video, per-frame stats."""

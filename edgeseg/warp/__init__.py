@@ -1,0 +1,1 @@
+"""Feature warping and fusion (NumPy on CPU, CuPy on GPU)."""
