@@ -16,6 +16,14 @@ from edgeseg.errors import EdgesegError
 # name → "module:function"; modules are imported only when their command runs (keeps startup lean).
 _COMMANDS = {
     "info": "edgeseg.cli.info:info",
+    "motion": "edgeseg.cli.motion:motion",
+    "export": "edgeseg.cli.export:export",
+    "inspect": "edgeseg.cli.inspect:inspect",
+    "verify": "edgeseg.cli.verify:verify",
+    "build-engines": "edgeseg.cli.build_engines:build_engines",
+    "run": "edgeseg.cli.run:run",
+    "synth": "edgeseg.cli.synth:synth",
+    "bench": "edgeseg.cli.bench:bench",
 }
 
 

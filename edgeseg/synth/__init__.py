@@ -1,0 +1,1 @@
+"""Procedural labeled street video (`edgeseg synth`): ground truth for benchmarks and training."""
