@@ -1,0 +1,42 @@
+"""Video frame → normalised network input at the model's size (run on keyframes only).
+
+Usage: ``prep = Preprocessor(video_hw=(720, 1280), model_hw=(360, 480), mean=m, std=s); x = prep(rgb)``
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _resize_axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear taps along one axis (align_corners=False, half-pixel centres)."""
+    src = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
+    i0 = np.floor(src).astype(np.intp)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    return i0, i1, (src - i0).astype(np.float32)
+
+
+class Preprocessor:
+    """Resize (bilinear) + normalise + HWC→NCHW. Contract: output is (1, 3, H_model, W_model) float32."""
+
+    def __init__(self, *, video_hw: tuple[int, int], model_hw: tuple[int, int], mean, std):
+        self.video_hw, self.model_hw = tuple(video_hw), tuple(model_hw)
+        std = np.asarray(std, np.float32)
+        self._scale = (1.0 / (255.0 * std)).reshape(3, 1, 1)
+        self._shift = (np.asarray(mean, np.float32) / std).reshape(3, 1, 1)
+        self._rows = _resize_axis(self.video_hw[0], self.model_hw[0])
+        self._cols = _resize_axis(self.video_hw[1], self.model_hw[1])
+
+    def resize(self, rgb: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 → (H_model, W_model, 3) float32."""
+        if rgb.shape[:2] == self.model_hw:
+            return rgb.astype(np.float32)
+        r0, r1, wr = self._rows
+        c0, c1, wc = self._cols
+        img = rgb.astype(np.float32)
+        rows = img[r0] * (1 - wr)[:, None, None] + img[r1] * wr[:, None, None]
+        return rows[:, c0] * (1 - wc)[None, :, None] + rows[:, c1] * wc[None, :, None]
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        chw = self.resize(rgb).transpose(2, 0, 1)
+        return (chw * self._scale - self._shift)[None].astype(np.float32, copy=False)

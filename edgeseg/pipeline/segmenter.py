@@ -1,0 +1,199 @@
+"""Per-stream segmentation: keyframe features moved by block motion (prop), blended (interp), and baselines.
+
+Usage::
+
+    seg = StreamSegmenter(nets, mode="interp", policy=FixedInterval(interval=10), model_hw=(360, 480),
+                          mean=bundle.mean, std=bundle.std)
+    for frame, field in MotionFieldBuilder(stride=16).fields(open_source("clip.mp4")):
+        for result in seg.push(frame, field):
+            ...                                   # results come out in display order
+    results = seg.flush()                         # at the end of the stream
+
+Modes:
+- frame: feature + task network on every frame (the baseline).
+- prop: features of the last keyframe warped to the current frame; zero added latency.
+- interp: also waits for the next keyframe, then frame i of a gap of K gets
+  (K-i)/K · forward-warped previous-keyframe features + i/K · backward-warped next-keyframe features.
+  Output lags by up to K frames; at most K+1 frames are held.
+- reuse: the last keyframe's features, not warped.
+- flow: prop with dense optical flow instead of block motion (the caller passes flow fields).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from edgeseg.labels import LabelUpsampler
+from edgeseg.motion.field import MotionField
+from edgeseg.pipeline.preprocess import Preprocessor
+from edgeseg.schedule.policy import KeyframePolicy
+from edgeseg.source.frame import Frame
+from edgeseg.warp.cpu import identity_grid, warp, warp_blend
+from edgeseg.warp.grid import FieldResampler
+
+MODES = ("frame", "prop", "interp", "reuse", "flow")
+
+
+class Networks(Protocol):
+    """The two halves of the model. Batched: several streams may share one instance."""
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """(N, 3, H, W) float32 normalised images → (N, C, h, w) features."""
+
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        """(N, C, h, w) features → (N, K, h, w) class scores at feature resolution."""
+
+
+@dataclass(slots=True)
+class Result:
+    """One segmented frame. labels: (H, W) uint8 at the video's resolution, value = class index."""
+
+    frame: Frame
+    labels: np.ndarray
+    keyframe: bool
+    latency_ms: float  # from push() of this frame to its result
+
+
+@dataclass(slots=True)
+class _Pending:
+    frame: Frame
+    disp: np.ndarray | None  # motion to the previous frame, feature cells
+    t0: float
+
+
+class StreamSegmenter:
+    """Turns frames + motion fields into label maps for one stream (see the module docstring)."""
+
+    def __init__(self, nets: Networks, *, mode: str, policy: KeyframePolicy, model_hw: tuple[int, int],
+                 mean, std, prop_strategy: str = "compose", fill_rounds: int = 4):
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+        if prop_strategy not in ("compose", "step"):
+            raise ValueError(f"unknown prop strategy {prop_strategy!r}")
+        self.nets, self.mode, self.policy = nets, mode, policy
+        self.model_hw, self.mean, self.std = tuple(model_hw), mean, std
+        self.prop_strategy, self.fill_rounds = prop_strategy, fill_rounds
+        self._prep: Preprocessor | None = None
+        self._to_grid: FieldResampler | None = None
+        self._to_labels: LabelUpsampler | None = None
+        self._grid: np.ndarray | None = None
+        self._key: np.ndarray | None = None  # last keyframe's features, (h, w, C)
+        self._cur: np.ndarray | None = None  # prop "step": the current frame's features
+        self._pos: np.ndarray | None = None  # prop "compose": current cells' positions in the keyframe
+        self._since_key = 0
+        self._pending: list[_Pending] = []
+        self.keyframes = 0
+
+    # -- stages ---------------------------------------------------------------------------------------
+    def _features(self, frame: Frame) -> np.ndarray:
+        """Run the feature network on one frame → (1, C, h, w); sets up the grids on first use."""
+        if self._prep is None or self._prep.video_hw != frame.image.shape[:2]:
+            self._prep = Preprocessor(video_hw=frame.image.shape[:2], model_hw=self.model_hw,
+                                      mean=self.mean, std=self.std)
+            self._to_grid = None
+        feats = self.nets.features(self._prep(frame.image))
+        if self._to_grid is None:
+            h, w = feats.shape[2:]
+            self._to_grid = FieldResampler(video_hw=self._prep.video_hw, feature_hw=(h, w),
+                                           fill_rounds=self.fill_rounds)
+            self._to_labels = LabelUpsampler((h, w), self._prep.video_hw)
+            self._grid = identity_grid(h, w)
+        self.keyframes += 1
+        return feats
+
+    def _emit(self, frame: Frame, feats_nchw: np.ndarray, keyframe: bool, t0: float) -> Result:
+        scores = self.nets.scores(feats_nchw)
+        labels = self._to_labels(scores[0])
+        return Result(frame, labels, keyframe, (time.perf_counter() - t0) * 1e3)
+
+    def _emit_hwc(self, frame: Frame, feats_hwc: np.ndarray, t0: float) -> Result:
+        return self._emit(frame, np.ascontiguousarray(feats_hwc.transpose(2, 0, 1))[None], False, t0)
+
+    def _disp(self, field: MotionField | None) -> np.ndarray | None:
+        if field is None or self._to_grid is None or field.valid_fraction == 0.0:
+            return None  # no usable motion (I-frame, or not set up yet): treat as static
+        return self._to_grid(field)[0]
+
+    def _keyframe(self, frame: Frame, t0: float) -> Result:
+        feats = self._features(frame)
+        self._key = np.ascontiguousarray(feats[0].transpose(1, 2, 0))
+        self._cur, self._pos, self._since_key = self._key, self._grid, 0
+        return self._emit(frame, feats, True, t0)
+
+    # -- public ---------------------------------------------------------------------------------------
+    def push(self, frame: Frame, field: MotionField | None) -> list[Result]:
+        """Feed the next frame (display order) and its motion field; returns the results now complete."""
+        t0 = time.perf_counter()
+        if self.mode == "frame" or self._key is None:
+            return [self._keyframe(frame, t0)]
+        self._since_key += 1
+        is_key = self.policy.decide(frame, field, self._since_key)
+        if self.mode == "interp":
+            return self._push_interp(frame, field, is_key, t0)
+        if is_key:
+            return [self._keyframe(frame, t0)]
+        if self.mode == "reuse":
+            return [self._emit_hwc(frame, self._key, t0)]
+        disp = self._disp(field)
+        if disp is None:
+            return [self._emit_hwc(frame, self._cur, t0)]
+        if self.prop_strategy == "step":  # warp the previous frame's features by one step
+            self._cur = warp(self._cur, self._grid + disp)
+        else:  # compose positions back to the keyframe, warp the keyframe once (no repeated blurring)
+            self._pos = warp(self._pos, self._grid + disp)
+            self._cur = warp(self._key, self._pos)
+        return [self._emit_hwc(frame, self._cur, t0)]
+
+    def _push_interp(self, frame: Frame, field: MotionField | None, is_key: bool, t0: float) -> list[Result]:
+        disp = self._disp(field)
+        if not is_key:
+            self._pending.append(_Pending(frame, disp, t0))
+            return []
+        prev_key = self._key
+        key_result = self._keyframe(frame, t0)
+        # A keyframe without motion to its predecessor (I-frame, scene cut) breaks the backward chain:
+        # the frames before it then use the previous keyframe alone.
+        results = self._interpolate(prev_key, self._key, disp)
+        return [*results, key_result]
+
+    def _interpolate(self, key_a: np.ndarray, key_b: np.ndarray | None, disp_b: np.ndarray | None) -> list[Result]:
+        pending, self._pending = self._pending, []
+        n, grid = len(pending), self._grid
+        if n == 0:
+            return []
+        # Backward chain: positions of frame i's cells in keyframe b, via q_{i+1} ≈ q_i - d_{i+1}(q_i).
+        backward: list[np.ndarray | None] = [None] * n
+        if key_b is not None and disp_b is not None:
+            q, d_next = grid, disp_b
+            for k in range(n - 1, -1, -1):
+                if d_next is None:
+                    break  # chain broken further back: those frames use keyframe a alone
+                q = warp(q, grid - d_next)
+                backward[k] = q
+                d_next = pending[k].disp
+        results, p = [], grid
+        for k, item in enumerate(pending):
+            if item.disp is not None:
+                p = warp(p, grid + item.disp)
+            wb = (k + 1) / (n + 1) if backward[k] is not None else 0.0
+            parts = [(key_a, p, 1.0 - wb)] + ([(key_b, backward[k], wb)] if wb else [])
+            results.append(self._emit_hwc(item.frame, warp_blend(parts), item.t0))
+        return results
+
+    def flush(self) -> list[Result]:
+        """End of stream: emit every held frame. In interp mode the last held frame becomes a keyframe."""
+        if not self._pending:
+            return []
+        last = self._pending.pop()
+        prev_key = self._key
+        key_result = self._keyframe(last.frame, last.t0)
+        return [*self._interpolate(prev_key, self._key, last.disp), key_result]
+
+    @property
+    def held(self) -> int:
+        """Frames waiting for their result (interp only)."""
+        return len(self._pending)

@@ -1,0 +1,52 @@
+"""Bilinear warping and blending of channels-last feature maps on the CPU (NumPy).
+
+Usage: ``out = warp(features_hwc, positions)``; ``out = warp_blend([(fa, pa, 0.7), (fb, pb, 0.3)])``
+
+Positions are (h, w, 2) float32 arrays of (x, y) sample points in source cells; points outside the map are
+clamped to its border. Channels-last layout makes each of the four taps one contiguous C-vector gather.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def identity_grid(h: int, w: int) -> np.ndarray:
+    """(h, w, 2) float32 positions of every cell in its own map: warping with it is the identity."""
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    return np.stack([xs, ys], axis=-1)
+
+
+def _taps(pos: np.ndarray, h: int, w: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Flat indices and weights of the four bilinear taps for every position."""
+    x = np.clip(pos[..., 0].ravel(), 0, w - 1)
+    y = np.clip(pos[..., 1].ravel(), 0, h - 1)
+    x0 = np.minimum(x.astype(np.intp), w - 2) if w > 1 else np.zeros_like(x, np.intp)
+    y0 = np.minimum(y.astype(np.intp), h - 2) if h > 1 else np.zeros_like(y, np.intp)
+    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+    dx, dy = int(w > 1), (w if h > 1 else 0)
+    i00 = y0 * w + x0
+    return [i00, i00 + dx, i00 + dy, i00 + dy + dx], [(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy]
+
+
+def warp_blend(parts: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
+    """Σ alpha · warp(src, pos) over (src (h_s, w_s, C), pos (h, w, 2), alpha) parts → (h, w, C) float32."""
+    out = None
+    for src, pos, alpha in parts:
+        if alpha == 0.0:
+            continue
+        hs, ws, c = src.shape
+        flat = src.reshape(hs * ws, c)
+        idx, wts = _taps(pos, hs, ws)
+        for i, wt in zip(idx, wts, strict=True):
+            term = flat.take(i, axis=0)
+            term *= wt if alpha == 1.0 else wt * np.float32(alpha)
+            out = term if out is None else np.add(out, term, out=out)
+    if out is None:
+        raise ValueError("warp_blend needs at least one part with a non-zero weight")
+    return out.reshape(*parts[0][1].shape[:2], parts[0][0].shape[2])
+
+
+def warp(src: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Sample src (h_s, w_s, C) at positions pos (h, w, 2) → (h, w, C) float32."""
+    return warp_blend([(src, pos, 1.0)])

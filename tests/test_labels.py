@@ -1,0 +1,33 @@
+"""LabelUpsampler must equal bilinear upsampling (PyTorch's) followed by argmax."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+from edgeseg.labels import LabelUpsampler  # noqa: E402
+
+
+def _reference(scores: np.ndarray, hw) -> np.ndarray:
+    up = F.interpolate(torch.from_numpy(scores)[None], size=hw, mode="bilinear", align_corners=False)
+    return up[0].argmax(0).numpy()
+
+
+@pytest.mark.parametrize("src,dst", [((23, 30), (360, 480)), ((23, 30), (272, 640)), ((5, 7), (64, 96)),
+                                     ((12, 17), (200, 270)), ((8, 8), (8, 8)), ((9, 13), (40, 30))])
+def test_matches_bilinear_argmax(src, dst):
+    rng = np.random.default_rng(sum(src) + sum(dst))
+    coarse = rng.normal(size=(11, src[0] // 2 + 2, src[1] // 2 + 2)).astype(np.float32)
+    scores = F.interpolate(torch.from_numpy(coarse)[None], size=src, mode="bilinear",
+                           align_corners=False)[0].numpy().copy()
+    out = LabelUpsampler(src, dst)(scores)
+    assert out.shape == dst and out.dtype == np.uint8
+    ref = _reference(scores, dst)
+    assert (out != ref).mean() < 1e-4  # float rounding at exact ties only
+
+
+def test_uniform_scores_give_one_class():
+    scores = np.zeros((4, 6, 8), np.float32)
+    scores[2] = 1.0
+    assert (LabelUpsampler((6, 8), (48, 64))(scores) == 2).all()

@@ -1,0 +1,29 @@
+import numpy as np
+
+from edgeseg.warp.cpu import identity_grid, warp, warp_blend
+
+
+def test_identity_warp_is_exact():
+    src = np.random.default_rng(0).normal(size=(7, 9, 5)).astype(np.float32)
+    np.testing.assert_allclose(warp(src, identity_grid(7, 9)), src, rtol=0, atol=1e-6)
+
+
+def test_integer_shift_moves_content():
+    src = np.random.default_rng(1).normal(size=(6, 8, 3)).astype(np.float32)
+    pos = identity_grid(6, 8) + np.array([2, 1], np.float32)  # sample 2 right, 1 down
+    out = warp(src, pos)
+    np.testing.assert_allclose(out[:5, :6], src[1:6, 2:8], atol=1e-6)
+    np.testing.assert_allclose(out[5, :6], src[5, 2:8], atol=1e-6)  # clamped at the bottom border
+
+
+def test_half_cell_shift_is_bilinear():
+    src = np.arange(4 * 4, dtype=np.float32).reshape(4, 4, 1)
+    out = warp(src, identity_grid(4, 4) + np.array([0.5, 0.25], np.float32))
+    assert np.isclose(out[0, 0, 0], 0 * 0.75 + 4 * 0.25 + 0.5)
+
+
+def test_blend_weights():
+    a = np.ones((3, 3, 2), np.float32)
+    b = np.full((3, 3, 2), 3.0, np.float32)
+    g = identity_grid(3, 3)
+    np.testing.assert_allclose(warp_blend([(a, g, 0.25), (b, g, 0.75)]), 2.5)

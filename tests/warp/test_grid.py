@@ -1,0 +1,34 @@
+import numpy as np
+
+from edgeseg.motion.field import MotionField
+from edgeseg.warp.grid import FieldResampler, fill_invalid
+
+
+def test_fill_invalid_takes_neighbour_motion():
+    dx = np.full((5, 5), 4.0, np.float32)
+    dy = np.full((5, 5), -2.0, np.float32)
+    valid = np.ones((5, 5), bool)
+    valid[1:4, 1:4] = False
+    dx[~valid] = dy[~valid] = 0
+    fx, fy = fill_invalid(dx, dy, valid)
+    assert np.allclose(fx, 4.0) and np.allclose(fy, -2.0)
+
+
+def test_fill_invalid_keeps_valid_cells_and_limits_rounds():
+    dx = np.zeros((1, 12), np.float32)
+    dx[0, 0] = 8.0
+    valid = np.zeros((1, 12), bool)
+    valid[0, 0] = True
+    fx, _ = fill_invalid(dx, np.zeros_like(dx), valid, rounds=3)
+    assert fx[0, 0] == 8.0 and np.allclose(fx[0, 1:4], 8.0) and np.allclose(fx[0, 4:], 0.0)
+
+
+def test_resampler_scales_pixels_to_cells():
+    # 64×128 video, stride-16 field, feature map 8×16 (stride 8): 16 px = 2 cells.
+    f = MotionField.empty(64, 128, 16)
+    f.dx[:] = 16.0
+    f.dy[:] = -8.0
+    f.valid[:] = True
+    disp, valid = FieldResampler(video_hw=(64, 128), feature_hw=(8, 16))(f)
+    assert disp.shape == (8, 16, 2) and valid.all()
+    assert np.allclose(disp[..., 0], 2.0) and np.allclose(disp[..., 1], -1.0)
