@@ -1,0 +1,32 @@
+"""Label masks as 8-bit PNG files, one per frame: DIR/frame-<i>.png, value = class index.
+
+Usage: ``sink = MaskSink("masks/"); sink.write(result)``
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgeseg.errors import ConfigError
+
+
+class MaskSink:
+    """Writes each result's labels at the video's resolution. Contract: a file is complete once written."""
+
+    def __init__(self, directory: str | Path):
+        self.dir = Path(directory)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"{self.dir}: cannot create the masks directory ({exc.strerror})") from None
+
+    def write(self, result) -> None:
+        from edgeseg.sink.png import write_png
+
+        path = self.dir / f"frame-{result.frame.index}.png"
+        tmp = path.with_suffix(".png.tmp")
+        write_png(tmp, result.labels)
+        tmp.replace(path)  # atomic: a killed run never leaves a half-written mask
+
+    def close(self) -> None:
+        pass
