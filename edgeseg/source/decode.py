@@ -1,0 +1,154 @@
+"""Shared decode loop: a PyAV container → ``Frame`` objects in display order, with motion vectors and stats.
+
+Usage: ``with Source(container, name=spec, is_live=False) as src: for frame in src: ...``
+(normally built by ``edgeseg.source.open_source``).
+Damaged packets/frames are dropped, counted in ``stats.corrupt`` and logged; the rest of the stream goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from edgeseg.errors import SourceError
+from edgeseg.source.frame import Frame
+
+log = logging.getLogger("edgeseg.source")
+
+# Decoders that fill FFmpeg's motion-vector side data with flags2=+export_mvs (software only).
+MV_CODECS = frozenset({"h264", "mpeg4", "mpeg1video", "mpeg2video", "h263", "h263p", "msmpeg4v3", "flv"})
+_PICT = {0: "?", 1: "I", 2: "P", 3: "B", 4: "P", 5: "I", 6: "P", 7: "B"}  # AVPictureType → letter (S/SI/SP/BI)
+
+
+@dataclass(slots=True)
+class SourceInfo:
+    """What the source is. fps is 0.0 when the container does not say."""
+
+    name: str
+    width: int
+    height: int
+    fps: float
+    codec: str
+    exports_mvs: bool  # the decoder exports motion vectors (else frames carry mvs=None)
+    is_live: bool
+    max_refs: int | None = None  # H.264 SPS max_num_ref_frames (counts B-frame needs too); None unknown
+
+
+@dataclass(slots=True)
+class SourceStats:
+    """Running counts. corrupt: frames/packets lost to damage; dropped: frames the consumer never saw."""
+
+    frames: int = 0
+    corrupt: int = 0
+    dropped: int = 0
+    types: dict = field(default_factory=lambda: {"I": 0, "P": 0, "B": 0, "?": 0})
+
+    def summary(self) -> str:
+        t = self.types
+        return (f"{self.frames} frames (I {t['I']}, P {t['P']}, B {t['B']}), "
+                f"{self.corrupt} corrupt, {self.dropped} dropped")
+
+
+class Source:
+    """An iterable of Frame over one opened container; a context manager; iterate once."""
+
+    def __init__(self, container, *, name: str, is_live: bool, export_mvs: bool = True):
+        self.name = name
+        self._container = container
+        self._stream = container.streams.video[0]
+        ctx = self._stream.codec_context
+        codec = ctx.name
+        self._want_mvs = export_mvs and codec in MV_CODECS
+        opts = dict(ctx.options or {})
+        if self._want_mvs:
+            opts["flags2"] = "+export_mvs"
+        ctx.options = opts
+        # frame threading adds a frame of latency per thread: fine for files, not for live streams
+        self._stream.thread_type = "SLICE" if is_live else "AUTO"
+        rate = self._stream.average_rate or self._stream.guessed_rate or 0
+        self.info = SourceInfo(name=name, width=int(ctx.width), height=int(ctx.height),
+                               fps=float(rate) if rate else 0.0, codec=codec,
+                               exports_mvs=self._want_mvs, is_live=is_live)
+        if codec == "h264":
+            from edgeseg.source.h264 import max_ref_frames
+
+            self.info.max_refs = max_ref_frames(ctx.extradata)
+        self.stats = SourceStats()
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._container is None:
+            raise SourceError(f"{self.name}: source is closed")
+        return self._frames()
+
+    def _packets(self):
+        import av
+
+        while True:
+            try:
+                yield from self._container.demux(self._stream)
+                return
+            except av.error.EOFError:
+                return
+            except av.error.InvalidDataError as exc:  # damaged container data
+                self._corrupt(f"demux: {exc}")
+                if not self.info.is_live:
+                    return
+            except (OSError, av.error.FFmpegError) as exc:
+                raise SourceError(f"{self.name}: read failed ({_cause(exc)})") from None
+
+    def _frames(self) -> Iterator[Frame]:
+        import av
+
+        from edgeseg.motion.vectors import vectors_from_av
+
+        index = 0
+        for packet in self._packets():
+            try:
+                decoded = self._stream.codec_context.decode(packet)
+            except (av.error.InvalidDataError, av.error.BugError) as exc:
+                self._corrupt(f"decode at packet pts {packet.pts}: {exc}")
+                index += 1  # one frame position lost
+                continue
+            except av.error.EOFError:
+                break
+            for vf in decoded:
+                if vf.is_corrupt:
+                    self._corrupt(f"frame {index} is damaged")
+                    index += 1
+                    continue
+                yield self._frame(vf, index, vectors_from_av(vf) if self._want_mvs else None)
+                index += 1
+        expected = 0 if self.info.is_live else int(self._stream.frames or 0)
+        if index < expected:  # the container's index promises more frames than the file holds
+            raise SourceError(f"{self.name}: truncated video (file ends after {index} of {expected} frames)")
+
+    def _frame(self, vf, index: int, mvs) -> Frame:
+        ptype = _PICT.get(int(vf.pict_type), "?")
+        self.stats.frames += 1
+        self.stats.types[ptype] += 1
+        pts = vf.time
+        if pts is None and self.info.fps:
+            pts = index / self.info.fps  # raw bitstreams carry no timestamps: derived from the frame rate
+        return Frame(index=index, pts=pts, pict_type=ptype, image=vf.to_ndarray(format="rgb24"), mvs=mvs)
+
+    def _corrupt(self, what: str) -> None:
+        self.stats.corrupt += 1
+        log.warning("%s: %s (skipped)", self.name, what)
+
+    def close(self) -> None:
+        """Release the container (idempotent)."""
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _cause(exc: BaseException) -> str:
+    """FFmpeg's message without the errno and file name decorations."""
+    return getattr(exc, "strerror", None) or str(exc).split(":")[0]
