@@ -11,6 +11,8 @@ from FFmpeg's decoder, so they have exactly the semantics of native H.264 P-fram
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 
 X264_PARAMS = "bframes=0:ref=1:keyint=infinite:scenecut=40:subme=2:me=dia:partitions=none"
@@ -31,7 +33,7 @@ class X264Estimator:
         enc = av.CodecContext.create("libx264", "w")
         enc.width, enc.height = width, height
         enc.pix_fmt = "yuv420p"
-        enc.time_base = "1/25"
+        enc.time_base = Fraction(1, 25)
         enc.options = {"preset": "ultrafast", "tune": "zerolatency", "crf": str(self.crf),
                        "x264-params": X264_PARAMS}
         enc.open()
