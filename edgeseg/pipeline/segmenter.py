@@ -58,6 +58,23 @@ class Result:
     latency_ms: float  # from push() of this frame to its result
 
 
+class StageTimes:
+    """Accumulated seconds and calls per stage (prep, feature, task, labels, warp): for benchmarks."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+
+    def add(self, stage: str, t0: float) -> float:
+        now = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - t0
+        self.calls[stage] = self.calls.get(stage, 0) + 1
+        return now
+
+    def mean_ms(self) -> dict[str, float]:
+        return {k: 1e3 * v / self.calls[k] for k, v in self.seconds.items()}
+
+
 @dataclass(slots=True)
 class _Pending:
     frame: Frame
@@ -87,6 +104,7 @@ class StreamSegmenter:
         self._since_key = 0
         self._pending: list[_Pending] = []
         self.keyframes = 0
+        self.timings = StageTimes()
 
     # -- stages ---------------------------------------------------------------------------------------
     def _features(self, frame: Frame) -> np.ndarray:
@@ -95,7 +113,11 @@ class StreamSegmenter:
             self._prep = Preprocessor(video_hw=frame.image.shape[:2], model_hw=self.model_hw,
                                       mean=self.mean, std=self.std)
             self._to_grid = None
-        feats = self.nets.features(self._prep(frame.image))
+        t = time.perf_counter()
+        x = self._prep(frame.image)
+        t = self.timings.add("prep", t)
+        feats = self.nets.features(x)
+        self.timings.add("feature", t)
         if self._to_grid is None:
             h, w = feats.shape[2:]
             self._to_grid = FieldResampler(video_hw=self._prep.video_hw, feature_hw=(h, w),
@@ -106,8 +128,11 @@ class StreamSegmenter:
         return feats
 
     def _emit(self, frame: Frame, feats_nchw: np.ndarray, keyframe: bool, t0: float) -> Result:
+        t = time.perf_counter()
         scores = self.nets.scores(feats_nchw)
+        t = self.timings.add("task", t)
         labels = self._to_labels(scores[0])
+        self.timings.add("labels", t)
         return Result(frame, labels, keyframe, (time.perf_counter() - t0) * 1e3)
 
     def _emit_hwc(self, frame: Frame, feats_hwc: np.ndarray, t0: float) -> Result:
@@ -141,11 +166,13 @@ class StreamSegmenter:
         disp = self._disp(field)
         if disp is None:
             return [self._emit_hwc(frame, self._cur, t0)]
+        t = time.perf_counter()
         if self.prop_strategy == "step":  # warp the previous frame's features by one step
             self._cur = warp(self._cur, self._grid + disp)
         else:  # compose positions back to the keyframe, warp the keyframe once (no repeated blurring)
             self._pos = warp(self._pos, self._grid + disp)
             self._cur = warp(self._key, self._pos)
+        self.timings.add("warp", t)
         return [self._emit_hwc(frame, self._cur, t0)]
 
     def _push_interp(self, frame: Frame, field: MotionField | None, is_key: bool, t0: float) -> list[Result]:
@@ -165,6 +192,7 @@ class StreamSegmenter:
         n, grid = len(pending), self._grid
         if n == 0:
             return []
+        t = time.perf_counter()
         # Backward chain: positions of frame i's cells in keyframe b, via q_{i+1} ≈ q_i - d_{i+1}(q_i).
         backward: list[np.ndarray | None] = [None] * n
         if key_b is not None and disp_b is not None:
@@ -175,13 +203,17 @@ class StreamSegmenter:
                 q = warp(q, grid - d_next)
                 backward[k] = q
                 d_next = pending[k].disp
+        self.timings.add("warp", t)
         results, p = [], grid
         for k, item in enumerate(pending):
+            t = time.perf_counter()
             if item.disp is not None:
                 p = warp(p, grid + item.disp)
             wb = (k + 1) / (n + 1) if backward[k] is not None else 0.0
             parts = [(key_a, p, 1.0 - wb)] + ([(key_b, backward[k], wb)] if wb else [])
-            results.append(self._emit_hwc(item.frame, warp_blend(parts), item.t0))
+            fused = warp_blend(parts)
+            self.timings.add("warp", t)
+            results.append(self._emit_hwc(item.frame, fused, item.t0))
         return results
 
     def flush(self) -> list[Result]:
