@@ -140,3 +140,23 @@ def field_error(clip: Clip, pairs, *, stride: int = 16):
         total += int(known.sum())
     e = np.concatenate(errs) if errs else np.zeros(0)
     return float(e.mean()) if e.size else float("nan"), valid / max(total, 1)
+
+
+def encode_with(path, images, *, codec: str, fps: float = 25.0, pix_fmt: str = "yuv420p", bframes: int = 0,
+                options: dict | None = None) -> Path:
+    """Encode RGB images with any FFmpeg encoder PyAV has (mpeg4, mjpeg, rawvideo, libx264 …)."""
+    import av
+
+    h, w = images[0].shape[:2]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=int(fps))
+        stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
+        stream.codec_context.max_b_frames = bframes
+        if options:
+            stream.options = options
+        for img in images:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return Path(path)

@@ -64,8 +64,9 @@ class Source:
         if self._want_mvs:
             opts["flags2"] = "+export_mvs"
         ctx.options = opts
-        # frame threading adds a frame of latency per thread: fine for files, not for live streams
-        self._stream.thread_type = "SLICE" if is_live else "AUTO"
+        # Frame threading drops MOTION_VECTORS side data of some frames at random (measured: FFmpeg h264,
+        # PyAV 18), and adds a frame of latency per thread on live streams: slice threads only in those cases.
+        self._stream.thread_type = "SLICE" if (is_live or self._want_mvs) else "AUTO"
         rate = self._stream.average_rate or self._stream.guessed_rate or 0
         self.info = SourceInfo(name=name, width=int(ctx.width), height=int(ctx.height),
                                fps=float(rate) if rate else 0.0, codec=codec,
