@@ -131,8 +131,8 @@ def field_error(clip: Clip, pairs, *, stride: int = 16):
     """
     errs, valid, total = [], 0, 0
     for frame, fld in pairs:
-        if frame.index == 0 or frame.pict_type == "I":
-            continue
+        if frame.index == 0 or (frame.pict_type == "I" and frame.mvs is not None):
+            continue  # estimated frames (mvs None, e.g. MJPEG: all "I") do carry motion
         dx, dy, known = clip.truth(frame.index, stride=stride)
         ok = known & fld.valid
         errs.append(np.hypot(fld.dx - dx, fld.dy - dy)[ok])

@@ -64,9 +64,13 @@ class Source:
         if self._want_mvs:
             opts["flags2"] = "+export_mvs"
         ctx.options = opts
-        # Frame threading drops MOTION_VECTORS side data of some frames at random (measured: FFmpeg h264,
-        # PyAV 18), and adds a frame of latency per thread on live streams: slice threads only in those cases.
-        self._stream.thread_type = "SLICE" if (is_live or self._want_mvs) else "AUTO"
+        # Measured (FFmpeg h264 via PyAV 18): frame threads drop the MOTION_VECTORS side data of random frames,
+        # and slice threads switch off error concealment, so damaged frames are no longer flagged. With vectors
+        # we decode on one thread; live streams avoid frame threads' latency (one frame per thread).
+        if self._want_mvs:
+            self._stream.thread_type, self._stream.thread_count = "NONE", 1
+        else:
+            self._stream.thread_type = "SLICE" if is_live else "AUTO"
         rate = self._stream.average_rate or self._stream.guessed_rate or 0
         self.info = SourceInfo(name=name, width=int(ctx.width), height=int(ctx.height),
                                fps=float(rate) if rate else 0.0, codec=codec,
@@ -76,6 +80,7 @@ class Source:
 
             self.info.max_refs = max_ref_frames(ctx.extradata)
         self.stats = SourceStats()
+        self._derive_pts = container.format.name in ("avi", "h264", "hevc", "m4v", "mjpeg", "rawvideo")
 
     def __iter__(self) -> Iterator[Frame]:
         if self._container is None:
@@ -129,8 +134,8 @@ class Source:
         self.stats.frames += 1
         self.stats.types[ptype] += 1
         pts = vf.time
-        if pts is None and self.info.fps:
-            pts = index / self.info.fps  # raw bitstreams carry no timestamps: derived from the frame rate
+        if (pts is None or self._derive_pts) and self.info.fps:
+            pts = index / self.info.fps  # raw bitstreams and AVI carry no display times: from the frame rate
         return Frame(index=index, pts=pts, pict_type=ptype, image=vf.to_ndarray(format="rgb24"), mvs=mvs)
 
     def _corrupt(self, what: str) -> None:
