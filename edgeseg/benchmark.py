@@ -1,0 +1,198 @@
+"""Accuracy vs throughput of every mode and keyframe interval, measured in one run (the paper's Table 1).
+
+Usage: ``report = benchmark("clip.mp4", labels_dir="labels/", modes=["frame", "prop", "interp"],
+intervals=[2, 5, 10])``; ``print(format_table(report))``
+
+Each row decodes the clip from scratch and runs the whole pipeline (decode → motion → networks → labels, no
+file writing); the time spent scoring against the reference is measured and left out of the row's fps.
+mIoU: "avg" accumulates one confusion matrix over all frames; "min" is the lowest mIoU among the groups of
+frames at the same offset from their keyframe (the paper's worst-case frame).
+Without ground-truth labels the reference is frame mode's own output (agreement).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edgeseg.errors import ConfigError
+from edgeseg.metrics import confusion, miou
+from edgeseg.pipeline.run import run_stream
+from edgeseg.pipeline.segmenter import MODES, StreamSegmenter
+from edgeseg.pipeline.session import motion_pairs
+from edgeseg.schedule.policy import FixedInterval
+from edgeseg.source import open_source
+
+
+def parse_modes(text: str) -> list[str]:
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    bad = [m for m in modes if m not in MODES]
+    if bad or not modes:
+        raise ConfigError(f"--modes {text!r}: unknown mode {bad[0]!r}; choose from {', '.join(MODES)}"
+                          if bad else f"--modes {text!r}: empty mode list")
+    return modes
+
+
+def parse_intervals(text: str) -> list[int]:
+    try:
+        ks = [int(k) for k in text.split(",") if k.strip()]
+    except ValueError:
+        raise ConfigError(f"--intervals {text!r}: expected comma-separated integers such as 1,2,5,10") from None
+    if not ks:
+        raise ConfigError(f"--intervals {text!r}: empty interval list")
+    if min(ks) < 1:
+        raise ConfigError(f"--intervals {text!r}: intervals must be ≥ 1")
+    return ks
+
+
+class LabelDir:
+    """Ground truth: DIR/frame-<i>.png (8-bit class indices), one per decoded frame in display order."""
+
+    def __init__(self, directory: str | Path):
+        self.dir = Path(directory)
+        if not self.dir.is_dir():
+            raise ConfigError(f"--labels {self.dir}: no such directory")
+        self.count = len(list(self.dir.glob("frame-*.png")))
+        if self.count == 0:
+            raise ConfigError(f"--labels {self.dir}: no frame-<i>.png files")
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        from edgeseg.sink.png import read_png
+
+        path = self.dir / f"frame-{i}.png"
+        if not path.exists():
+            raise ConfigError(f"--labels {self.dir}: {path.name} is missing")
+        return read_png(path)
+
+    def check(self, *, frames: int, size: tuple[int, int], at_least: bool = False) -> None:
+        """The labels must cover the video frame for frame (`at_least`: a prefix of it is evaluated)."""
+        if self.count < frames or (self.count != frames and not at_least):
+            raise ConfigError(f"--labels {self.dir}: {self.count} label files for a video of {frames} frames")
+        first = self[0]
+        if first.shape[:2] != size:
+            raise ConfigError(f"--labels {self.dir}: labels are {first.shape[1]}×{first.shape[0]}, "
+                              f"the video is {size[1]}×{size[0]}")
+
+
+def _count_frames(spec: str, max_frames: int | None) -> tuple[int, tuple[int, int]]:
+    n, size = 0, None
+    with open_source(spec, export_mvs=False) as src:
+        for frame in src:
+            size = size or frame.image.shape[:2]
+            n += 1
+            if max_frames and n >= max_frames:
+                break
+    if n == 0:
+        raise ConfigError(f"{spec}: no decodable frames")
+    return n, size
+
+
+class _Scorer:
+    """Per-offset confusion matrices against a reference; its own time is tracked so fps can exclude it."""
+
+    def __init__(self, reference, num_classes: int):
+        self.reference, self.k = reference, num_classes
+        self.by_offset: dict[int, np.ndarray] = {}
+        self.offset, self.seconds, self.frames = 0, 0.0, 0
+
+    def __call__(self, result) -> None:
+        t0 = time.perf_counter()
+        self.offset = 0 if result.keyframe else self.offset + 1
+        truth = self.reference(result.frame.index)
+        cm = confusion(result.labels, truth, num_classes=self.k)
+        acc = self.by_offset.setdefault(self.offset, np.zeros_like(cm))
+        acc += cm
+        self.frames += 1
+        self.seconds += time.perf_counter() - t0
+
+    def scores(self) -> tuple[float, float]:
+        total = sum(self.by_offset.values())
+        return miou(total), min(miou(cm) for cm in self.by_offset.values())
+
+
+def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int], labels_dir=None,
+              max_frames: int | None = None, progress=None) -> dict:
+    """Run every (mode, interval) row over `spec`; returns the JSON-ready report."""
+    n, size = _count_frames(spec, max_frames)
+    labels = LabelDir(labels_dir) if labels_dir is not None else None
+    if labels is not None:
+        labels.check(frames=n, size=size, at_least=max_frames is not None)
+    k_classes = len(bundle.classes)
+
+    def run_row(mode: str, k: int, on_result) -> tuple[float, int, StreamSegmenter]:
+        seg = StreamSegmenter(nets, mode=mode, policy=FixedInterval(interval=k), model_hw=bundle.input_hw,
+                              mean=bundle.mean, std=bundle.std)
+        with open_source(spec) as src:
+            summary = run_stream(motion_pairs(src, mode=mode), seg, max_frames=max_frames, on_result=on_result)
+        return summary.seconds, summary.frames, seg
+
+    # frame mode first: it is the speed baseline, and the agreement reference without labels
+    frame_out: dict[int, np.ndarray] = {}
+
+    def keep(result):
+        if labels is None:
+            frame_out[result.frame.index] = result.labels
+
+    reference = labels.__getitem__ if labels is not None else frame_out.__getitem__
+    scorer = _Scorer(reference, k_classes)
+    t_frame, frames, seg = run_row("frame", 1, lambda r: (keep(r), labels is not None and scorer(r)))
+    components = {k: round(v, 3) for k, v in seg.timings.mean_ms().items()}
+    frame_fps = frames / max(t_frame - scorer.seconds, 1e-9)
+    rows = [{"mode": "frame", "interval": 1, "fps": frame_fps, "speedup": 1.0,
+             "miou_avg": scorer.scores()[0] if labels is not None else 100.0,
+             "miou_min": scorer.scores()[1] if labels is not None else 100.0,
+             "frames": frames, "keyframe_fraction": 1.0}]
+    todo = [(m, k) for m in modes if m != "frame" for k in intervals]
+    for i, (mode, k) in enumerate(todo):
+        if progress:
+            progress(i, len(todo), mode, k)
+        scorer = _Scorer(reference, k_classes)
+        seconds, frames, seg = run_row(mode, k, scorer)
+        fps = frames / max(seconds - scorer.seconds, 1e-9)
+        avg, worst = scorer.scores()
+        rows.append({"mode": mode, "interval": k, "fps": fps, "speedup": fps / frame_fps, "miou_avg": avg,
+                     "miou_min": worst, "frames": frames, "keyframe_fraction": seg.keyframes / max(frames, 1)})
+    for row in rows:
+        for key in ("fps", "speedup", "miou_avg", "miou_min", "keyframe_fraction"):
+            row[key] = round(float(row[key]), 3)
+    return {"reference": "labels" if labels is not None else "frame", "source": str(spec), "rows": rows,
+            "components_ms": components}
+
+
+def format_table(report: dict) -> str:
+    """The report laid out like the paper's Table 1."""
+    ref = "ground-truth labels" if report["reference"] == "labels" else "frame mode's output (agreement)"
+    lines = [f"mIoU vs {ref}; fps = whole pipeline, decode → labels",
+             f"{'mode':<8} {'K':>3} {'fps':>8} {'speedup':>8} {'avg mIoU':>9} {'min mIoU':>9} {'key %':>6}"]
+    for r in report["rows"]:
+        lines.append(f"{r['mode']:<8} {r['interval']:>3} {r['fps']:>8.1f} {r['speedup']:>7.2f}× "
+                     f"{r['miou_avg']:>9.1f} {r['miou_min']:>9.1f} {100 * r['keyframe_fraction']:>6.1f}")
+    return "\n".join(lines)
+
+
+def plot(report: dict, path: str | Path) -> None:
+    """Accuracy vs throughput, one line per mode over its intervals (the paper's Figure 2)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
+    for mode in dict.fromkeys(r["mode"] for r in report["rows"]):
+        rows = sorted((r for r in report["rows"] if r["mode"] == mode), key=lambda r: r["interval"])
+        ax.plot([r["fps"] for r in rows], [r["miou_avg"] for r in rows], "o-" if len(rows) > 1 else "s",
+                label=mode)
+        for r in rows:
+            if r["mode"] != "frame":
+                ax.annotate(str(r["interval"]), (r["fps"], r["miou_avg"]), fontsize=7, xytext=(3, 3),
+                            textcoords="offset points")
+    ax.set_xlabel("throughput (frames/s)")
+    ax.set_ylabel("avg mIoU (%)" + (" vs labels" if report["reference"] == "labels" else " agreement with frame"))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title("accuracy vs throughput (labels: keyframe interval K)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

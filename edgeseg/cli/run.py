@@ -1,0 +1,54 @@
+"""`edgeseg run`: segment a file, RTSP stream, camera or the demo clip."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from edgeseg.pipeline.segmenter import MODES
+
+DEMO_OVERLAY = "edgeseg-demo.mp4"
+
+
+@click.command()
+@click.argument("source")
+@click.option("--model", "model", type=click.Path(path_type=Path), default=None,
+              help="Model bundle directory (default: the shipped reference model).")
+@click.option("--mode", type=click.Choice(MODES), default="interp", show_default=True,
+              help="interp/prop: block-motion features; frame: full model every frame; reuse, flow: baselines.")
+@click.option("--keyframe-interval", "-k", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Frames between keyframes (the feature network runs on keyframes).")
+@click.option("--iframe-keys/--no-iframe-keys", default=True, show_default=True,
+              help="Also make I-frames and scene cuts keyframes.")
+@click.option("--backend", type=click.Choice(["auto", "trt", "ort-cuda", "ort-cpu"]), default="auto",
+              show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for onnxruntime.")
+@click.option("--overlay", type=click.Path(path_type=Path), default=None, help="Write a colour overlay video (.mp4).")
+@click.option("--masks", type=click.Path(path_type=Path), default=None, help="Write frame-<i>.png label masks here.")
+@click.option("--stats", type=click.Path(path_type=Path), default=None, help="Write one JSON line per frame.")
+@click.option("--alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Overlay opacity.")
+@click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after N frames.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal, for files).")
+def run(source, model, mode, keyframe_interval, iframe_keys, backend, threads, overlay, masks, stats, alpha,
+        max_frames, progress) -> None:
+    """Segment SOURCE: a video file, rtsp:// URL, cameraN or /dev/videoN, or `demo`.
+
+    Example: edgeseg run clip.mp4 --overlay out.mp4 --stats stats.jsonl
+    """
+    from edgeseg.pipeline.session import segment_source
+
+    if source == "demo" and overlay is None and masks is None and stats is None:
+        overlay = Path(DEMO_OVERLAY)
+    summary = segment_source(
+        source, bundle=model, mode=mode, keyframe_interval=keyframe_interval, iframe_keys=iframe_keys,
+        backend=backend, threads=threads, overlay=overlay, masks=masks, stats=stats, alpha=alpha,
+        max_frames=max_frames, progress=progress if progress is not None else sys.stderr.isatty(),
+        handle_signals=True,
+    )
+    click.echo(summary.line(), err=True)
+    if overlay is not None:
+        click.echo(f"overlay: {overlay.resolve()}")
+    if summary.interrupted:
+        sys.exit(130 if summary.extra.get("signal") == "SIGINT" else 143)
