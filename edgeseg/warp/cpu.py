@@ -31,7 +31,7 @@ def _taps(pos: np.ndarray, h: int, w: int) -> tuple[list[np.ndarray], list[np.nd
 
 def warp_blend(parts: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
     """Σ alpha · warp(src, pos) over (src (h_s, w_s, C), pos (h, w, 2), alpha) parts → (h, w, C) float32."""
-    out = None
+    out = tmp = None
     for src, pos, alpha in parts:
         if alpha == 0.0:
             continue
@@ -39,9 +39,15 @@ def warp_blend(parts: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
         flat = src.reshape(hs * ws, c)
         idx, wts = _taps(pos, hs, ws)
         for i, wt in zip(idx, wts, strict=True):
-            term = flat.take(i, axis=0)
-            term *= wt if alpha == 1.0 else wt * np.float32(alpha)
-            out = term if out is None else np.add(out, term, out=out)
+            if alpha != 1.0:
+                wt = wt * np.float32(alpha)
+            if out is None:
+                out = flat[i]  # fancy indexing: a fresh array, faster than take(axis=0)
+                out *= wt
+            else:
+                tmp = flat[i] if tmp is None else np.take(flat, i, axis=0, out=tmp, mode="clip")
+                tmp *= wt
+                out += tmp
     if out is None:
         raise ValueError("warp_blend needs at least one part with a non-zero weight")
     return out.reshape(*parts[0][1].shape[:2], parts[0][0].shape[2])

@@ -1,0 +1,141 @@
+"""Runtime throughput on CPU: frame vs prop vs interp in one run, component times, ceiling, memory.
+
+    python benchmarks/bench_runtime.py [--clip FILE] [--model BUNDLE] [-k 10] [--frames 300] [--soak 10000]
+
+Without --clip it renders a held-out synthetic street clip (seed 1001) at the model's native size.
+Every mode decodes the same file from scratch (decode → motion → networks → labels, no file writing).
+The interp ceiling is 1 / (decode+motion + feature/K + task + labels + warp/fuse), from times measured in
+this same run; "efficiency" is measured interp throughput over that ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from edgeseg.pipeline.networks import open_networks
+from edgeseg.pipeline.run import run_stream
+from edgeseg.pipeline.segmenter import StreamSegmenter
+from edgeseg.pipeline.session import motion_pairs
+from edgeseg.schedule.policy import FixedInterval
+from edgeseg.source import open_source
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def measure_mode(clip: str, nets, bundle, *, mode: str, k: int, frames: int | None, **seg_options):
+    seg = StreamSegmenter(nets, mode=mode, policy=FixedInterval(interval=k), model_hw=bundle.input_hw,
+                          mean=bundle.mean, std=bundle.std, **seg_options)
+    with open_source(clip) as src:
+        summary = run_stream(motion_pairs(src, mode=mode), seg, max_frames=frames)
+    return summary, seg
+
+
+def decode_motion_ms(clip: str, frames: int | None, mode: str = "prop") -> float:
+    n, t0 = 0, time.perf_counter()
+    with open_source(clip) as src:
+        for _ in motion_pairs(src, mode=mode):
+            n += 1
+            if frames and n >= frames:
+                break
+    return 1e3 * (time.perf_counter() - t0) / max(n, 1)
+
+
+def soak(clip: str, nets, bundle, *, k: int, total: int) -> list[tuple[int, float]]:
+    """interp over `total` frames (the clip looped); RSS sampled along the way."""
+    seg = StreamSegmenter(nets, mode="interp", policy=FixedInterval(interval=k), model_hw=bundle.input_hw,
+                          mean=bundle.mean, std=bundle.std)
+    samples, done = [], 0
+
+    def looped():
+        nonlocal done
+        while done < total:
+            with open_source(clip) as src:
+                for pair in motion_pairs(src, mode="interp"):
+                    pair[0].index = done  # one continuous stream
+                    yield pair
+                    done += 1
+                    if done % 1000 == 0:
+                        samples.append((done, _rss_mb()))
+                    if done >= total:
+                        return
+
+    summary = run_stream(looped(), seg)
+    return samples, summary.max_held
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--clip")
+    ap.add_argument("--model", default=None)
+    ap.add_argument("-k", type=int, default=10)
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--soak", type=int, default=0, help="also run interp over this many frames, sampling RSS")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+
+    nets, bundle = open_networks(args.model, backend="ort-cpu", threads=args.threads)
+    tmp = None
+    clip = args.clip
+    if clip is None:
+        from edgeseg.synth.clip import render_clip
+
+        tmp = tempfile.TemporaryDirectory()
+        h, w = bundle.input_hw
+        clip = str(render_clip(Path(tmp.name) / "clip", frames=args.frames, size=(h, w), seed=1001).video)
+
+    # warm-up (session init, caches), then every mode on the same clip, same process
+    measure_mode(clip, nets, bundle, mode="frame", k=args.k, frames=20)
+    rows, segs = {}, {}
+    for mode, opts in [("frame", {}), ("prop", {}), ("prop-step", {"prop_strategy": "step"}), ("interp", {})]:
+        summary, seg = measure_mode(clip, nets, bundle, mode=mode.split("-")[0], k=args.k, frames=args.frames,
+                                    **opts)
+        rows[mode], segs[mode] = summary, seg
+    dm = decode_motion_ms(clip, args.frames)
+    d_plain = decode_motion_ms(clip, args.frames, mode="frame")
+    it = segs["interp"].timings
+    n = rows["interp"].frames
+    comp = {
+        "decode_ms": d_plain,
+        "decode_motion_ms": dm,
+        "prep_ms": segs["frame"].timings.mean_ms()["prep"],
+        "feature_ms": segs["frame"].timings.mean_ms()["feature"],
+        "task_ms": segs["frame"].timings.mean_ms()["task"],
+        "labels_ms": segs["frame"].timings.mean_ms()["labels"],
+        "interp_warp_fuse_ms_per_frame": 1e3 * it.seconds.get("warp", 0.0) / max(n - rows["interp"].keyframes, 1),
+    }
+    kf = rows["interp"].keyframe_fraction
+    ceiling_ms = (comp["decode_motion_ms"] + kf * (comp["prep_ms"] + comp["feature_ms"]) + comp["task_ms"]
+                  + comp["labels_ms"] + (1 - kf) * comp["interp_warp_fuse_ms_per_frame"])
+    out = {
+        "clip": clip, "frames": args.frames, "k": args.k, "model": bundle.name,
+        "fps": {m: round(r.fps, 2) for m, r in rows.items()},
+        "speedup_vs_frame": {m: round(r.fps / rows["frame"].fps, 2) for m, r in rows.items()},
+        "keyframe_fraction": {m: round(r.keyframe_fraction, 3) for m, r in rows.items()},
+        "components_ms": {k: round(v, 3) for k, v in comp.items()},
+        "interp_ceiling_fps": round(1e3 / ceiling_ms, 2),
+        "interp_efficiency": round(rows["interp"].fps / (1e3 / ceiling_ms), 3),
+        "warp_fuse_vs_task": round(comp["interp_warp_fuse_ms_per_frame"] / comp["task_ms"], 3),
+        "interp_max_held": rows["interp"].max_held,
+    }
+    if args.soak:
+        samples, held = soak(clip, nets, bundle, k=args.k, total=args.soak)
+        out["soak"] = {"frames": args.soak, "rss_mb": samples, "max_held": held}
+    text = json.dumps(out, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""`edgeseg bench`: accuracy vs throughput for every mode and keyframe interval (the paper's Table 1)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("source")
+@click.option("--model", type=click.Path(path_type=Path), default=None, help="Bundle (default: reference model).")
+@click.option("--labels", "labels_dir", type=click.Path(path_type=Path), default=None,
+              help="Ground truth DIR/frame-<i>.png; without it, agreement with frame mode is measured.")
+@click.option("--modes", default="frame,reuse,flow,prop,interp", show_default=True)
+@click.option("--intervals", default="1,2,3,4,5,6,7,8,9,10", show_default=True)
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the report here.")
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None,
+              help="Write accuracy vs throughput (PNG).")
+@click.option("--max-frames", type=click.IntRange(min=1), default=None)
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for onnxruntime.")
+@click.option("--backend", type=click.Choice(["auto", "trt", "ort-cuda", "ort-cpu"]), default="auto")
+def bench(source, model, labels_dir, modes, intervals, json_path, plot_path, max_frames, threads, backend) -> None:
+    """Measure fps, speedup and avg/min mIoU of each mode at each keyframe interval, in one run.
+
+    Example: edgeseg bench clip/video.mp4 --labels clip/labels --intervals 2,5,10 --plot fig.png
+    """
+    from edgeseg.benchmark import benchmark, format_table, parse_intervals, parse_modes, plot
+    from edgeseg.pipeline.networks import open_networks
+
+    mode_list, ks = parse_modes(modes), parse_intervals(intervals)
+    nets, bundle = open_networks(model, backend=backend, threads=threads)
+
+    def progress(i, n, mode, k):
+        if sys.stderr.isatty():
+            click.echo(f"\r[{i + 1}/{n}] {mode} K={k} ...", err=True, nl=False)
+
+    report = benchmark(source, nets=nets, bundle=bundle, modes=mode_list, intervals=ks, labels_dir=labels_dir,
+                       max_frames=max_frames, progress=progress)
+    if sys.stderr.isatty():
+        click.echo("", err=True)
+    click.echo(format_table(report))
+    if json_path is not None:
+        json_path.write_text(json.dumps(report, indent=2) + "\n")
+    if plot_path is not None:
+        plot(report, plot_path)
