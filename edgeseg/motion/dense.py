@@ -34,99 +34,143 @@ def check_stride(stride: int) -> int:
     return int(stride)
 
 
+_OX = np.array([0, 1, 0, 1])  # the 8×8 units a block of up to 16×16 covers, relative to its top-left unit
+_OY = np.array([0, 0, 1, 1])
+
+
 def dense_field(mvs: np.ndarray | None, *, height: int, width: int, stride: int = 16,
-                past_distance: float = 1.0, future_distance: float = 1.0,
-                past_candidates=None, future_candidates=None, prior: MotionField | None = None) -> MotionField:
+                past_distance: float = 1.0, future_distance: float = 1.0, max_past: int = 1,
+                max_future: int = 1, prior: MotionField | None = None) -> MotionField:
     """Raw vectors of one frame (N×10 int32, MV_COLUMNS) → MotionField (vectorised, no Python loop over blocks).
 
     past_distance / future_distance: display-order frames between this frame and the references of its
     source=-1 / source=+1 vectors; each vector contributes m / past_distance or -m / future_distance.
-    past_candidates + prior (multi-reference streams): a past vector may instead use a farther candidate
-    distance when that agrees decisively better with the prior field (the previous frame's) at its block.
-    A cell's value is the mean over the 8×8 units it covers that carry a vector; valid where any does.
+    max_past / max_future + prior (multi-reference streams): a vector may instead be scaled by another whole
+    distance up to max_past / max_future when that agrees decisively better with the prior field (the previous
+    frame's) at its block (see _pick_distances).
+    A cell's value is the area-weighted mean of the vectors of the blocks in it (at strides below 16: the
+    mean of the vectors over each 8×8 unit); valid where any vector covers it, invalid (0) elsewhere.
     """
     stride = check_stride(stride)
-    uh, uw = -(-height // 16) * 2, -(-width // 16) * 2  # 8×8 units over the macroblock-padded frame
-    sums = np.zeros((3, uh * uw), np.float64)
-    if mvs is not None and len(mvs):
+    mh, mw = -(-height // 16), -(-width // 16)  # macroblocks; 8×8 units: (2 mh, 2 mw)
+    if mvs is not None and len(mvs) and not (mvs[:, 9] > 0).all():
         mvs = mvs[mvs[:, 9] > 0]
-        src, w, h = mvs[:, 0], mvs[:, 1] // UNIT, mvs[:, 2] // UNIT
-        w = np.maximum(w, 1)
-        h = np.maximum(h, 1)
-        scale = mvs[:, 9].astype(np.float64)
-        dist = np.where(src < 0, float(past_distance), float(future_distance))
-        if prior is not None and past_candidates is not None and len(past_candidates) > 1:
-            dist = _pick_distances(mvs, dist, np.asarray(past_candidates, np.float64), prior, -1)
-        if prior is not None and future_candidates is not None and len(future_candidates) > 1:
-            dist = _pick_distances(mvs, dist, np.asarray(future_candidates, np.float64), prior, 1)
-        div = np.where(src < 0, dist, -dist) * scale
-        vx, vy = mvs[:, 7] / div, mvs[:, 8] / div
-        ux0 = (mvs[:, 5] - mvs[:, 1] // 2) // UNIT  # block top-left, in units
-        uy0 = (mvs[:, 6] - mvs[:, 2] // 2) // UNIT
-        n = w * h
-        rep = np.repeat(np.arange(len(mvs)), n)
-        k = np.arange(len(rep)) - np.repeat(np.cumsum(n) - n, n)
-        ux = ux0[rep] + k % w[rep]
-        uy = uy0[rep] + k // w[rep]
-        keep = (ux >= 0) & (ux < uw) & (uy >= 0) & (uy < uh)
-        flat = (uy * uw + ux)[keep]
-        rep = rep[keep]
-        size = uh * uw
-        sums[0] = np.bincount(flat, vx[rep], size)
-        sums[1] = np.bincount(flat, vy[rep], size)
-        sums[2] = np.bincount(flat, None, size)
-    sums = sums.reshape(3, uh, uw)
-    gh, gw = -(-height // stride), -(-width // stride)
-    if stride >= UNIT:
-        f = stride // UNIT
-        ph, pw = -(-uh // f) * f, -(-uw // f) * f
-        if (ph, pw) != (uh, uw):
-            sums = np.pad(sums, ((0, 0), (0, ph - uh), (0, pw - uw)))
-        # per unit: the mean of its vectors, then per cell: the mean over its units that have any
+    if mvs is None or not len(mvs):
+        return MotionField.empty(height, width, stride)
+    dist = np.where(mvs[:, 0] < 0, float(past_distance), float(future_distance))
+    if prior is not None:
+        if max_past > 1:
+            dist = _pick_distances(mvs, dist, max_past, prior, -1)
+        if max_future > 1:
+            dist = _pick_distances(mvs, dist, max_future, prior, 1)
+    div = np.where(mvs[:, 0] < 0, dist, -dist) * mvs[:, 9]
+    bw, bh = mvs[:, 1], mvs[:, 2]
+    x0, y0 = mvs[:, 5] - (bw >> 1), mvs[:, 6] - (bh >> 1)  # block top-left (dst is the block centre)
+    if stride >= 16:  # per macroblock (blocks never straddle one), area-weighted; then pooled
+        mx, my = x0 >> 4, y0 >> 4
+        ok = (mx >= 0) & (mx < mw) & (my >= 0) & (my < mh)
+        flat, size = np.where(ok, my * mw + mx, mh * mw), mh * mw + 1
+        area = (bw * bh).astype(np.float64)
+        cnt = np.bincount(flat, area, size)[:-1].reshape(mh, mw)
+        has = cnt > 0
+        cell_x = np.divide(np.bincount(flat, area * mvs[:, 7] / div, size)[:-1].reshape(mh, mw), cnt,
+                           out=np.zeros((mh, mw)), where=has)
+        cell_y = np.divide(np.bincount(flat, area * mvs[:, 8] / div, size)[:-1].reshape(mh, mw), cnt,
+                           out=np.zeros((mh, mw)), where=has)
+        dx, dy, valid = _pool(cell_x, cell_y, has, stride // 16)
+    else:  # per 8×8 unit
+        aligned = (bw == 16) & (bh == 16) & (((x0 | y0) & 15) == 0)
+        sums = _accumulate(mvs, div, x0, y0, aligned, mh, mw)
         cnt = sums[2]
         has = cnt > 0
         unit_x = np.divide(sums[0], cnt, out=np.zeros_like(cnt), where=has)
         unit_y = np.divide(sums[1], cnt, out=np.zeros_like(cnt), where=has)
-        if f > 1:
-            n_units = has.reshape(ph // f, f, pw // f, f).sum(axis=(1, 3))
-            sx = unit_x.reshape(ph // f, f, pw // f, f).sum(axis=(1, 3))
-            sy = unit_y.reshape(ph // f, f, pw // f, f).sum(axis=(1, 3))
-            valid = n_units > 0
-            dx = np.divide(sx, n_units, out=np.zeros_like(sx), where=valid)
-            dy = np.divide(sy, n_units, out=np.zeros_like(sy), where=valid)
-        else:
+        if stride == UNIT:
             dx, dy, valid = unit_x, unit_y, has
-    else:
-        r = UNIT // stride
-        cnt = sums[2]
-        valid = cnt > 0
-        dx = np.divide(sums[0], cnt, out=np.zeros_like(cnt), where=valid)
-        dy = np.divide(sums[1], cnt, out=np.zeros_like(cnt), where=valid)
-        dx, dy, valid = (np.repeat(np.repeat(a, r, 0), r, 1) for a in (dx, dy, valid))
-    return MotionField(np.ascontiguousarray(dx[:gh, :gw], np.float32), np.ascontiguousarray(dy[:gh, :gw], np.float32),
+        else:
+            r = UNIT // stride
+            dx, dy, valid = (np.repeat(np.repeat(a, r, 0), r, 1) for a in (unit_x, unit_y, has))
+    gh, gw = -(-height // stride), -(-width // stride)
+    return MotionField(np.ascontiguousarray(dx[:gh, :gw], np.float32),
+                       np.ascontiguousarray(dy[:gh, :gw], np.float32),
                        np.ascontiguousarray(valid[:gh, :gw]), stride, height, width)
 
 
-def _pick_distances(mvs: np.ndarray, past: np.ndarray, cands: np.ndarray, prior: MotionField,
-                    direction: int) -> np.ndarray:
-    """Per vector of one direction: the candidate distance whose velocity matches the prior clearly best."""
-    sel = mvs[:, 0] == direction
-    if not sel.any():
-        return past
+def _pool(x: np.ndarray, y: np.ndarray, has: np.ndarray, f: int):
+    """Mean of x, y over the cells of each f×f group that have a value; valid where any has."""
+    if f == 1:
+        return x, y, has
+    h, w = has.shape
+    ph, pw = -(-h // f) * f, -(-w // f) * f
+    stack = np.zeros((3, ph, pw))
+    stack[0, :h, :w], stack[1, :h, :w], stack[2, :h, :w] = x, y, has
+    pooled = sum(stack[:, i::f, j::f] for i in range(f) for j in range(f))  # strided adds: fast for small f
+    valid = pooled[2] > 0
+    return (np.divide(pooled[0], pooled[2], out=np.zeros_like(pooled[0]), where=valid),
+            np.divide(pooled[1], pooled[2], out=np.zeros_like(pooled[1]), where=valid), valid)
+
+
+def _accumulate(mvs: np.ndarray, div: np.ndarray, x0, y0, aligned, mh: int, mw: int) -> np.ndarray:
+    """(3, 2 mh, 2 mw) float64: per 8×8 unit, the sums of dx = motion/div, dy, and the vector count.
+
+    Macroblock-aligned 16×16 blocks (nearly all vectors) are binned per macroblock; the rest per unit.
+    """
+    vx, vy = mvs[:, 7] / div, mvs[:, 8] / div
+    bw, bh = mvs[:, 1], mvs[:, 2]
+    out = np.zeros((3, 2 * mh, 2 * mw))
+    if aligned.any():
+        mx, my = x0[aligned] >> 4, y0[aligned] >> 4
+        ok = (mx >= 0) & (mx < mw) & (my >= 0) & (my < mh)
+        flat, size = np.where(ok, my * mw + mx, mh * mw), mh * mw + 1
+        sums = np.stack([np.bincount(flat, vx[aligned], size), np.bincount(flat, vy[aligned], size),
+                         np.bincount(flat, None, size)])[:, :-1]
+        out.reshape(3, mh, 2, mw, 2)[...] = sums.reshape(3, mh, 1, mw, 1)
+    rest = ~aligned
+    if rest.any():
+        uh, uw = 2 * mh, 2 * mw
+        ux = (x0[rest] >> 3)[:, None] + _OX
+        uy = (y0[rest] >> 3)[:, None] + _OY
+        ok = ((_OX < (bw[rest, None] >> 3)) & (_OY < (bh[rest, None] >> 3))
+              & (ux >= 0) & (ux < uw) & (uy >= 0) & (uy < uh))
+        flat, size = np.where(ok, uy * uw + ux, uh * uw).ravel(), uh * uw + 1
+        out += np.stack([np.bincount(flat, np.repeat(vx[rest], 4), size),
+                         np.bincount(flat, np.repeat(vy[rest], 4), size),
+                         np.bincount(flat, None, size)])[:, :-1].reshape(3, uh, uw)
+    return out
+
+
+def _pick_distances(mvs: np.ndarray, dist: np.ndarray, kmax: int, prior: MotionField, direction: int) -> np.ndarray:
+    """Per vector of one direction: the whole distance k ≤ kmax whose velocity agrees clearly best with the prior.
+
+    The velocity of a vector m over k frames is m/k (past) or -m/k (future); the k closest to the prior p is
+    |m|² / (m·p) in the continuous case, so only its floor and ceiling are tried. The vector keeps its nearest-
+    anchor distance unless the prior is valid there, that error is over 0.5 px, and the pick halves it.
+    """
+    sel = np.flatnonzero(mvs[:, 0] == direction)
+    if not len(sel):
+        return dist
     v = mvs[sel]
     r = np.clip(v[:, 6] // prior.stride, 0, prior.dx.shape[0] - 1)
     c = np.clip(v[:, 5] // prior.stride, 0, prior.dx.shape[1] - 1)
     ok = prior.valid[r, c]
-    px, py = prior.dx[r, c][:, None], prior.dy[r, c][:, None]
-    mx = (v[:, 7] / v[:, 9])[:, None] / (cands[None, :] * -direction)
-    my = (v[:, 8] / v[:, 9])[:, None] / (cands[None, :] * -direction)
-    err = np.hypot(mx - px, my - py)
-    best = err.argmin(axis=1)
-    e_best = err[np.arange(len(v)), best]
-    e_near = err[:, 0]
+    px, py = prior.dx[r, c], prior.dy[r, c]
+    sgn = -direction  # +1 past, -1 future
+    mx, my = sgn * v[:, 7] / v[:, 9], sgn * v[:, 8] / v[:, 9]
+    dot = mx * px + my * py
+    kstar = np.divide(mx * mx + my * my, dot, out=np.ones_like(dot), where=dot > 1e-6)
+    near = dist[sel]
+
+    def err(k):
+        return np.hypot(mx / k - px, my / k - py)
+
+    k_lo = np.clip(np.floor(kstar), 1, kmax)
+    k_hi = np.clip(np.ceil(kstar), 1, kmax)
+    e_lo, e_hi, e_near = err(k_lo), err(k_hi), err(near)
+    k_best = np.where(e_hi < e_lo, k_hi, k_lo)
+    e_best = np.minimum(e_lo, e_hi)
     take = ok & (e_near > 0.5) & (e_best < 0.5 * e_near)  # decisive only; else the nearest anchor
-    out = past.copy()
-    out[np.flatnonzero(sel)] = np.where(take, cands[best], past[sel])
+    out = dist.copy()
+    out[sel] = np.where(take, k_best, near)
     return out
 
 
@@ -170,12 +214,10 @@ class MotionFieldBuilder:
             nonlocal prior
             near = frame.index - anchors[-1] if anchors else 1
             far = frame.index - anchors[-refs:][0] if anchors else near
-            past = [near] + [d for d in range(1, far + 1) if d != near]
-            fut = [future] + [d for d in range(1, future) if d != future]
             multi = refs > 1
             fld = dense_field(frame.mvs, height=frame.height, width=frame.width, stride=s,
                               past_distance=near, future_distance=future, prior=prior,
-                              past_candidates=past if multi else None, future_candidates=fut if multi else None)
+                              max_past=far if multi else 1, max_future=future if multi else 1)
             prior = fld
             return fld
 

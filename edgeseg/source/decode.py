@@ -8,6 +8,8 @@ Damaged packets/frames are dropped, counted in ``stats.corrupt`` and logged; the
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -53,8 +55,11 @@ class SourceStats:
 class Source:
     """An iterable of Frame over one opened container; a context manager; iterate once."""
 
-    def __init__(self, container, *, name: str, is_live: bool, export_mvs: bool = True):
+    def __init__(self, container, *, name: str, is_live: bool, export_mvs: bool = True, prefetch: int = 4):
         self.name = name
+        self.prefetch = prefetch  # frames decoded ahead on a background thread (0: decode in the caller)
+        self._thread = None
+        self._stop = threading.Event()
         self._container = container
         self._stream = container.streams.video[0]
         ctx = self._stream.codec_context
@@ -85,7 +90,42 @@ class Source:
     def __iter__(self) -> Iterator[Frame]:
         if self._container is None:
             raise SourceError(f"{self.name}: source is closed")
-        return self._frames()
+        if self._thread is not None:
+            raise SourceError(f"{self.name}: a source can be iterated only once")
+        return self._prefetched() if self.prefetch > 0 else self._frames()
+
+    def _prefetched(self) -> Iterator[Frame]:
+        """Decode on a worker thread (PyAV releases the GIL) so decoding overlaps the consumer's work."""
+        q: queue.Queue = queue.Queue(maxsize=self.prefetch)
+        done = object()
+
+        def put(item) -> bool:
+            while not self._stop.is_set():
+                try:
+                    q.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def work():
+            try:
+                for frame in self._frames():
+                    if not put(frame):
+                        return
+                put(done)
+            except BaseException as exc:  # handed to the consumer, raised there
+                put(exc)
+
+        self._thread = threading.Thread(target=work, name=f"decode:{self.name}", daemon=True)
+        self._thread.start()
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
 
     def _packets(self):
         import av
@@ -143,7 +183,10 @@ class Source:
         log.warning("%s: %s (skipped)", self.name, what)
 
     def close(self) -> None:
-        """Release the container (idempotent)."""
+        """Stop the decode thread and release the container (idempotent)."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
         if self._container is not None:
             self._container.close()
             self._container = None
