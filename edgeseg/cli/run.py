@@ -20,6 +20,12 @@ DEMO_OVERLAY = "edgeseg-demo.mp4"
               help="interp/prop: block-motion features; frame: full model every frame; reuse, flow: baselines.")
 @click.option("--keyframe-interval", "-k", type=click.IntRange(min=1), default=10, show_default=True,
               help="Frames between keyframes (the feature network runs on keyframes).")
+@click.option("--keyframes", type=click.Choice(["fixed", "adaptive"]), default="fixed", show_default=True,
+              help="fixed: every K frames; adaptive: placed by motion/intra signals under --keyframe-budget.")
+@click.option("--keyframe-budget", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="adaptive: average fraction of keyframes (default 1/K).")
+@click.option("--max-keyframe-interval", type=click.IntRange(min=1), default=None,
+              help="adaptive: longest gap between keyframes (default 3K).")
 @click.option("--iframe-keys/--no-iframe-keys", default=True, show_default=True,
               help="Also make I-frames and scene cuts keyframes.")
 @click.option("--backend", type=click.Choice(["auto", "trt", "ort-cuda", "ort-cpu"]), default="auto",
@@ -31,7 +37,7 @@ DEMO_OVERLAY = "edgeseg-demo.mp4"
 @click.option("--alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Overlay opacity.")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after N frames.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal, for files).")
-def run(source, model, mode, keyframe_interval, iframe_keys, backend, threads, overlay, masks, stats, alpha,
+def run(source, model, mode, keyframe_interval, keyframes, keyframe_budget, max_keyframe_interval, iframe_keys, backend, threads, overlay, masks, stats, alpha,
         max_frames, progress) -> None:
     """Segment SOURCE: a video file, rtsp:// URL, cameraN or /dev/videoN, or `demo`.
 
@@ -43,6 +49,7 @@ def run(source, model, mode, keyframe_interval, iframe_keys, backend, threads, o
         overlay = Path(DEMO_OVERLAY)
     summary = segment_source(
         source, bundle=model, mode=mode, keyframe_interval=keyframe_interval, iframe_keys=iframe_keys,
+        keyframes=keyframes, keyframe_budget=keyframe_budget, max_keyframe_interval=max_keyframe_interval,
         backend=backend, threads=threads, overlay=overlay, masks=masks, stats=stats, alpha=alpha,
         max_frames=max_frames, progress=progress if progress is not None else sys.stderr.isatty(),
         handle_signals=True,

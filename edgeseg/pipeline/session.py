@@ -14,7 +14,7 @@ from pathlib import Path
 from edgeseg.pipeline.networks import open_networks
 from edgeseg.pipeline.run import RunSummary, run_stream
 from edgeseg.pipeline.segmenter import StreamSegmenter
-from edgeseg.schedule.policy import FixedInterval
+from edgeseg.schedule import make_policy
 
 MOTION_STRIDE = 16
 
@@ -67,7 +67,8 @@ def build_sinks(*, bundle, fps: float, overlay=None, masks=None, stats=None, alp
 
 
 def segment_source(spec: str, *, bundle=None, mode: str = "interp", keyframe_interval: int = 10,
-                   iframe_keys: bool = True, backend: str = "auto", threads: int | None = None,
+                   iframe_keys: bool = True, keyframes: str = "fixed", keyframe_budget: float | None = None,
+                   max_keyframe_interval: int | None = None, backend: str = "auto", threads: int | None = None,
                    overlay: str | Path | None = None, masks: str | Path | None = None,
                    stats: str | Path | None = None, alpha: float = 0.5, max_frames: int | None = None,
                    progress: bool = False, handle_signals: bool = False,
@@ -76,7 +77,8 @@ def segment_source(spec: str, *, bundle=None, mode: str = "interp", keyframe_int
     from edgeseg.source import open_source
 
     nets, bundle = open_networks(bundle, backend=backend, threads=threads)
-    policy = FixedInterval(interval=keyframe_interval, at_iframes=iframe_keys)
+    policy = make_policy(keyframes, interval=keyframe_interval, budget=keyframe_budget,
+                         max_interval=max_keyframe_interval, at_iframes=iframe_keys)
     segmenter = StreamSegmenter(nets, mode=mode, policy=policy, model_hw=bundle.input_hw,
                                 mean=bundle.mean, std=bundle.std)
     stop = stop or threading.Event()
