@@ -22,7 +22,7 @@ from edgeseg.metrics import confusion, miou
 from edgeseg.pipeline.run import run_stream
 from edgeseg.pipeline.segmenter import MODES, StreamSegmenter
 from edgeseg.pipeline.session import motion_pairs
-from edgeseg.schedule.policy import FixedInterval
+from edgeseg.schedule import make_policy
 from edgeseg.source import open_source
 
 
@@ -113,16 +113,19 @@ class _Scorer:
 
 
 def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int], labels_dir=None,
-              max_frames: int | None = None, progress=None) -> dict:
-    """Run every (mode, interval) row over `spec`; returns the JSON-ready report."""
+              adaptive_intervals: list[int] = (), max_frames: int | None = None, progress=None) -> dict:
+    """Run every (mode, interval) row over `spec`; returns the JSON-ready report.
+
+    adaptive_intervals: for prop and interp, also rows with adaptive keyframes under the budget 1/K.
+    """
     n, size = _count_frames(spec, max_frames)
     labels = LabelDir(labels_dir) if labels_dir is not None else None
     if labels is not None:
         labels.check(frames=n, size=size, at_least=max_frames is not None)
     k_classes = len(bundle.classes)
 
-    def run_row(mode: str, k: int, on_result) -> tuple[float, int, StreamSegmenter]:
-        seg = StreamSegmenter(nets, mode=mode, policy=FixedInterval(interval=k), model_hw=bundle.input_hw,
+    def run_row(mode: str, k: int, on_result, policy: str = "fixed") -> tuple[float, int, StreamSegmenter]:
+        seg = StreamSegmenter(nets, mode=mode, policy=make_policy(policy, interval=k), model_hw=bundle.input_hw,
                               mean=bundle.mean, std=bundle.std)
         with open_source(spec) as src:
             summary = run_stream(motion_pairs(src, mode=mode), seg, max_frames=max_frames, on_result=on_result)
@@ -140,19 +143,20 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
     t_frame, frames, seg = run_row("frame", 1, lambda r: (keep(r), labels is not None and scorer(r)))
     components = {k: round(v, 3) for k, v in seg.timings.mean_ms().items()}
     frame_fps = frames / max(t_frame - scorer.seconds, 1e-9)
-    rows = [{"mode": "frame", "interval": 1, "fps": frame_fps, "speedup": 1.0,
+    rows = [{"mode": "frame", "interval": 1, "keyframes": "fixed", "fps": frame_fps, "speedup": 1.0,
              "miou_avg": scorer.scores()[0] if labels is not None else 100.0,
              "miou_min": scorer.scores()[1] if labels is not None else 100.0,
              "frames": frames, "keyframe_fraction": 1.0}]
-    todo = [(m, k) for m in modes if m != "frame" for k in intervals]
-    for i, (mode, k) in enumerate(todo):
+    todo = [(m, k, "fixed") for m in modes if m != "frame" for k in intervals]
+    todo += [(m, k, "adaptive") for m in modes if m in ("prop", "interp") for k in adaptive_intervals]
+    for i, (mode, k, policy) in enumerate(todo):
         if progress:
-            progress(i, len(todo), mode, k)
+            progress(i, len(todo), mode if policy == "fixed" else f"{mode} adaptive", k)
         scorer = _Scorer(reference, k_classes)
-        seconds, frames, seg = run_row(mode, k, scorer)
+        seconds, frames, seg = run_row(mode, k, scorer, policy)
         fps = frames / max(seconds - scorer.seconds, 1e-9)
         avg, worst = scorer.scores()
-        rows.append({"mode": mode, "interval": k, "fps": fps, "speedup": fps / frame_fps, "miou_avg": avg,
+        rows.append({"mode": mode, "interval": k, "keyframes": policy, "fps": fps, "speedup": fps / frame_fps, "miou_avg": avg,
                      "miou_min": worst, "frames": frames, "keyframe_fraction": seg.keyframes / max(frames, 1)})
     for row in rows:
         for key in ("fps", "speedup", "miou_avg", "miou_min", "keyframe_fraction"):
@@ -165,9 +169,10 @@ def format_table(report: dict) -> str:
     """The report laid out like the paper's Table 1."""
     ref = "ground-truth labels" if report["reference"] == "labels" else "frame mode's output (agreement)"
     lines = [f"mIoU vs {ref}; fps = whole pipeline, decode → labels",
-             f"{'mode':<8} {'K':>3} {'fps':>8} {'speedup':>8} {'avg mIoU':>9} {'min mIoU':>9} {'key %':>6}"]
+             f"{'mode':<16} {'K':>3} {'fps':>8} {'speedup':>8} {'avg mIoU':>9} {'min mIoU':>9} {'key %':>6}"]
     for r in report["rows"]:
-        lines.append(f"{r['mode']:<8} {r['interval']:>3} {r['fps']:>8.1f} {r['speedup']:>7.2f}× "
+        name = r["mode"] + (" adaptive" if r.get("keyframes") == "adaptive" else "")
+        lines.append(f"{name:<16} {r['interval']:>3} {r['fps']:>8.1f} {r['speedup']:>7.2f}× "
                      f"{r['miou_avg']:>9.1f} {r['miou_min']:>9.1f} {100 * r['keyframe_fraction']:>6.1f}")
     return "\n".join(lines)
 
@@ -180,8 +185,11 @@ def plot(report: dict, path: str | Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
-    for mode in dict.fromkeys(r["mode"] for r in report["rows"]):
-        rows = sorted((r for r in report["rows"] if r["mode"] == mode), key=lambda r: r["interval"])
+    def series(r):
+        return r["mode"] + (" adaptive" if r.get("keyframes") == "adaptive" else "")
+
+    for mode in dict.fromkeys(series(r) for r in report["rows"]):
+        rows = sorted((r for r in report["rows"] if series(r) == mode), key=lambda r: r["interval"])
         ax.plot([r["fps"] for r in rows], [r["miou_avg"] for r in rows], "o-" if len(rows) > 1 else "s",
                 label=mode)
         for r in rows:

@@ -16,13 +16,15 @@ import click
               help="Ground truth DIR/frame-<i>.png; without it, agreement with frame mode is measured.")
 @click.option("--modes", default="frame,reuse,flow,prop,interp", show_default=True)
 @click.option("--intervals", default="1,2,3,4,5,6,7,8,9,10", show_default=True)
+@click.option("--adaptive", "adaptive", default="5,10", show_default=True,
+              help="Also adaptive-keyframe rows for prop/interp with the budget of these fixed intervals ('' = none).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the report here.")
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None,
               help="Write accuracy vs throughput (PNG).")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None)
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for onnxruntime.")
 @click.option("--backend", type=click.Choice(["auto", "trt", "ort-cuda", "ort-cpu"]), default="auto")
-def bench(source, model, labels_dir, modes, intervals, json_path, plot_path, max_frames, threads, backend) -> None:
+def bench(source, model, labels_dir, modes, intervals, adaptive, json_path, plot_path, max_frames, threads, backend) -> None:
     """Measure fps, speedup and avg/min mIoU of each mode at each keyframe interval, in one run.
 
     Example: edgeseg bench clip/video.mp4 --labels clip/labels --intervals 2,5,10 --plot fig.png
@@ -31,6 +33,7 @@ def bench(source, model, labels_dir, modes, intervals, json_path, plot_path, max
     from edgeseg.pipeline.networks import open_networks
 
     mode_list, ks = parse_modes(modes), parse_intervals(intervals)
+    adaptive_ks = parse_intervals(adaptive) if adaptive.strip() else []
     nets, bundle = open_networks(model, backend=backend, threads=threads)
 
     def progress(i, n, mode, k):
@@ -38,7 +41,7 @@ def bench(source, model, labels_dir, modes, intervals, json_path, plot_path, max
             click.echo(f"\r[{i + 1}/{n}] {mode} K={k} ...", err=True, nl=False)
 
     report = benchmark(source, nets=nets, bundle=bundle, modes=mode_list, intervals=ks, labels_dir=labels_dir,
-                       max_frames=max_frames, progress=progress)
+                       adaptive_intervals=adaptive_ks, max_frames=max_frames, progress=progress)
     if sys.stderr.isatty():
         click.echo("", err=True)
     click.echo(format_table(report))
