@@ -1,0 +1,83 @@
+"""onnxruntime runners: CPU (thread count) and CUDA (IO binding on CuPy device arrays).
+
+Usage: ``r = OrtRunner("feature.onnx", threads=2); r.run({"image": x})``;
+``r = OrtRunner("feature.onnx", device="cuda"); r.run({"image": cupy_x})`` → CuPy outputs
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edgeseg.backend.base import Runner
+from edgeseg.errors import BundleError
+
+_NP = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(uint8)": np.uint8,
+       "tensor(int32)": np.int32, "tensor(int64)": np.int64, "tensor(int8)": np.int8}
+
+
+def cuda_available() -> bool:
+    """onnxruntime has the CUDA provider and CuPy is importable."""
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return False
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # noqa: BLE001 - no CuPy / no driver
+        return False
+
+
+class OrtRunner(Runner):
+    """One ONNX file in an onnxruntime session. device: "cpu" or "cuda"."""
+
+    def __init__(self, path: str | Path, *, device: str = "cpu", threads: int | None = None, device_id: int = 0):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        if threads:
+            opts.intra_op_num_threads = int(threads)
+            opts.inter_op_num_threads = 1
+        providers = (["CPUExecutionProvider"] if device == "cpu"
+                     else [("CUDAExecutionProvider", {"device_id": device_id}), "CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=providers)
+        except Exception as exc:  # noqa: BLE001 - corrupt or unsupported model file
+            raise BundleError(f"{path}: onnxruntime cannot load it ({str(exc).splitlines()[0][:160]})") from None
+        self.device, self.device_id = device, device_id
+        self.inputs = [i.name for i in self.session.get_inputs()]
+        self.outputs = [o.name for o in self.session.get_outputs()]
+        self._in_types = {i.name: _NP.get(i.type, np.float32) for i in self.session.get_inputs()}
+
+    def run(self, feeds: dict) -> dict:
+        if self.device == "cpu":
+            feeds = {k: np.ascontiguousarray(v, dtype=self._in_types[k]) for k, v in feeds.items()}
+            return dict(zip(self.outputs, self.session.run(self.outputs, feeds), strict=True))
+        return self._run_cuda(feeds)
+
+    def _run_cuda(self, feeds: dict) -> dict:
+        import cupy as cp
+
+        binding = self.session.io_binding()
+        keep = []
+        with cp.cuda.Device(self.device_id):
+            for name, value in feeds.items():
+                x = cp.ascontiguousarray(cp.asarray(value, dtype=self._in_types[name]))
+                keep.append(x)
+                binding.bind_input(name, "cuda", self.device_id, x.dtype, list(x.shape), x.data.ptr)
+            for name in self.outputs:
+                binding.bind_output(name, "cuda", self.device_id)
+            cp.cuda.get_current_stream().synchronize()
+            self.session.run_with_iobinding(binding)
+            out = {}
+            for name, value in zip(self.outputs, binding.get_outputs(), strict=True):
+                dtype = _NP.get(value.data_type(), np.float32)  # e.g. "tensor(float)"
+                arr = cp.empty(tuple(value.shape()), dtype=dtype)
+                cp.cuda.runtime.memcpy(arr.data.ptr, value.data_ptr(), arr.nbytes,
+                                       cp.cuda.runtime.memcpyDeviceToDevice)
+                out[name] = arr
+        return out
