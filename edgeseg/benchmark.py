@@ -80,7 +80,7 @@ def _count_frames(spec: str, max_frames: int | None) -> tuple[int, tuple[int, in
     n, size = 0, None
     with open_source(spec, export_mvs=False) as src:
         for frame in src:
-            size = size or frame.image.shape[:2]
+            size = size or (frame.height, frame.width)
             n += 1
             if max_frames and n >= max_frames:
                 break

@@ -109,8 +109,8 @@ class StreamSegmenter:
     # -- stages ---------------------------------------------------------------------------------------
     def _features(self, frame: Frame) -> np.ndarray:
         """Run the feature network on one frame → (1, C, h, w); sets up the grids on first use."""
-        if self._prep is None or self._prep.video_hw != frame.image.shape[:2]:
-            self._prep = Preprocessor(video_hw=frame.image.shape[:2], model_hw=self.model_hw,
+        if self._prep is None or self._prep.video_hw != (frame.height, frame.width):
+            self._prep = Preprocessor(video_hw=(frame.height, frame.width), model_hw=self.model_hw,
                                       mean=self.mean, std=self.std)
             self._to_grid = None
         t = time.perf_counter()

@@ -176,7 +176,9 @@ class Source:
         pts = vf.time
         if (pts is None or self._derive_pts) and self.info.fps:
             pts = index / self.info.fps  # raw bitstreams and AVI carry no display times: from the frame rate
-        return Frame(index=index, pts=pts, pict_type=ptype, image=vf.to_ndarray(format="rgb24"), mvs=mvs)
+        # pixels are converted on first use: the runtime needs them on keyframes only
+        return Frame(index=index, pts=pts, pict_type=ptype, mvs=mvs, size=(vf.height, vf.width),
+                     loader=lambda: vf.to_ndarray(format="rgb24"))
 
     def _corrupt(self, what: str) -> None:
         self.stats.corrupt += 1

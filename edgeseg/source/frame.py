@@ -5,7 +5,7 @@ Usage: ``for frame in source: frame.image, frame.mvs``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 import numpy as np
 
@@ -14,29 +14,35 @@ import numpy as np
 MV_COLUMNS = ("source", "w", "h", "src_x", "src_y", "dst_x", "dst_y", "motion_x", "motion_y", "motion_scale")
 
 
-@dataclass(slots=True)
 class Frame:
     """One decoded frame.
 
     index: 0-based position in display order.
     pts: presentation time in seconds (None when the container has none).
     pict_type: "I", "P", "B", or "?" when the decoder does not say.
-    image: H×W×3 uint8 RGB.
+    image: H×W×3 uint8 RGB. Sources may pass `loader` instead: the pixels are then converted on first
+           access only (the runtime needs them on keyframes, not on every frame).
     mvs: N×10 int32 raw motion vectors (columns MV_COLUMNS), (0, 10) for a frame without vectors,
          None when the codec exports no vectors at all (then motion is estimated, see edgeseg.motion).
     """
 
-    index: int
-    pts: float | None
-    pict_type: str
-    image: np.ndarray
-    mvs: np.ndarray | None = None
-    meta: dict = field(default_factory=dict)
+    __slots__ = ("index", "pts", "pict_type", "mvs", "meta", "height", "width", "_image", "_loader")
+
+    def __init__(self, index: int, pts: float | None, pict_type: str, image: np.ndarray | None = None,
+                 mvs: np.ndarray | None = None, meta: dict | None = None, *,
+                 loader: Callable[[], np.ndarray] | None = None, size: tuple[int, int] | None = None):
+        if image is None and (loader is None or size is None):
+            raise ValueError("Frame needs an image, or a loader and its (height, width)")
+        self.index, self.pts, self.pict_type, self.mvs = index, pts, pict_type, mvs
+        self.meta = {} if meta is None else meta
+        self._image, self._loader = image, loader
+        self.height, self.width = (int(image.shape[0]), int(image.shape[1])) if image is not None else size
 
     @property
-    def height(self) -> int:
-        return int(self.image.shape[0])
+    def image(self) -> np.ndarray:
+        if self._image is None:
+            self._image, self._loader = self._loader(), None
+        return self._image
 
-    @property
-    def width(self) -> int:
-        return int(self.image.shape[1])
+    def __repr__(self) -> str:
+        return f"Frame(index={self.index}, pts={self.pts}, pict_type={self.pict_type!r}, {self.width}x{self.height})"

@@ -1,0 +1,77 @@
+"""StreamSegmenter on the real reference model, real decoding and real motion vectors."""
+
+import numpy as np
+import pytest
+
+from edgeseg.pipeline.run import run_stream
+from edgeseg.pipeline.segmenter import StreamSegmenter
+from edgeseg.pipeline.session import motion_pairs
+from edgeseg.schedule import FixedInterval
+from edgeseg.source import open_source
+
+
+def _labels(clip, nets, bundle, mode, k, **kw):
+    seg = StreamSegmenter(nets, mode=mode, policy=FixedInterval(interval=k), model_hw=bundle.input_hw,
+                          mean=bundle.mean, std=bundle.std, **kw)
+    out = {}
+    with open_source(str(clip.video)) as src:
+        summary = run_stream(motion_pairs(src, mode=mode), seg,
+                             on_result=lambda r: out.__setitem__(r.frame.index, (r.labels, r.keyframe)))
+    return out, summary
+
+
+@pytest.fixture(scope="module")
+def frame_labels(street_clip, reference):
+    return _labels(street_clip, *reference, "frame", 1)[0]
+
+
+def _agreement(a, b):
+    return float(np.mean([np.mean(a[i][0] == b[i][0]) for i in b]))
+
+
+def test_frame_mode_equals_full_model(street_clip, reference, frame_labels):
+    torch = pytest.importorskip("torch")
+    from edgeseg_models.reference import load_model
+
+    from edgeseg.pipeline.preprocess import Preprocessor
+
+    nets, bundle = reference
+    model = load_model()
+    with open_source(str(street_clip.video)) as src:
+        for frame in src:
+            if frame.index % 9:
+                continue
+            prep = Preprocessor(video_hw=frame.image.shape[:2], model_hw=bundle.input_hw, mean=bundle.mean,
+                                std=bundle.std)
+            with torch.no_grad():
+                full = model(torch.from_numpy(prep(frame.image)))["out"][0].argmax(0).numpy()
+            assert (frame_labels[frame.index][0] == full).mean() > 0.999
+
+
+@pytest.mark.parametrize("mode", ["prop", "interp"])
+def test_interval_one_equals_frame_mode(street_clip, reference, frame_labels, mode):
+    labels, _ = _labels(street_clip, *reference, mode, 1)
+    assert labels.keys() == frame_labels.keys()
+    for i in frame_labels:
+        assert np.array_equal(labels[i][0], frame_labels[i][0]), f"frame {i} differs"
+
+
+def test_motion_beats_reuse_and_interp_beats_prop(street_clip, reference, frame_labels):
+    reuse = _agreement(_labels(street_clip, *reference, "reuse", 5)[0], frame_labels)
+    prop = _agreement(_labels(street_clip, *reference, "prop", 5)[0], frame_labels)
+    interp = _agreement(_labels(street_clip, *reference, "interp", 5)[0], frame_labels)
+    assert prop > reuse, (prop, reuse)
+    assert interp > prop, (interp, prop)
+
+
+def test_interp_holds_at_most_k_frames_and_emits_in_order(street_clip, reference):
+    labels, summary = _labels(street_clip, *reference, "interp", 5)
+    assert summary.max_held <= 5
+    assert list(labels) == sorted(labels) and len(labels) == street_clip.frames
+    assert labels[0][1]  # the first frame is a keyframe
+
+
+def test_prop_strategies_agree(street_clip, reference, frame_labels):
+    step, _ = _labels(street_clip, *reference, "prop", 5, prop_strategy="step")
+    compose, _ = _labels(street_clip, *reference, "prop", 5, prop_strategy="compose")
+    assert _agreement(step, compose) > 0.9
