@@ -3,12 +3,17 @@
 Usage: ``for frame, field in MotionFieldBuilder(stride=16).fields(open_source("clip.mp4")): ...``
 
 The reference rule (B-frames, multi-reference; measured error in docs/MOTION.md): FFmpeg says only the
-direction of a vector's reference (source -1 past / +1 future), so a vector is assumed to point at the nearest
-anchor (I/P frame) in that direction, and motion is assumed linear in between:
-- P-frame at display t, previous anchor at a0: d = m / (t - a0)  (t - a0 = 1 without B-frames);
-- B-frame: past vectors give m / (t - a0), future vectors give -m / (a1 - t) (a1: next anchor); a cell with
-  both averages them. B-frames are held back until their next anchor is decoded: latency = the B-run length
-  (0 frames without B-frames, up to `bframes` frames with them).
+direction of a vector's reference (source -1 past / +1 future), not which frame it is, so motion is assumed
+linear and each vector is divided by an assumed distance:
+- by default the nearest anchor (I/P frame) in its direction: a P-frame at display t with previous anchor a0
+  gives d = m / (t - a0) (= m without B-frames); a B-frame's past vectors give m / (t - a0), its future ones
+  -m / (a1 - t) (a1: next anchor); a cell with both averages them;
+- multi-reference streams (SPS max_num_ref_frames > 1, or max_refs): a vector instead takes the whole
+  distance k (up to the oldest usable anchor / next anchor) whose velocity m / k agrees decisively better with
+  the previous frame's field at its block (error > 0.5 px and at least halved), which catches vectors that
+  point 2+ frames back or at a B reference frame.
+B-frames are held back until their next anchor is decoded: added latency = the B-run length (0 frames
+without B-frames, up to `bframes` frames with them).
 Cells that no vector covers (intra blocks, uncovered areas), I-frames, the first frame and the frame after a
 lost one are invalid. Frames whose codec exports no vectors (``mvs is None``) get their vectors from the
 fallback estimator (``edgeseg.motion.estimate``), with the same semantics.
