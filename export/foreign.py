@@ -58,31 +58,43 @@ def split_onnx(path: str | Path, tensor: str, out_dir: str | Path, *, feature_na
     shapes = {vi.name: _dims(vi) for vi in (*g.value_info, *g.output, *g.input)}
     if tensor not in produced:
         raise ExportError(f"{path}: split tensor {tensor!r} not found; candidates: {', '.join(_candidates(g, shapes))}")
-    # the task side: nodes reachable backwards from the output without passing through the split tensor
-    task_nodes, stack = set(), [output.name]
-    while stack:
-        name = stack.pop()
-        if name == tensor or name in inits or name not in produced:
-            continue
-        node = produced[name]
-        if id(node) in task_nodes:
-            continue
-        task_nodes.add(id(node))
-        stack.extend(i for i in node.input if i)
-    crossing = sorted({i for n in g.node if id(n) in task_nodes for i in n.input
-                       if i and i not in inits and (i == image.name or (i in produced and id(produced[i]) not in task_nodes))})
-    if crossing != [tensor]:
-        raise ExportError(f"{path}: cutting at {tensor!r} is not a single-tensor cut; tensors crossing it: "
-                          f"{', '.join(crossing) or '(none: the output does not depend on it)'}")
-    # strip a trailing bilinear Resize: the runtime upsamples (or not) where it is cheapest
+    # strip a trailing bilinear Resize: the runtime upsamples (or not) where it is cheapest; its size input
+    # often comes from Shape(image), which would otherwise cross the cut
     last = produced[output.name]
     task_out, upsample = output.name, "none"
-    if last.op_type == "Resize" and produced.get(last.input[0]) is not None and id(produced[last.input[0]]) in task_nodes:
+    if last.op_type == "Resize" and last.input[0] in produced:
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in last.attribute}
         mode = attrs.get("mode", b"nearest")
         ctm = attrs.get("coordinate_transformation_mode", b"half_pixel")
         if mode == b"linear" and ctm in (b"half_pixel", b"pytorch_half_pixel"):
             task_out, upsample = last.input[0], "bilinear"
+    if task_out == tensor:
+        raise ExportError(f"{path}: cutting at {tensor!r} leaves an empty task network; cut earlier")
+    # feature side: the split tensor's ancestors; task side: nodes reachable backwards from the task output,
+    # stopping at tensors the feature side produces (those cross the cut)
+    feature_nodes, stack = set(), [tensor]
+    while stack:
+        node = produced.get(stack.pop())
+        if node is not None and id(node) not in feature_nodes:
+            feature_nodes.add(id(node))
+            stack.extend(i for i in node.input if i)
+    task_nodes, crossing, stack = set(), set(), [task_out]
+    while stack:
+        name = stack.pop()
+        if name in inits:
+            continue
+        if name == image.name or (name in produced and id(produced[name]) in feature_nodes):
+            crossing.add(name)
+            continue
+        node = produced.get(name)
+        if node is None or id(node) in task_nodes:
+            continue
+        task_nodes.add(id(node))
+        stack.extend(i for i in node.input if i)
+    crossing = sorted(crossing)
+    if crossing != [tensor]:
+        raise ExportError(f"{path}: cutting at {tensor!r} is not a single-tensor cut; tensors crossing it: "
+                          f"{', '.join(crossing) or '(none: the output does not depend on it)'}")
     out_dir = Path(out_dir)
     feature, task = out_dir / feature_name, out_dir / task_name
     tmp = out_dir / ".inferred.onnx"

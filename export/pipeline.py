@@ -70,6 +70,10 @@ def export(model: str, *, out: str | Path, weights: str | Path | None = None, nu
     if precision == "int8" and not calib:
         raise ExportError("--precision int8 needs --calib SOURCE (a video whose frames calibrate the ranges)")
     is_onnx = str(model).lower().endswith(".onnx")
+    from edgeseg_export.zoo import MODELS
+
+    if not is_onnx and model not in MODELS:
+        raise ExportError(f"{model}: unknown model (choose one of {', '.join(MODELS)} or give an .onnx file)")
     if is_onnx and not Path(model).is_file():
         raise ExportError(f"{model}: no such ONNX file")
     out = prepare_out_dir(out)

@@ -130,12 +130,12 @@ def _rel(bundle, path: Path) -> str:
 def build_engines(bundle, *, precision: str | None = None, max_batch: int = 8, force: bool = False,
                   log=None) -> dict[str, Path]:
     """Build (or reuse) the bundle's engines for this GPU; returns net → engine path."""
-    import tensorrt as trt
-
     log = log or (lambda _m: None)
     why = unavailable_reason()
     if why:
         raise ConfigError(f"cannot build TensorRT engines here: {why}")
+    import tensorrt as trt
+
     precision = precision or bundle.precision
     if precision not in ("fp32", "fp16", "int8"):
         raise ConfigError(f"precision {precision!r}: choose fp32, fp16 or int8")
@@ -185,6 +185,8 @@ def build_serialized(onnx_path: Path, *, flag: str = "fp32", max_batch: int = 8,
         raise BundleError(f"{onnx_path}: TensorRT cannot parse it ({errs[:200]})")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
+    if flag == "fp32" and hasattr(trt.BuilderFlag, "TF32"):
+        config.clear_flag(trt.BuilderFlag.TF32)  # fp32 means fp32: TF32 matmuls drift by ~1e-3 relative
     if major < 11:
         if flag in ("fp16", "int8"):
             config.set_flag(trt.BuilderFlag.FP16)

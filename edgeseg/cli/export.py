@@ -1,0 +1,51 @@
+"""`edgeseg export MODEL --out DIR`: split a DeepLab into feature/task ONNX networks and write a bundle.
+
+Usage: ``edgeseg export deeplabv3_mobilenet_v3_large --out bundle/ --input-size 512x1024 --precision fp16``
+Needs the torch side: ``pip install 'edgeseg[export]'``.
+"""
+
+from __future__ import annotations
+
+import click
+
+from edgeseg.errors import ExportError
+
+
+def _load_exporter():
+    try:
+        import onnx  # noqa: F401
+        import torch  # noqa: F401
+        import torchvision  # noqa: F401
+    except ImportError as exc:
+        raise ExportError(f"edgeseg export needs torch, torchvision and onnx ({exc.name or 'missing'} not "
+                          "installed): pip install 'edgeseg[export]'") from None
+    from edgeseg_export import pipeline
+
+    return pipeline
+
+
+@click.command()
+@click.argument("model")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Bundle directory to write.")
+@click.option("--weights", type=click.Path(), help="State dict (.pt/.pth) to load; default: random init (warned).")
+@click.option("--num-classes", type=click.IntRange(1, 10000), help="Number of classes (default: the model's).")
+@click.option("--classes", "classes_file", type=click.Path(), help="Class names: JSON list or one per line.")
+@click.option("--input-size", help="Network input HxW, e.g. 360x480 (default: the model's).")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True)
+@click.option("--split", default="auto", show_default=True,
+              help="Cut point: auto, a module name (backbone, classifier.N) or, for an .onnx MODEL, a tensor name.")
+@click.option("--calib", help="Video source whose frames calibrate int8 (file, rtsp://, camera).")
+@click.option("--engines/--no-engines", default=True, show_default=True,
+              help="Build TensorRT engines now when TensorRT and a GPU are present.")
+def export(model, out, weights, num_classes, classes_file, input_size, precision, split, calib, engines):
+    """Export MODEL (deeplabv3_mobilenet_v3_large, deeplabv3_resnet50, deeplabv3_resnet101, reference, or an
+    .onnx file) as a bundle: manifest.json + feature.onnx + task.onnx (+ task_labels.onnx, variants)."""
+    from edgeseg_export.pipeline import parse_input_size, read_classes
+
+    hw = parse_input_size(input_size) if input_size is not None else None
+    classes = read_classes(classes_file) if classes_file else None
+    pipeline = _load_exporter()
+    path = pipeline.export(model, out=out, weights=weights, num_classes=num_classes, classes=classes,
+                           input_size=hw, precision=precision, split=split, calib=calib, engines=engines,
+                           log=lambda m: click.echo(m, err=True))
+    click.echo(f"bundle written: {path}")
