@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from edgeseg.errors import SourceError
 from edgeseg.motion.field import MotionField
 from edgeseg.pipeline.segmenter import Result, StreamSegmenter
 from edgeseg.source.frame import Frame
@@ -29,6 +30,8 @@ class RunSummary:
     seconds: float = 0.0
     interrupted: bool = False
     max_held: int = 0  # most frames held at once waiting for a later keyframe (interp)
+    source_error: str | None = None  # why the source ended early, if it did
+    corrupt: int = 0  # frames the source lost to damage (counted by the source, logged as they happen)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -41,6 +44,10 @@ class RunSummary:
 
     def line(self) -> str:
         note = " (interrupted)" if self.interrupted else ""
+        if self.corrupt:
+            note += f" ({self.corrupt} damaged frames skipped)"
+        if self.source_error:
+            note += f" (source ended early: {self.source_error})"
         return (f"{self.frames} frames in {self.seconds:.2f} s, {self.fps:.1f} fps, "
                 f"keyframes {self.keyframes} ({100 * self.keyframe_fraction:.1f}%){note}")
 
@@ -77,6 +84,10 @@ def run_stream(pairs: Iterable[tuple[Frame, MotionField | None]], segmenter: Str
                 break
             if max_frames is not None and pushed >= max_frames:
                 break
+    except SourceError as exc:
+        if pushed == 0:
+            raise  # nothing was ever read: the input is bad, not cut short
+        summary.source_error = str(exc)  # the stream ended abruptly: keep what was processed
     finally:
         try:
             deliver(segmenter.flush())

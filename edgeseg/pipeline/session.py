@@ -98,6 +98,7 @@ def segment_source(spec: str, *, bundle=None, mode: str = "interp", keyframe_int
                 bar.close()
         summary.extra.update(extra)
         summary.extra["source"] = dataclasses.asdict(source.stats)
+        summary.corrupt = source.stats.corrupt
     return summary
 
 

@@ -99,3 +99,22 @@ def test_demo_runs_offline(tmp_path):
     assert (tmp_path / "edgeseg-demo.mp4").exists()
     assert str(tmp_path / "edgeseg-demo.mp4") in res.stdout
     assert _count_frames(tmp_path / "edgeseg-demo.mp4") == 12
+
+
+def test_truncated_source_ends_cleanly_with_a_count(tmp_path, moving_clip):
+    mkv = tmp_path / "full.mkv"  # Matroska is readable up to a cut (an MP4's index sits at its end)
+    with av.open(str(moving_clip.path)) as src, av.open(str(mkv), "w") as dst:
+        out = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = out
+                dst.mux(packet)
+    data = mkv.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    stats = tmp_path / "s.jsonl"
+    res = CliRunner().invoke(main, ["run", str(cut), "--mode", "prop", "--stats", str(stats)])
+    assert res.exit_code == 0, res.output
+    n = len(stats.read_text().splitlines())
+    assert 0 < n < 150
+    assert f"{n} frames" in res.output
