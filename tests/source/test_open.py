@@ -119,3 +119,17 @@ def test_closed_source_refuses_iteration(clip):
     src.close()
     with pytest.raises(SourceError, match="closed"):
         iter(src)
+
+
+def test_hevc_exports_no_vectors_and_gets_estimated_motion(tmp_path):
+    if "libx265" not in av.codecs_available:
+        pytest.skip("no libx265 encoder in this PyAV build")
+    c = clips.translate_clip(tmp_path / "src.mp4", size=(320, 192), frames=6, shift_xy=(1.5, -0.75), crf=5)
+    path = clips.encode_with(tmp_path / "hevc.mp4", c.images, codec="libx265",
+                             options={"x265-params": "log-level=none", "crf": "12"})
+    with open_source(path) as src:
+        assert src.info.codec == "hevc" and not src.info.exports_mvs
+        pairs = list(MotionFieldBuilder().fields(src))
+    assert len(pairs) == 6 and all(f.mvs is None for f, _ in pairs)
+    err, valid = clips.field_error(c, pairs)
+    assert err < 0.4 and valid > 0.9
