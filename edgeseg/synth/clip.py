@@ -24,6 +24,7 @@ from edgeseg.synth.render import Renderer
 from edgeseg.synth.scene import CLASSES, Scene
 
 DEFAULT_SIZE = (360, 480)
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,10 @@ def render_clip(out_dir: str | Path, *, frames: int = 300, size: Sequence[int] =
         raise ConfigError(f"bframes {bframes}: must be within 0..16")
     if crf < 0 or crf > 51:
         raise ConfigError(f"crf {crf}: must be within 0..51")
+    if preset not in X264_PRESETS:
+        raise ConfigError(f"preset {preset!r}: not a libx264 preset ({', '.join(X264_PRESETS)})")
+    if gop is not None and gop < 1:
+        raise ConfigError(f"gop {gop}: must be at least 1")
     size = (int(size[0]), int(size[1]))
     gen = iter_frames(frames=frames, size=size, seed=seed, fps=fps, **scene)  # validates before touching disk
     first = next(gen)
