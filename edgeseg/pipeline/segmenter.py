@@ -32,7 +32,7 @@ from edgeseg.motion.field import MotionField
 from edgeseg.pipeline.preprocess import Preprocessor
 from edgeseg.schedule.policy import KeyframePolicy
 from edgeseg.source.frame import Frame
-from edgeseg.warp.cpu import identity_grid, warp, warp_blend
+from edgeseg.warp.bilinear import identity_grid, warp, warp_blend
 from edgeseg.warp.grid import FieldResampler
 
 MODES = ("frame", "prop", "interp", "reuse", "flow")
@@ -46,6 +46,40 @@ class Networks(Protocol):
 
     def scores(self, features: np.ndarray) -> np.ndarray:
         """(N, C, h, w) features → (N, K, h, w) class scores at feature resolution."""
+
+
+class DeviceNetworks:
+    """A GPU backend's runners with every array left on the device; only label maps come back to the host.
+
+    The bundle's task_labels network (upsampling + argmax inside the engine) gives labels at the model's
+    input size; without it, class scores are copied back and upsampled on the host.
+    """
+
+    def __init__(self, backend):
+        import cupy
+
+        self.xp = cupy
+        self._f, self._t, self._tl = backend.feature, backend.task, backend.task_labels
+
+    def features(self, images):
+        return self._f.run({self._f.inputs[0]: self.xp.asarray(images)})[self._f.outputs[0]]
+
+    def scores(self, features):
+        return self._t.run({self._t.inputs[0]: features})[self._t.outputs[0]].get()
+
+    def labels(self, features) -> np.ndarray | None:
+        if self._tl is None:
+            return None
+        return self._tl.run({self._tl.inputs[0]: features})[self._tl.outputs[0]][0].get().astype(np.uint8)
+
+
+def _nearest(labels: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """Resize a label map to (H, W) by nearest neighbour (pixel centres)."""
+    if labels.shape == tuple(hw):
+        return labels
+    rows = ((np.arange(hw[0]) + 0.5) * labels.shape[0] / hw[0]).astype(np.intp)
+    cols = ((np.arange(hw[1]) + 0.5) * labels.shape[1] / hw[1]).astype(np.intp)
+    return labels[rows[:, None], cols[None, :]]
 
 
 @dataclass(slots=True)
@@ -91,7 +125,10 @@ class StreamSegmenter:
             raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
         if prop_strategy not in ("compose", "step"):
             raise ValueError(f"unknown prop strategy {prop_strategy!r}")
+        if getattr(nets, "on_device", False):  # a GPU backend: features, warps and fusion stay on the device
+            nets = DeviceNetworks(nets)
         self.nets, self.mode, self.policy = nets, mode, policy
+        self._xp = getattr(nets, "xp", np)
         self.model_hw, self.mean, self.std = tuple(model_hw), mean, std
         self.prop_strategy, self.fill_rounds = prop_strategy, fill_rounds
         self._prep: Preprocessor | None = None
@@ -123,29 +160,35 @@ class StreamSegmenter:
             self._to_grid = FieldResampler(video_hw=self._prep.video_hw, feature_hw=(h, w),
                                            fill_rounds=self.fill_rounds)
             self._to_labels = LabelUpsampler((h, w), self._prep.video_hw)
-            self._grid = identity_grid(h, w)
+            self._grid = identity_grid(h, w, self._xp)
         self.keyframes += 1
         return feats
 
     def _emit(self, frame: Frame, feats_nchw: np.ndarray, keyframe: bool, t0: float) -> Result:
         t = time.perf_counter()
-        scores = self.nets.scores(feats_nchw)
-        t = self.timings.add("task", t)
-        labels = self._to_labels(scores[0])
-        self.timings.add("labels", t)
+        labels = self.nets.labels(feats_nchw) if isinstance(self.nets, DeviceNetworks) else None
+        if labels is not None:  # on the device: only the label map crossed to the host
+            labels = _nearest(labels, self._prep.video_hw)
+            self.timings.add("task", t)
+        else:
+            scores = self.nets.scores(feats_nchw)
+            t = self.timings.add("task", t)
+            labels = self._to_labels(scores[0])
+            self.timings.add("labels", t)
         return Result(frame, labels, keyframe, (time.perf_counter() - t0) * 1e3)
 
     def _emit_hwc(self, frame: Frame, feats_hwc: np.ndarray, t0: float) -> Result:
-        return self._emit(frame, np.ascontiguousarray(feats_hwc.transpose(2, 0, 1))[None], False, t0)
+        return self._emit(frame, self._xp.ascontiguousarray(feats_hwc.transpose(2, 0, 1))[None], False, t0)
 
     def _disp(self, field: MotionField | None) -> np.ndarray | None:
         if field is None or self._to_grid is None or field.valid_fraction == 0.0:
             return None  # no usable motion (I-frame, or not set up yet): treat as static
-        return self._to_grid(field)[0]
+        disp = self._to_grid(field)[0]
+        return disp if self._xp is np else self._xp.asarray(disp)  # host → device: a few KB per frame
 
     def _keyframe(self, frame: Frame, t0: float) -> Result:
         feats = self._features(frame)
-        self._key = np.ascontiguousarray(feats[0].transpose(1, 2, 0))
+        self._key = self._xp.ascontiguousarray(feats[0].transpose(1, 2, 0))
         self._cur, self._pos, self._since_key = self._key, self._grid, 0
         return self._emit(frame, feats, True, t0)
 

@@ -1,9 +1,11 @@
-"""Bilinear warping and blending of channels-last feature maps on the CPU (NumPy).
+"""Bilinear warping and blending of channels-last feature maps, NumPy on the CPU or CuPy on the GPU.
 
 Usage: ``out = warp(features_hwc, positions)``; ``out = warp_blend([(fa, pa, 0.7), (fb, pb, 0.3)])``
 
 Positions are (h, w, 2) float32 arrays of (x, y) sample points in source cells; points outside the map are
 clamped to its border. Channels-last layout makes each of the four taps one contiguous C-vector gather.
+The functions take the array module from their inputs: CuPy arrays stay on the device (same code, its
+kernels), NumPy arrays on the host.
 """
 
 from __future__ import annotations
@@ -11,18 +13,28 @@ from __future__ import annotations
 import numpy as np
 
 
-def identity_grid(h: int, w: int) -> np.ndarray:
+def array_module(a):
+    """numpy, or cupy for CuPy arrays (without importing CuPy on machines that do not use it)."""
+    if type(a).__module__.startswith("cupy"):
+        import cupy
+
+        return cupy
+    return np
+
+
+def identity_grid(h: int, w: int, xp=np) -> np.ndarray:
     """(h, w, 2) float32 positions of every cell in its own map: warping with it is the identity."""
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    return np.stack([xs, ys], axis=-1)
+    ys, xs = xp.mgrid[0:h, 0:w].astype(xp.float32)
+    return xp.stack([xs, ys], axis=-1)
 
 
-def _taps(pos: np.ndarray, h: int, w: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def _taps(pos, h: int, w: int):
     """Flat indices and weights of the four bilinear taps for every position."""
-    x = np.clip(pos[..., 0].ravel(), 0, w - 1)
-    y = np.clip(pos[..., 1].ravel(), 0, h - 1)
-    x0 = np.minimum(x.astype(np.intp), w - 2) if w > 1 else np.zeros_like(x, np.intp)
-    y0 = np.minimum(y.astype(np.intp), h - 2) if h > 1 else np.zeros_like(y, np.intp)
+    xp = array_module(pos)
+    x = xp.clip(pos[..., 0].ravel(), 0, w - 1)
+    y = xp.clip(pos[..., 1].ravel(), 0, h - 1)
+    x0 = xp.minimum(x.astype(xp.intp), w - 2) if w > 1 else xp.zeros(x.shape, xp.intp)
+    y0 = xp.minimum(y.astype(xp.intp), h - 2) if h > 1 else xp.zeros(y.shape, xp.intp)
     fx, fy = (x - x0)[:, None], (y - y0)[:, None]
     dx, dy = int(w > 1), (w if h > 1 else 0)
     i00 = y0 * w + x0
@@ -31,7 +43,7 @@ def _taps(pos: np.ndarray, h: int, w: int) -> tuple[list[np.ndarray], list[np.nd
 
 def warp_blend(parts: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
     """Σ alpha · warp(src, pos) over (src (h_s, w_s, C), pos (h, w, 2), alpha) parts → (h, w, C) float32."""
-    out = tmp = None
+    out = None
     for src, pos, alpha in parts:
         if alpha == 0.0:
             continue
@@ -40,14 +52,13 @@ def warp_blend(parts: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
         idx, wts = _taps(pos, hs, ws)
         for i, wt in zip(idx, wts, strict=True):
             if alpha != 1.0:
-                wt = wt * np.float32(alpha)
+                wt = wt * alpha
+            term = flat[i]  # fancy indexing gathers whole C-vectors (faster than take(axis=0) on NumPy)
+            term *= wt
             if out is None:
-                out = flat[i]  # fancy indexing: a fresh array, faster than take(axis=0)
-                out *= wt
+                out = term
             else:
-                tmp = flat[i] if tmp is None else np.take(flat, i, axis=0, out=tmp, mode="clip")
-                tmp *= wt
-                out += tmp
+                out += term
     if out is None:
         raise ValueError("warp_blend needs at least one part with a non-zero weight")
     return out.reshape(*parts[0][1].shape[:2], parts[0][0].shape[2])

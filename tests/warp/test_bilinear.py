@@ -1,6 +1,6 @@
 import numpy as np
 
-from edgeseg.warp.cpu import identity_grid, warp, warp_blend
+from edgeseg.warp.bilinear import identity_grid, warp, warp_blend
 
 
 def test_identity_warp_is_exact():
