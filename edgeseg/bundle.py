@@ -139,6 +139,10 @@ def load_bundle(path: str | Path, *, verify: bool = True) -> Bundle:
             raise BundleError(f"{path}: missing file {name}")
         if verify and sha256_file(f) != digest:
             raise BundleError(f"{path}: hash mismatch for {name} (file changed or corrupt)")
+    for precision, nets in (m.get("variants") or {}).items():
+        for name in (nets or {}).values():
+            if name not in files:
+                raise BundleError(f"{path}: {precision} file {name} is not listed in the manifest's files")
     try:
         inp = m["input"]
         feature = _net(m, "feature", root, path)

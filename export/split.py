@@ -4,8 +4,8 @@ Usage: ``feat, task = split_model(model, "classifier.3"); scores = task(feat(x))
 
 Split points are module names along DeepLabV3's single-tensor path: ``backbone`` (backbone output) and
 ``classifier.I`` (after the I-th module of the head; DeepLabHead = [ASPP, 3×3 conv, BN, ReLU, 1×1 conv]).
-``auto_split`` picks the latest point whose task network costs ≤ 10% of the whole (FLOPs counted by running
-the model with hooks). The full model's logits = bilinear upsampling (align_corners=False) of the task output.
+``auto_split`` picks the latest point whose task network costs ≤ 10% of the whole (FLOPs counted in one forward
+pass with hooks). The full model's logits = bilinear upsampling (align_corners=False) of the task output.
 """
 
 from __future__ import annotations
@@ -89,47 +89,49 @@ class Cost:
         return self.task_gflops / total if total else 0.0
 
 
-def count_flops(module, x) -> float:
-    """FLOPs of one forward pass, counted with hooks on conv/linear (2·MACs) and elementwise layers."""
-    import torch
+def _layer_flops(mod, out) -> float:
+    """FLOPs of one layer call: conv/linear 2·MACs, elementwise layers one per output element."""
     from torch import nn
 
-    total = [0.0]
+    if isinstance(mod, nn.Conv2d):
+        kh, kw = mod.kernel_size
+        return 2.0 * out.numel() * (mod.in_channels // mod.groups) * kh * kw
+    if isinstance(mod, nn.Linear):
+        return 2.0 * out.numel() * mod.in_features
+    if isinstance(mod, (nn.BatchNorm2d, nn.ReLU, nn.Hardswish, nn.Hardsigmoid, nn.AdaptiveAvgPool2d)):
+        return float(out.numel())
+    return 0.0
 
-    def hook(mod, inputs, output):
-        out = output if isinstance(output, torch.Tensor) else None
-        if out is None:
-            return
-        if isinstance(mod, nn.Conv2d):
-            kh, kw = mod.kernel_size
-            total[0] += 2.0 * out.numel() * (mod.in_channels // mod.groups) * kh * kw
-        elif isinstance(mod, nn.Linear):
-            total[0] += 2.0 * out.numel() * mod.in_features
-        elif isinstance(mod, (nn.BatchNorm2d, nn.ReLU, nn.Hardswish, nn.Hardsigmoid, nn.AdaptiveAvgPool2d)):
-            total[0] += float(out.numel())
 
-    handles = [m.register_forward_hook(hook) for m in module.modules()]
+def segment_flops(model, input_size: tuple[int, int]) -> dict[str, float]:
+    """FLOPs per segment (backbone, classifier.0, ...) from ONE forward pass with hooks on every layer."""
+    import torch
+
+    totals: dict[str, float] = {}
+    handles = []
+    segments = [("backbone", model.backbone)] + [(f"classifier.{i}", m) for i, m in enumerate(model.classifier)]
+    for name, seg in segments:
+        totals[name] = 0.0
+
+        def hook(mod, _inputs, output, name=name):
+            if isinstance(output, torch.Tensor):
+                totals[name] += _layer_flops(mod, output)
+
+        handles += [m.register_forward_hook(hook) for m in seg.modules()]
     try:
         with torch.no_grad():
-            module(x)
+            model(torch.zeros(1, 3, *input_size))
     finally:
         for h in handles:
             h.remove()
-    return total[0]
+    return totals
 
 
 def costs(model, input_size: tuple[int, int]) -> list[Cost]:
-    """Cost split at every split point, input → output."""
-    import torch
-
-    x = torch.zeros(1, 3, *input_size)
-    out = []
-    for point in split_points(model):
-        feat, task = split_model(model, point)
-        with torch.no_grad():
-            f = feat(x)
-        out.append(Cost(point, count_flops(feat, x) / 1e9, count_flops(task, f) / 1e9))
-    return out
+    """Cost split at every split point, input → output (cumulative segment FLOPs)."""
+    seg = list(segment_flops(model, input_size).values())
+    return [Cost(point, sum(seg[: j + 1]) / 1e9, sum(seg[j + 1:]) / 1e9)
+            for j, point in enumerate(split_points(model))]
 
 
 def auto_split(model, input_size: tuple[int, int], limit: float = TASK_SHARE_LIMIT) -> tuple[str, list[Cost]]:

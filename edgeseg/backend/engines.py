@@ -116,6 +116,8 @@ def engine_paths(bundle, precision: str | None = None) -> dict[str, Path] | None
     out = {}
     for net, (src, _flag) in _sources(bundle, precision, trt_major()).items():
         entry = meta.get(net)
+        if net == "task_labels" and entry and "skipped" in entry:
+            continue
         path = d / f"{net}.engine"
         if not entry or entry.get("onnx_sha256") != bundle.manifest["files"].get(_rel(bundle, src)) or not path.is_file():
             return None
@@ -158,8 +160,17 @@ def build_engines(bundle, *, precision: str | None = None, max_batch: int = 8, f
             calib = _calibrator(bundle, d / "calib.cache")
         path = d / f"{net}.engine"
         log(f"building {path.name} from {src.name} (TensorRT {trt.__version__}, {flag}) ...")
-        path.write_bytes(build_serialized(src, flag=flag, max_batch=max_batch, timing_cache=d / "timing.cache",
-                                          calibrator=calib))
+        try:
+            data = build_serialized(src, flag=flag, max_batch=max_batch, timing_cache=d / "timing.cache",
+                                    calibrator=calib)
+        except BundleError as exc:
+            if net != "task_labels":
+                raise
+            # optional network: backends fall back to task + host-side upsampling
+            log(f"skipping {net}: {exc}")
+            meta[net] = {"skipped": str(exc)}
+            continue
+        path.write_bytes(data)
         meta[net] = {"onnx": _rel(bundle, src), "onnx_sha256": bundle.manifest["files"].get(_rel(bundle, src)),
                      "flag": flag}
         out[net] = path
