@@ -83,6 +83,7 @@ class Renderer:
         ys = -(np.arange(self.h) - self.h / 2 + 0.5) / self.f
         gx, gy = np.meshgrid(xs, ys)
         self.cam_dirs = np.stack([gx, gy, np.ones_like(gx)]).reshape(3, -1)  # (3, P), z = 1
+        self.max_dn = float(np.sqrt((self.cam_dirs ** 2).sum(0)).max())  # longest ray direction (rotation-free)
 
     def render(self, pose: S.Pose, tau: float, rng: np.random.Generator, *, gain: float = 1.0,
                noise: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
@@ -184,8 +185,12 @@ class Renderer:
                 return
         rows = np.arange(y0, y1)[:, None] * w + np.arange(x0, x1)[None, :]
         idx = rows.ravel()
-        dd = d[:, idx]
         oc = o - center
+        # occlusion cull (exact): |d| >= 1, so no ray of the window reaches the primitive before t_min
+        t_min = (np.sqrt(oc @ oc) - np.sqrt(ext @ ext)) / self.max_dn
+        if t_min > 0 and t_min >= depth[idx].max():
+            return
+        dd = d[:, idx]
         if sphere:
             a = (dd * dd).sum(0)
             b = (dd * oc[:, None]).sum(0)
