@@ -31,12 +31,22 @@ def _rss_mb() -> float:
         return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-def measure_mode(clip: str, nets, bundle, *, mode: str, k: int, frames: int | None, **seg_options):
+def measure_mode(clip: str, nets, bundle, *, mode: str, k: int, frames: int | None, reference=None,
+                 **seg_options):
+    """One pass; returns (summary, segmenter, agreement with `reference` labels or the labels themselves)."""
     seg = StreamSegmenter(nets, mode=mode, policy=FixedInterval(interval=k), model_hw=bundle.input_hw,
                           mean=bundle.mean, std=bundle.std, **seg_options)
+    labels, agree = {}, []
+
+    def collect(result):
+        if reference is None:
+            labels[result.frame.index] = result.labels
+        else:
+            agree.append(float((result.labels == reference[result.frame.index]).mean()))
+
     with open_source(clip) as src:
-        summary = run_stream(motion_pairs(src, mode=mode), seg, max_frames=frames)
-    return summary, seg
+        summary = run_stream(motion_pairs(src, mode=mode), seg, max_frames=frames, on_result=collect)
+    return summary, seg, (labels if reference is None else sum(agree) / len(agree))
 
 
 def decode_motion_ms(clip: str, frames: int | None, mode: str = "prop") -> float:
@@ -95,11 +105,15 @@ def main(argv=None) -> int:
 
     # warm-up (session init, caches), then every mode on the same clip, same process
     measure_mode(clip, nets, bundle, mode="frame", k=args.k, frames=20)
-    rows, segs = {}, {}
-    for mode, opts in [("frame", {}), ("prop", {}), ("prop-step", {"prop_strategy": "step"}), ("interp", {})]:
-        summary, seg = measure_mode(clip, nets, bundle, mode=mode.split("-")[0], k=args.k, frames=args.frames,
-                                    **opts)
-        rows[mode], segs[mode] = summary, seg
+    rows, segs, agreement = {}, {}, {}
+    summary, seg, frame_labels = measure_mode(clip, nets, bundle, mode="frame", k=args.k, frames=args.frames)
+    rows["frame"], segs["frame"], agreement["frame"] = summary, seg, 1.0
+    variants = [("reuse", {}), ("prop", {}), ("prop-step", {"prop_strategy": "step"}),
+                ("prop-zero-fill", {"fill_rounds": 0}), ("interp", {}), ("interp-zero-fill", {"fill_rounds": 0})]
+    for name, opts in variants:
+        summary, seg, agree = measure_mode(clip, nets, bundle, mode=name.split("-")[0], k=args.k,
+                                           frames=args.frames, reference=frame_labels, **opts)
+        rows[name], segs[name], agreement[name] = summary, seg, agree
     dm = decode_motion_ms(clip, args.frames)
     d_plain = decode_motion_ms(clip, args.frames, mode="frame")
     it = segs["interp"].timings
@@ -121,6 +135,7 @@ def main(argv=None) -> int:
         "fps": {m: round(r.fps, 2) for m, r in rows.items()},
         "speedup_vs_frame": {m: round(r.fps / rows["frame"].fps, 2) for m, r in rows.items()},
         "keyframe_fraction": {m: round(r.keyframe_fraction, 3) for m, r in rows.items()},
+        "agreement_with_frame": {m: round(100 * a, 2) for m, a in agreement.items()},
         "components_ms": {k: round(v, 3) for k, v in comp.items()},
         "interp_ceiling_fps": round(1e3 / ceiling_ms, 2),
         "interp_efficiency": round(rows["interp"].fps / (1e3 / ceiling_ms), 3),
