@@ -12,13 +12,14 @@ from edgeseg.errors import ExportError
 
 
 def _load_exporter():
-    try:
-        import onnx  # noqa: F401
-        import torch  # noqa: F401
-        import torchvision  # noqa: F401
-    except ImportError as exc:
-        raise ExportError(f"edgeseg export needs torch, torchvision and onnx ({exc.name or 'missing'} not "
-                          "installed): pip install 'edgeseg[export]'") from None
+    import importlib
+
+    for name in ("torch", "torchvision", "onnx"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            raise ExportError(f"edgeseg export needs torch, torchvision and onnx ({name} not installed): "
+                              "pip install 'edgeseg[export]'") from None
     from edgeseg_export import pipeline
 
     return pipeline
