@@ -151,39 +151,40 @@ def _pick_distances(mvs: np.ndarray, dist: np.ndarray, kmax: int, prior: MotionF
     |m|² / (m·p) in the continuous case, so only its floor and ceiling are tried. The vector keeps its nearest-
     anchor distance unless the prior is valid there, that error is over 0.5 px, and the pick halves it.
     """
-    sel = np.flatnonzero(mvs[:, 0] == direction)
+    # only vectors that move (a zero vector is zero at any distance) and whose block has a valid prior
+    sel = np.flatnonzero((mvs[:, 0] == direction) & ((mvs[:, 7] != 0) | (mvs[:, 8] != 0)))
     if not len(sel):
         return dist
     v = mvs[sel]
     r = np.clip(v[:, 6] // prior.stride, 0, prior.dx.shape[0] - 1)
     c = np.clip(v[:, 5] // prior.stride, 0, prior.dx.shape[1] - 1)
-    ok = prior.valid[r, c]
-    px, py = prior.dx[r, c], prior.dy[r, c]
     sgn = -direction  # +1 past, -1 future
     mx, my = sgn * v[:, 7] / v[:, 9], sgn * v[:, 8] / v[:, 9]
+    px, py = prior.dx[r, c], prior.dy[r, c]
+    near = dist[sel]
+    e_near = np.hypot(mx / near - px, my / near - py)
+    keep = prior.valid[r, c] & (e_near > 0.5)  # decisive cases only; the rest keep the nearest anchor
+    if not keep.any():
+        return dist
+    sel, mx, my, px, py, e_near = sel[keep], mx[keep], my[keep], px[keep], py[keep], e_near[keep]
     dot = mx * px + my * py
     kstar = np.divide(mx * mx + my * my, dot, out=np.ones_like(dot), where=dot > 1e-6)
-    near = dist[sel]
-
-    def err(k):
-        return np.hypot(mx / k - px, my / k - py)
-
     k_lo = np.clip(np.floor(kstar), 1, kmax)
     k_hi = np.clip(np.ceil(kstar), 1, kmax)
-    e_lo, e_hi, e_near = err(k_lo), err(k_hi), err(near)
+    e_lo = np.hypot(mx / k_lo - px, my / k_lo - py)
+    e_hi = np.hypot(mx / k_hi - px, my / k_hi - py)
     k_best = np.where(e_hi < e_lo, k_hi, k_lo)
-    e_best = np.minimum(e_lo, e_hi)
-    take = ok & (e_near > 0.5) & (e_best < 0.5 * e_near)  # decisive only; else the nearest anchor
+    take = np.minimum(e_lo, e_hi) < 0.5 * e_near
     out = dist.copy()
-    out[sel] = np.where(take, k_best, near)
+    out[sel[take]] = k_best[take]
     return out
 
 
 class MotionFieldBuilder:
     """Frames in display order → (frame, MotionField to the previous displayed frame), every frame, in order.
 
-    max_refs: reference frames a P vector may point back over (None: read from the source's H.264 SPS when
-    ``fields`` gets a Source, else 1). With more than 1, a past vector is scaled by the distance to the
+    max_refs: reference frames a P vector may point back over (None: the source's H.264 SPS value, from
+    ``Source.info`` or the frames' ``meta["max_refs"]``, else 1). With more than 1, a past vector is scaled by the distance to the
     anchor that makes it agree clearly best with the previous field (see dense_field), else the nearest.
     fallback: estimator for frames with ``mvs is None`` ("x264": re-encode with libx264 and read its vectors
     back, see edgeseg.motion.estimate; None: give such frames invalid fields).
@@ -208,7 +209,7 @@ class MotionFieldBuilder:
     def fields(self, frames: Iterable[Frame]) -> Iterator[tuple[Frame, MotionField]]:
         """Yield every frame with its field (display order); B-frames wait for their next anchor."""
         info = getattr(frames, "info", None)
-        refs = self.max_refs or getattr(info, "max_refs", None) or 1
+        refs = self.max_refs or getattr(info, "max_refs", None) or 0  # else from the first frame's meta
         s = self.stride
         anchors: list[int] = []  # display indices of recent I/P frames, newest last
         prior = None  # the last field computed (the previous frame's, in display order)
@@ -240,6 +241,8 @@ class MotionFieldBuilder:
             return MotionField.empty(frame.height, frame.width, s)
 
         for frame in frames:
+            if not refs:
+                refs = frame.meta.get("max_refs") or 1
             size = (frame.height, frame.width)
             broken = prev_index is None or frame.index != prev_index + 1 or size != prev_size
             prev_index, prev_size = frame.index, size

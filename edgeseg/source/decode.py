@@ -85,6 +85,7 @@ class Source:
 
             self.info.max_refs = max_ref_frames(ctx.extradata)
         self.stats = SourceStats()
+        self._meta = {"max_refs": self.info.max_refs} if self.info.max_refs else {}  # for MotionFieldBuilder
         self._derive_pts = container.format.name in ("avi", "h264", "hevc", "m4v", "mjpeg", "rawvideo")
 
     def __iter__(self) -> Iterator[Frame]:
@@ -178,7 +179,7 @@ class Source:
             pts = index / self.info.fps  # raw bitstreams and AVI carry no display times: from the frame rate
         # pixels are converted on first use: the runtime needs them on keyframes only
         return Frame(index=index, pts=pts, pict_type=ptype, mvs=mvs, size=(vf.height, vf.width),
-                     loader=lambda: vf.to_ndarray(format="rgb24"))
+                     loader=lambda: vf.to_ndarray(format="rgb24"), meta=dict(self._meta))
 
     def _corrupt(self, what: str) -> None:
         self.stats.corrupt += 1

@@ -67,6 +67,10 @@ def test_multi_reference_rule_beats_nearest_anchor_assumption(tmp_path):
     nearest, _ = clips.field_error(clip, _pairs(clip.path, max_refs=1))
     rule, _ = clips.field_error(clip, _pairs(clip.path))
     assert rule < 0.25 < nearest
+    with open_source(clip.path) as src:
+        frames = list(src)  # a plain list: the SPS reference count travels in frame.meta
+    assert frames[0].meta["max_refs"] == 4
+    assert clips.field_error(clip, MotionFieldBuilder().fields(frames))[0] < 0.25
 
 
 @pytest.mark.parametrize(("bframes", "limit"), [(0, 0.2), (2, 0.35)])
