@@ -224,7 +224,7 @@ def build_serialized(onnx_path: Path, *, flag: str = "fp32", max_batch: int = 8,
         raise BundleError(f"{onnx_path}: TensorRT engine build failed (see the TensorRT log above)")
     if timing_cache is not None:
         timing_cache.write_bytes(memoryview(config.get_timing_cache().serialize()))
-    return bytes(serialized)
+    return bytes(memoryview(serialized))
 
 
 def _calibrator(bundle, cache_path: Path):

@@ -15,10 +15,11 @@ from edgeseg.errors import BundleError
 def _np_dtype(trt, dt):
     import numpy as np
 
-    table = {trt.float32: np.float32, trt.float16: np.float16, trt.int32: np.int32, trt.int8: np.int8,
-             trt.uint8: np.uint8, trt.bool: np.bool_}
-    if hasattr(trt, "int64"):
-        table[trt.int64] = np.int64
+    pairs = [("float32", np.float32), ("float16", np.float16), ("int32", np.int32), ("int8", np.int8),
+             ("uint8", np.uint8), ("bool", np.bool_), ("int64", np.int64)]
+    table = {getattr(trt, name): t for name, t in pairs if hasattr(trt, name)}
+    if dt not in table:
+        raise BundleError(f"engine tensor type {dt} is not supported by the edgeseg TensorRT runner")
     return table[dt]
 
 

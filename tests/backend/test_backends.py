@@ -106,3 +106,33 @@ def test_ort_cuda_io_binding_matches_cpu(bundle):
     assert isinstance(out, cp.ndarray)
     np.testing.assert_allclose(out.get(), cpu.features(x), atol=1e-4)
     np.testing.assert_allclose(gpu.scores(out), cpu.scores(cpu.features(x)), atol=1e-4)
+
+
+def test_verify_and_build_engines_without_gpu_are_one_line_errors(bundle):
+    from click.testing import CliRunner
+
+    from edgeseg.cli import main
+
+    if len(available_kinds()) > 1:
+        pytest.skip("a GPU backend is present here")
+    for args, text in ((["verify", str(bundle.path)], "verify needs a GPU backend"),
+                       (["build-engines", str(bundle.path)], "cannot build TensorRT engines here")):
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 1 and "Traceback" not in res.output
+        assert res.output.strip().splitlines() == [res.output.strip()] and text in res.output
+
+
+@pytest.mark.gpu
+def test_verify_cli_on_gpu(bundle, tmp_path):
+    import shutil
+
+    from click.testing import CliRunner
+
+    from edgeseg.cli import main
+
+    if len(available_kinds()) == 1:
+        pytest.skip("no GPU backend installed (TensorRT / onnxruntime-gpu)")
+    path = shutil.copytree(bundle.path, tmp_path / "b")
+    res = CliRunner().invoke(main, ["verify", str(path)])
+    assert res.exit_code == 0, res.output
+    assert " ok" in res.output and "MISMATCH" not in res.output
