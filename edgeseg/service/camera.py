@@ -1,0 +1,243 @@
+"""One camera's worker thread: open (retrying with capped exponential backoff) → segment → rolling outputs.
+
+Usage::
+
+    w = CameraWorker(cam_cfg, shared=batcher, bundle=bundle, metrics=metrics)
+    w.start(); ...; w.stop(); w.join(timeout=10)   # stop flushes held frames and finishes the open segment
+
+A camera missing at start is retried like a lost one. Live sources (RTSP, cameras) are reopened after any
+loss; files end the worker unless ``loop = true``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from edgeseg.errors import EdgesegError, SourceError
+from edgeseg.service.config import CameraConfig
+from edgeseg.service.segments import RollingOutputs, enforce_retention
+
+log = logging.getLogger("edgeseg.service")
+
+
+def backoff_delays(min_s: float, max_s: float):
+    """min_s, 2·min_s, 4·min_s … capped at max_s (forever)."""
+    delay = min_s
+    while True:
+        yield delay
+        delay = min(max_s, delay * 2)
+
+
+def _paced(pairs, fps: float, stop: threading.Event):
+    """Yield pairs no faster than `fps` (a file played like a live camera)."""
+    start, period = time.monotonic(), 1.0 / (fps or 25.0)
+    for k, pair in enumerate(pairs):
+        wait = start + k * period - time.monotonic()
+        if wait > 0 and stop.wait(wait):
+            return
+        yield pair
+
+
+class CameraWorker:
+    """A thread that keeps one camera segmented until stop(). state: starting, connecting, running, waiting
+    (backing off before a retry), finished (a file ended), stopped."""
+
+    def __init__(self, cfg: CameraConfig, *, shared, bundle, metrics=None):
+        self.cfg, self.shared, self.bundle, self.metrics = cfg, shared, bundle, metrics
+        self.state = "starting"
+        self.frames = 0
+        self.keyframes = 0
+        self.reconnects = 0
+        self.failures = 0  # failed open attempts in a row
+        self.last_error: str | None = None
+        self.last_audit: float | None = None  # agreement at the last audit
+        self.attempted = threading.Event()  # set after the first open attempt, good or bad
+        self.last_progress = time.monotonic()
+        self._stop = threading.Event()
+        self._outputs: RollingOutputs | None = None
+        self._connection = 0
+        self._audit_at = 0.0
+        self._audit_seg = None
+        self._src_seen = (0, 0)
+        self._thread = threading.Thread(target=self._main, name=f"camera:{cfg.name}", daemon=True)
+
+    # -- control ----------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the worker to flush and end; returns whether it did within `timeout`."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def progressing(self, stall_s: float) -> bool:
+        """False only when the source is connected but no frame came for stall_s (a stuck stream)."""
+        if self.state == "running":
+            return time.monotonic() - self.last_progress < stall_s
+        return self.alive or self.state in ("finished", "stopped")
+
+    def status(self) -> dict:
+        return {"state": self.state, "frames": self.frames, "keyframes": self.keyframes,
+                "reconnects": self.reconnects, "since_last_frame_s": round(time.monotonic() - self.last_progress, 3),
+                "last_error": self.last_error, "audit_agreement": self.last_audit}
+
+    # -- the thread -------------------------------------------------------------------------------------
+    def _main(self) -> None:
+        client = self.shared.client()
+        try:
+            self._loop(client)
+        finally:
+            client.close()
+            if self._outputs is not None:
+                self._outputs.close()
+            self._retention()
+            if self.state != "finished":
+                self.state = "stopped"
+            log.info("%s: %s after %d frames (%d keyframes, %d reconnects)", self.cfg.name, self.state,
+                     self.frames, self.keyframes, self.reconnects)
+            if self.metrics is not None:
+                self.metrics.connected.labels(camera=self.cfg.name).set(0)
+
+    def _loop(self, client) -> None:
+        from edgeseg.source import open_source
+
+        cfg = self.cfg
+        delays = backoff_delays(cfg.reconnect_min_s, cfg.reconnect_max_s)
+        was_connected = False
+        self._retention()
+        while not self._stop.is_set():
+            self.state = "connecting"
+            try:
+                source = open_source(cfg.uri, timeout=cfg.timeout_s)
+            except SourceError as exc:
+                self._failed(str(exc))
+                self.attempted.set()
+                if self._stop.wait(next(delays)):
+                    return
+                continue
+            self.attempted.set()
+            if was_connected and source.info.is_live:
+                self.reconnects += 1
+                if self.metrics is not None:
+                    self.metrics.reconnects.labels(camera=cfg.name).inc()
+                log.info("%s: reconnected to %s (reconnect %d)", cfg.name, cfg.uri, self.reconnects)
+            frames_before = self.frames
+            try:
+                with source:
+                    self._segment(source, client)
+            except SourceError as exc:
+                self._failed(str(exc))
+            except EdgesegError as exc:  # outputs cannot be written: retrying will not help soon
+                self._failed(str(exc))
+            except Exception:
+                log.exception("%s: worker error; retrying", cfg.name)
+                self._failed("internal error (see log)")
+            if self.metrics is not None:
+                self.metrics.connected.labels(camera=cfg.name).set(0)
+            if self._stop.is_set():
+                return
+            if self.frames > frames_before:
+                was_connected = True
+                self.failures = 0
+                delays = backoff_delays(cfg.reconnect_min_s, cfg.reconnect_max_s)
+            if not source.info.is_live and not cfg.loop and self.frames > frames_before:
+                self.state = "finished"
+                log.info("%s: %s ended after %d frames", cfg.name, cfg.uri, self.frames)
+                return
+            if source.info.is_live:
+                log.warning("%s: stream lost (%s); reconnecting", cfg.name, self.last_error or "ended")
+                self.state = "waiting"
+                if self._stop.wait(next(delays)):
+                    return
+
+    def _failed(self, why: str) -> None:
+        self.failures += 1
+        self.last_error = why
+        self.state = "waiting"
+        log.warning("%s: %s (attempt %d; retrying)", self.cfg.name, why, self.failures)
+
+    def _segment(self, source, client) -> None:
+        from edgeseg.pipeline.run import run_stream
+        from edgeseg.pipeline.segmenter import StreamSegmenter
+        from edgeseg.pipeline.session import motion_pairs
+        from edgeseg.schedule import make_policy
+
+        cfg, bundle = self.cfg, self.bundle
+        fps = source.info.fps or 25.0
+        if self._outputs is None:
+            self._outputs = RollingOutputs(cfg.out, segment_seconds=cfg.segment_seconds, fps=fps,
+                                           classes=bundle.classes, palette=bundle.palette, overlay=cfg.overlay,
+                                           stats=cfg.stats, masks=cfg.masks, alpha=cfg.alpha,
+                                           on_finished=lambda _p: self._retention())
+        policy = make_policy(cfg.keyframes, interval=cfg.keyframe_interval, at_iframes=cfg.iframe_keys)
+        seg = StreamSegmenter(client, mode=cfg.mode, policy=policy, model_hw=bundle.input_hw, mean=bundle.mean,
+                              std=bundle.std)
+        if cfg.audit_seconds > 0 and cfg.mode != "frame":
+            self._audit_seg = StreamSegmenter(client, mode="frame", policy=policy, model_hw=bundle.input_hw,
+                                              mean=bundle.mean, std=bundle.std)
+            self._audit_at = time.monotonic() + cfg.audit_seconds
+        self._connection += 1
+        self._src_seen = (0, 0)
+        self.state = "running"
+        self.last_progress = time.monotonic()
+        if self.metrics is not None:
+            self.metrics.connected.labels(camera=cfg.name).set(1)
+        log.info("%s: streaming %s (%dx%d, %.1f fps, mode %s, K=%d)", cfg.name, cfg.uri, source.info.width,
+                 source.info.height, fps, cfg.mode, cfg.keyframe_interval)
+        pairs = motion_pairs(source, mode=cfg.mode)
+        if cfg.realtime and not source.info.is_live:
+            pairs = _paced(pairs, fps, self._stop)
+        summary = run_stream(pairs, seg, stop=self._stop, on_result=lambda r: self._on_result(r, source))
+        if summary.source_error:
+            self.last_error = summary.source_error
+        self._count_source(source)
+
+    def _count_source(self, source) -> None:
+        corrupt, dropped = source.stats.corrupt, source.stats.dropped
+        seen_c, seen_d = self._src_seen
+        if self.metrics is not None:
+            if corrupt > seen_c:
+                self.metrics.decode_errors.labels(camera=self.cfg.name).inc(corrupt - seen_c)
+            if dropped > seen_d:
+                self.metrics.dropped.labels(camera=self.cfg.name).inc(dropped - seen_d)
+        self._src_seen = (corrupt, dropped)
+
+    def _on_result(self, result, source) -> None:
+        name = self.cfg.name
+        extra = {"connection": self._connection}
+        if self._audit_seg is not None and not result.keyframe and time.monotonic() >= self._audit_at:
+            self._audit_at = time.monotonic() + self.cfg.audit_seconds
+            full = self._audit_seg.push(result.frame, None)[0]
+            self.last_audit = float((full.labels == result.labels).mean())
+            extra["audit_agreement"] = round(self.last_audit, 5)
+            if self.metrics is not None:
+                self.metrics.audit.labels(camera=name).set(self.last_audit)
+                self.metrics.audits.labels(camera=name).inc()
+        self._outputs.write(result, extra=extra)
+        self.frames += 1
+        self.keyframes += bool(result.keyframe)
+        self.last_progress = time.monotonic()
+        if self.metrics is not None:
+            m = self.metrics
+            m.frames.labels(camera=name).inc()
+            if result.keyframe:
+                m.keyframes.labels(camera=name).inc()
+            m.keyframe_ratio.labels(camera=name).set(self.keyframes / self.frames)
+            m.latency.labels(camera=name).observe(result.latency_ms / 1e3)
+            self._count_source(source)
+
+    def _retention(self) -> None:
+        cfg = self.cfg
+        removed = enforce_retention(cfg.out, max_age_s=cfg.retention_hours * 3600,
+                                    max_bytes=cfg.retention_mb * 1e6)
+        if removed:
+            log.info("%s: retention removed %d old files", cfg.name, len(removed))

@@ -1,0 +1,203 @@
+"""`edgeseg serve` configuration: one TOML file, validated as a whole; every error names the key.
+
+Usage: ``cfg = load_config("edgeseg.toml"); cfg.cameras["front"].keyframe_interval``
+
+Layout: ``[model]``, ``[defaults]`` (any camera key), one ``[cameras.NAME]`` table per stream (``uri`` plus
+overrides), ``[metrics]``, ``[service]``. See jetson/edgeseg.toml for a documented example.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgeseg.errors import ConfigError
+
+MODES = ("frame", "prop", "interp", "reuse")  # "flow" needs OpenCV: not offered on service boxes
+BACKENDS = ("auto", "trt", "ort-cuda", "ort-cpu")
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    """The one model every camera shares. bundle None = the shipped reference model."""
+
+    bundle: str | None = None
+    backend: str = "auto"
+    threads: int | None = None
+    max_batch: int = 8  # most keyframes in one feature call
+    batch_wait_ms: float = 20.0  # how long a keyframe waits for others to join its batch
+
+
+@dataclass(frozen=True, kw_only=True)
+class CameraConfig:
+    """One stream and its outputs (defaults merged in). Outputs go to output_dir/NAME/."""
+
+    name: str = ""
+    uri: str = ""
+    mode: str = "interp"
+    keyframe_interval: int = 10
+    keyframes: str = "fixed"
+    iframe_keys: bool = True
+    output_dir: str = "edgeseg-out"  # relative: to the config file's directory
+    overlay: bool = True
+    stats: bool = True
+    masks: bool = False
+    alpha: float = 0.5
+    segment_seconds: float = 600.0  # length of each overlay/stats file
+    retention_hours: float = 72.0  # 0 = keep forever
+    retention_mb: float = 0.0  # per camera; 0 = no size cap
+    audit_seconds: float = 0.0  # full-model check every N s; 0 = off
+    timeout_s: float = 10.0  # connect/read timeout (RTSP, cameras)
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 30.0
+    loop: bool = False  # files: start again at the end (test rigs, soak runs)
+    realtime: bool = False  # files: pace frames at the clip's frame rate like a live camera
+
+    @property
+    def out(self) -> Path:
+        return Path(self.output_dir) / self.name
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetricsConfig:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 9108
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceOptions:
+    stall_seconds: float = 30.0  # a connected stream with no frame for this long is stalled (no watchdog)
+    stop_timeout_s: float = 10.0  # SIGTERM: most time spent flushing before exit
+    health_interval_s: float = 1.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceConfig:
+    path: Path
+    model: ModelConfig
+    cameras: dict[str, CameraConfig] = field(default_factory=dict)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    service: ServiceOptions = field(default_factory=ServiceOptions)
+
+
+# per key: (type check, description for the message)
+def _int(lo):
+    return (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= lo), f"an integer ≥ {lo}"
+
+
+def _num(lo, *, strict=False):
+    def ok(v):
+        return isinstance(v, int | float) and not isinstance(v, bool) and (v > lo if strict else v >= lo)
+
+    return ok, f"a number {'>' if strict else '≥'} {lo:g}"
+
+
+_BOOL = (lambda v: isinstance(v, bool)), "true or false"
+_STR = (lambda v: isinstance(v, str) and v != ""), "a non-empty string"
+
+
+def _choice(options):
+    return (lambda v: v in options), "one of " + ", ".join(options)
+
+
+_MODEL_KEYS = {"bundle": _STR, "backend": _choice(BACKENDS), "threads": _int(1), "max_batch": _int(1),
+               "batch_wait_ms": _num(0)}
+_CAMERA_KEYS = {
+    "mode": _choice(MODES), "keyframe_interval": _int(1), "keyframes": _choice(("fixed", "adaptive")),
+    "iframe_keys": _BOOL, "output_dir": _STR, "overlay": _BOOL, "stats": _BOOL, "masks": _BOOL,
+    "alpha": ((lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1),
+              "a number between 0 and 1"),
+    "segment_seconds": _num(1), "retention_hours": _num(0), "retention_mb": _num(0),
+    "audit_seconds": _num(0), "timeout_s": _num(0, strict=True), "reconnect_min_s": _num(0, strict=True),
+    "reconnect_max_s": _num(0, strict=True), "loop": _BOOL, "realtime": _BOOL,
+}
+_METRICS_KEYS = {"enabled": _BOOL, "host": _STR, "port": _int(0)}
+_SERVICE_KEYS = {"stall_seconds": _num(0, strict=True), "stop_timeout_s": _num(0, strict=True),
+                 "health_interval_s": _num(0, strict=True)}
+
+
+def _table(path, data, key: str, spec: dict) -> dict:
+    """Check a table's keys and values against spec; returns it (a missing table is empty)."""
+    table = data.get(key, {}) if "." not in key else data
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: {key}: must be a table")
+    for k, v in table.items():
+        if k not in spec:
+            raise ConfigError(f"{path}: {key}.{k}: unknown key (known: {', '.join(sorted(spec))})")
+        ok, what = spec[k]
+        if not ok(v):
+            raise ConfigError(f"{path}: {key}.{k}: must be {what} (got {v!r})")
+    return dict(table)
+
+
+def parse_config(data: dict, *, path: str | Path = "<config>") -> ServiceConfig:
+    """Validate a parsed TOML document; raises ConfigError naming the first bad key."""
+    path = Path(path)
+    known = {"model", "defaults", "cameras", "metrics", "service"}
+    for k in data:
+        if k not in known:
+            raise ConfigError(f"{path}: {k}: unknown table (known: {', '.join(sorted(known))})")
+    base = path.parent  # relative paths in the file are relative to the file
+    model = _table(path, data, "model", _MODEL_KEYS)
+    if "bundle" in model:
+        model["bundle"] = str(base / model["bundle"])
+    model = ModelConfig(**model)
+    defaults = _table(path, data, "defaults", _CAMERA_KEYS)
+    cams = data.get("cameras")
+    if not isinstance(cams, dict) or not cams:
+        raise ConfigError(f"{path}: cameras: at least one [cameras.NAME] table with a uri is required")
+    cameras = {}
+    for name, table in cams.items():
+        key = f"cameras.{name}"
+        if not _NAME.match(name):
+            raise ConfigError(f"{path}: {key}: camera names use letters, digits, _ and - only (1 to 64)")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: {key}: must be a table")
+        if "uri" not in table:
+            raise ConfigError(f"{path}: {key}.uri: missing (a file, rtsp:// URL or cameraN)")
+        uri = table["uri"]
+        if not _STR[0](uri):
+            raise ConfigError(f"{path}: {key}.uri: must be a non-empty string (got {uri!r})")
+        rest = _table(path, {k: v for k, v in table.items() if k != "uri"}, key, _CAMERA_KEYS)
+        merged = {**defaults, **rest}
+        merged["output_dir"] = str(base / merged.get("output_dir", CameraConfig.output_dir))
+        cam = CameraConfig(name=name, uri=uri, **merged)
+        if cam.reconnect_min_s > cam.reconnect_max_s:
+            where = "reconnect_min_s" if "reconnect_min_s" in rest else "reconnect_max_s"
+            raise ConfigError(f"{path}: {key}.{where}: reconnect_min_s ({cam.reconnect_min_s:g}) exceeds "
+                              f"reconnect_max_s ({cam.reconnect_max_s:g})")
+        cameras[name] = cam
+    metrics = MetricsConfig(**_table(path, data, "metrics", _METRICS_KEYS))
+    if metrics.port > 65535:
+        raise ConfigError(f"{path}: metrics.port: must be a port number ≤ 65535 (got {metrics.port})")
+    service = ServiceOptions(**_table(path, data, "service", _SERVICE_KEYS))
+    return ServiceConfig(path=path, model=model, cameras=cameras, metrics=metrics, service=service)
+
+
+def load_config(path: str | Path) -> ServiceConfig:
+    """Read and validate a config file. Raises ConfigError (one line: file, key, problem)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config ({getattr(exc, 'strerror', None) or exc})") from None
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10 (JetPack 6): the same parser from PyPI
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return parse_config(data, path=path)
+
+
+def camera_changed(a: CameraConfig, b: CameraConfig) -> bool:
+    """Whether a reload must restart the camera's worker."""
+    return dataclasses.astuple(a) != dataclasses.astuple(b)

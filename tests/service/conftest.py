@@ -1,0 +1,41 @@
+"""Fixtures for service tests: the tiny ONNX bundle, a small H.264 clip, an RTSP server on a fixed port."""
+
+from __future__ import annotations
+
+import socket
+
+import clips
+import pytest
+import tiny_bundle
+from rtsp_server import RtspServer
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(tmp_path_factory):
+    return tiny_bundle.make(tmp_path_factory.mktemp("bundle") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def clip(tmp_path_factory):
+    """40 frames, 160×96, 25 fps, GOP 10, B-frames: a small camera stream."""
+    return clips.translate_clip(tmp_path_factory.mktemp("clip") / "cam.mp4", size=(160, 96), frames=40, gop=10,
+                                bframes=2, fps=25)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PortRtspServer(RtspServer):
+    """tests/rtsp_server.py's server on a chosen port, so a test can stop it and start it again there."""
+
+    def __init__(self, path, *, port: int, fps: float = 25.0):
+        super().__init__(path, fps=fps)
+        self._sock.close()
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", port))
+        self._sock.listen(4)
+        self.url = f"rtsp://127.0.0.1:{port}/clip"
