@@ -24,6 +24,7 @@ _COMMANDS = {
     "run": "edgeseg.cli.run:run",
     "synth": "edgeseg.cli.synth:synth",
     "bench": "edgeseg.cli.bench:bench",
+    "serve": "edgeseg.cli.serve:serve",
 }
 
 
