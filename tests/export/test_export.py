@@ -109,11 +109,12 @@ def test_reference_model_auto_split_matches_its_recipe(tmp_path):
 
 def test_resnet50_explicit_split_after_aspp(tmp_path):
     model = _random_weights("deeplabv3_resnet50", tmp_path / "w.pt", num_classes=4)
+    (tmp_path / "classes.txt").write_text("road\ncar\n\nsky\ntree\n")
     _export("deeplabv3_resnet50", "--out", tmp_path / "b", "--weights", tmp_path / "w.pt", "--num-classes", 4,
-            "--input-size", "64x64", "--split", "classifier.0", "--no-engines")
+            "--classes", tmp_path / "classes.txt", "--input-size", "64x64", "--split", "classifier.0", "--no-engines")
     b = load_bundle(tmp_path / "b")
     assert b.feature_shape == (256, 8, 8) and b.stride == 8  # torchvision's ResNet DeepLabs: output stride 8
-    assert b.task.extra["shape"] == ["N", 4, 8, 8] and b.classes == ["class0", "class1", "class2", "class3"]
+    assert b.task.extra["shape"] == ["N", 4, 8, 8] and b.classes == ["road", "car", "sky", "tree"]
     x = torch.randn(1, 3, 64, 64)
     be = open_backend(b, "ort-cpu")
     with torch.no_grad():

@@ -142,6 +142,14 @@ def test_malformed_input_size(tmp_path, size):
     assert f"--input-size {size!r}: expected HxW" in msg
 
 
+def test_classes_that_do_not_fit(tmp_path):
+    (tmp_path / "c.json").write_text('["a", "b"]')
+    assert "--classes lists 2 names but --num-classes is 3" in _fail(
+        "reference", "--classes", tmp_path / "c.json", "--num-classes", 3, "--out", tmp_path / "b")
+    (tmp_path / "bad.json").write_text('["a", ')
+    assert "not a valid JSON list" in _fail("reference", "--classes", tmp_path / "bad.json", "--out", tmp_path / "b")
+
+
 def test_split_point_not_found(tmp_path):
     msg = _fail("reference", "--split", "classifier.9", "--input-size", "64x96", "--out", tmp_path / "b")
     assert "split point 'classifier.9' not found; candidates: backbone, classifier.0" in msg
