@@ -125,6 +125,7 @@ class CameraWorker:
                     return
                 continue
             self.attempted.set()
+            self.last_error = None
             if was_connected and source.info.is_live:
                 self.reconnects += 1
                 if self.metrics is not None:

@@ -22,7 +22,8 @@ class Notifier:
 
     def __init__(self, socket_path: str | None, *, watchdog_s: float | None = None):
         self.socket_path, self.watchdog_s = socket_path or None, watchdog_s
-        self.sent: list[str] = []  # every message sent, for logs and tests
+        self.sent: list[str] = []  # the last 100 messages sent, for logs and tests
+        self._failing = False
 
     @classmethod
     def from_env(cls, env=None) -> Notifier:
@@ -39,11 +40,16 @@ class Notifier:
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
                 sock.connect(_address(self.socket_path))
-                sock.sendall(message.encode())
+                # never block the health loop on a reader that does not drain its queue
+                sock.send(message.encode(), socket.MSG_DONTWAIT)
         except OSError as exc:
-            log.warning("sd_notify %s to %s failed: %s", message.split("\n")[0], self.socket_path, exc)
+            if not self._failing:  # once per run of failures, not per message
+                log.warning("sd_notify %s to %s failed: %s", message.split("\n")[0], self.socket_path, exc)
+            self._failing = True
             return False
+        self._failing = False
         self.sent.append(message)
+        del self.sent[:-100]
         return True
 
     def ready(self, status: str = "") -> bool:

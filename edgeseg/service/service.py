@@ -178,6 +178,7 @@ class Service:
 
         Unchanged cameras keep running. A bad file is logged and ignored (the old config stays).
         """
+        log.info("reloading %s", self.config.path)
         try:
             new = load_config(self.config.path)
         except ConfigError as exc:

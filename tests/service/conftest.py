@@ -39,3 +39,14 @@ class PortRtspServer(RtspServer):
         self._sock.bind(("127.0.0.1", port))
         self._sock.listen(4)
         self.url = f"rtsp://127.0.0.1:{port}/clip"
+
+
+@pytest.fixture
+def rtsp_server_class():
+    """PortRtspServer (conftest modules are not importable by name: handed over as a fixture)."""
+    return PortRtspServer
+
+
+@pytest.fixture
+def port():
+    return free_port()

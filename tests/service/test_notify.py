@@ -37,3 +37,11 @@ def test_without_socket_nothing_is_sent_and_watchdog_for_another_pid_is_ignored(
     assert not n.ready() and n.sent == []
     gone = Notifier(str(tmp_path / "nobody.sock"))  # a socket nobody listens on: logged, not raised
     assert not gone.watchdog()
+
+
+def test_a_full_queue_drops_messages_instead_of_blocking(tmp_path):
+    path = str(tmp_path / "full.sock")
+    with _listener(path):  # nobody reads: the kernel queue fills up
+        n = Notifier(path)
+        results = [n.watchdog() for _ in range(2000)]
+    assert results[0] and not results[-1]  # later ones dropped (EAGAIN), the call returned every time

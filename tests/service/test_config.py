@@ -1,0 +1,73 @@
+"""Config validation: the shipped example, and one-line errors naming the key through the real CLI."""
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from edgeseg.cli import main
+from edgeseg.service.config import load_config
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "jetson" / "edgeseg.toml"
+
+
+def test_shipped_example_is_valid_and_merges_defaults():
+    cfg = load_config(EXAMPLE)
+    assert list(cfg.cameras) == ["gate", "yard", "dock"]
+    yard = cfg.cameras["yard"]
+    assert (yard.keyframe_interval, yard.audit_seconds, yard.mode) == (5, 30, "interp")
+    assert cfg.cameras["dock"].mode == "prop" and cfg.cameras["gate"].keyframe_interval == 10
+    assert cfg.metrics.host == "127.0.0.1" and cfg.model.max_batch == 8
+    assert yard.out == Path("/var/lib/edgeseg/yard")
+
+
+def test_check_lists_cameras_and_relative_paths_follow_the_file(tmp_path):
+    cfg = tmp_path / "e.toml"
+    cfg.write_text('[defaults]\noutput_dir = "out"\n[cameras.a]\nuri = "rtsp://h/s"\nkeyframe_interval = 4\n')
+    res = CliRunner().invoke(main, ["serve", "--config", str(cfg), "--check"])
+    assert res.exit_code == 0, res.output
+    assert f"a: rtsp://h/s (mode interp, K=4) → {tmp_path / 'out' / 'a'}" in res.output
+    assert "config OK: 1 cameras" in res.output
+
+
+GOOD = '[cameras.a]\nuri = "a.mp4"\n'
+BAD = [
+    ("", r"cameras: at least one \[cameras.NAME\] table with a uri is required"),
+    ("[cameras.a]\nmode = 'prop'\n", r"cameras.a.uri: missing \(a file, rtsp:// URL or cameraN\)"),
+    ("[cameras.a]\nuri = ''\n", r"cameras.a.uri: must be a non-empty string \(got ''\)"),
+    (GOOD + "keyframe_interval = 0\n", r"cameras.a.keyframe_interval: must be an integer ≥ 1 \(got 0\)"),
+    (GOOD + "keyframe_interval = 'ten'\n", r"cameras.a.keyframe_interval: must be an integer ≥ 1 \(got 'ten'\)"),
+    (GOOD + "mode = 'fast'\n", r"cameras.a.mode: must be one of frame, prop, interp, reuse \(got 'fast'\)"),
+    (GOOD + "colour = 1\n", r"cameras.a.colour: unknown key \(known: alpha, audit_seconds, .*\)"),
+    (GOOD + "reconnect_min_s = 60\n",
+     r"cameras.a.reconnect_min_s: reconnect_min_s \(60\) exceeds reconnect_max_s \(30\)"),
+    ("[defaults]\noverlay = 'yes'\n" + GOOD, r"defaults.overlay: must be true or false \(got 'yes'\)"),
+    ('[cameras."front door"]\nuri = "x"\n',
+     r"cameras.front door: camera names use letters, digits, _ and - only \(1 to 64\)"),
+    ("[model]\nbackend = 'tpu'\n" + GOOD, r"model.backend: must be one of auto, trt, ort-cuda, ort-cpu \(got 'tpu'\)"),
+    ("[metrics]\nport = 70000\n" + GOOD, r"metrics.port: must be a port number ≤ 65535 \(got 70000\)"),
+    ("[camera.a]\nuri = 'x'\n", r"camera: unknown table \(known: cameras, defaults, metrics, model, service\)"),
+    ("[service]\nstop_timeout_s = 0\n" + GOOD, r"service.stop_timeout_s: must be a number > 0 \(got 0\)"),
+    ("[cameras\nuri=", r"not valid TOML \(.*\)"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD, ids=[m.split(":")[0] for _, m in BAD])
+def test_bad_config_is_one_line_naming_the_key(tmp_path, text, message):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text)
+    res = CliRunner().invoke(main, ["serve", "--config", str(cfg)])
+    assert res.exit_code == 1
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in res.output
+    assert re.fullmatch(rf"Error: {re.escape(str(cfg))}: {message}", lines[0]), lines[0]
+
+
+def test_missing_and_unreadable_config(tmp_path):
+    res = CliRunner().invoke(main, ["serve", "--config", str(tmp_path / "none.toml")])
+    assert res.exit_code == 1 and res.output.strip() == f"Error: {tmp_path / 'none.toml'}: no such config file"
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    res = CliRunner().invoke(main, ["serve", "--config", str(binary)])
+    assert res.exit_code == 1 and res.output.startswith(f"Error: {binary}: cannot read the config (")

@@ -1,0 +1,65 @@
+"""RTSP loss: the server is killed mid-stream and started again on its port; the camera reconnects (counted),
+with backoff, while a file camera beside it keeps going. A camera missing at start comes up when it appears."""
+
+import json
+import shutil
+import threading
+import time
+import urllib.request
+
+from edgeseg.service.config import parse_config
+from edgeseg.service.notify import Notifier
+from edgeseg.service.service import Service
+
+
+def wait_for(cond, timeout=20.0, step=0.05):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return False
+
+
+def test_rtsp_killed_and_restarted_reconnects_and_missing_camera_is_retried(tmp_path, bundle_dir, clip, port,
+                                                                              rtsp_server_class):
+    late = tmp_path / "late.mp4"
+    cfg = parse_config({
+        "model": {"bundle": str(bundle_dir), "backend": "ort-cpu", "threads": 1},
+        "defaults": {"output_dir": str(tmp_path / "out"), "mode": "prop", "keyframe_interval": 5,
+                     "timeout_s": 2, "reconnect_min_s": 0.2, "reconnect_max_s": 0.8},
+        "cameras": {"door": {"uri": f"rtsp://127.0.0.1:{port}/clip"},
+                    "file": {"uri": str(clip.path), "loop": True, "realtime": True},
+                    "late": {"uri": str(late)}},
+        "metrics": {"port": 0}, "service": {"health_interval_s": 0.1}}, path=tmp_path / "s.toml")
+    svc = Service(cfg, notifier=Notifier(None))
+    runner = threading.Thread(target=svc.run, kwargs={"handle_signals": False})
+    server = rtsp_server_class(clip.path, port=port, fps=25)  # 40 frames: 1.6 s per play
+    server.__enter__()
+    runner.start()
+    try:
+        assert wait_for(lambda: svc.workers and svc.workers["door"].frames >= 5)
+        door, file_cam = svc.workers["door"], svc.workers["file"]
+        server.__exit__(None, None, None)  # kill the server mid-stream
+        assert wait_for(lambda: door.state == "waiting" and door.failures >= 2, timeout=15)
+        frames_down, file_before = door.frames, file_cam.frames
+        assert wait_for(lambda: file_cam.frames > file_before + 5)  # the other camera never stalls
+        server = rtsp_server_class(clip.path, port=port, fps=50)
+        server.__enter__()
+        assert wait_for(lambda: door.reconnects >= 1 and door.frames > frames_down + 5, timeout=15)
+        shutil.copy(clip.path, late)  # the missing camera appears
+        assert wait_for(lambda: svc.workers["late"].frames > 0, timeout=15)
+        body = urllib.request.urlopen(f"{svc.server.url}/metrics", timeout=5).read().decode()
+        reconnects = [ln for ln in body.splitlines() if ln.startswith('edgeseg_reconnects_total{camera="door"}')]
+        assert reconnects and float(reconnects[0].split()[-1]) >= 1
+        assert 'edgeseg_frames_total{camera="file"}' in body
+        ok, detail = svc.health()
+        assert ok and detail["door"]["reconnects"] >= 1
+    finally:
+        svc.request_stop()
+        runner.join(timeout=15)
+        server.__exit__(None, None, None)
+    assert not runner.is_alive()
+    stats = sorted((tmp_path / "out" / "door").glob("*.jsonl"))
+    connections = {json.loads(x)["connection"] for p in stats for x in p.read_text().splitlines()}
+    assert len(connections) >= 2  # stats lines say which connection they came from
