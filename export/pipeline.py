@@ -136,7 +136,7 @@ def _export_torch(name, out, *, weights, num_classes, classes, input_size, split
     from edgeseg_export import split as splitter
     from torch.nn import functional as F
 
-    from edgeseg.bundle import default_palette
+    from edgeseg.bundle import default_palette, sha256_file
 
     spec = zoo.build(name, num_classes=num_classes, classes=classes, weights=weights, warn=log)
     hw = tuple(input_size or spec.input_size)
@@ -182,7 +182,9 @@ def _export_torch(name, out, *, weights, num_classes, classes, input_size, split
     return {
         "schema_version": 1,
         "model": name,
-        "source": {"weights": spec.weights, "random_weights": spec.weights is None},
+        "source": {"weights": Path(spec.weights).name if spec.weights else None,
+                   "weights_sha256": sha256_file(spec.weights) if spec.weights else None,
+                   "random_weights": spec.weights is None},
         "input": {"name": "image", "height": hw[0], "width": hw[1], "mean": list(spec.mean), "std": list(spec.std),
                   "channel_order": "RGB", "layout": "NCHW", "dtype": "float32", "scale": "pixels/255"},
         "stride": stride,

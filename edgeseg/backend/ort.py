@@ -68,7 +68,7 @@ class OrtRunner(Runner):
             for name, value in feeds.items():
                 x = cp.ascontiguousarray(cp.asarray(value, dtype=self._in_types[name]))
                 keep.append(x)
-                binding.bind_input(name, "cuda", self.device_id, x.dtype, list(x.shape), x.data.ptr)
+                binding.bind_input(name, "cuda", self.device_id, x.dtype.type, list(x.shape), x.data.ptr)
             for name in self.outputs:
                 binding.bind_output(name, "cuda", self.device_id)
             cp.cuda.get_current_stream().synchronize()

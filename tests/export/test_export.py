@@ -63,6 +63,7 @@ def test_manifest_has_the_contract_fields(mobilenet):
     assert m["task_labels"]["file"] == "task_labels.onnx" and m["task_labels"]["dtype"] == "uint8"
     assert m["classes"][0] == "__background__" and len(m["classes"]) == 21 and len(m["palette"]) == 21
     assert m["precision"] == "fp32" and m["source"]["random_weights"] is False
+    assert m["source"]["weights"] == "w.pt" and m["source"]["weights_sha256"] == sha256_file(path.parent / "w.pt")
     assert {"torch", "torchvision", "onnx", "onnxruntime", "edgeseg"} <= set(m["tools"])
     for name, digest in m["files"].items():
         assert sha256_file(path / name) == digest
