@@ -183,9 +183,9 @@ def _pick_distances(mvs: np.ndarray, dist: np.ndarray, kmax: int, prior: MotionF
 class MotionFieldBuilder:
     """Frames in display order → (frame, MotionField to the previous displayed frame), every frame, in order.
 
-    max_refs: reference frames a P vector may point back over (None: the source's H.264 SPS value, from
-    ``Source.info`` or the frames' ``meta["max_refs"]``, else 1). With more than 1, a past vector is scaled by the distance to the
-    anchor that makes it agree clearly best with the previous field (see dense_field), else the nearest.
+    max_refs: reference frames a vector may point back over (None: the stream's H.264 SPS value, from
+    ``Source.info`` or the frames' ``meta["max_refs"]``, else 1). Above 1, a vector may take the distance
+    that agrees decisively better with the previous field (see dense_field), else the nearest anchor's.
     fallback: estimator for frames with ``mvs is None`` ("x264": re-encode with libx264 and read its vectors
     back, see edgeseg.motion.estimate; None: give such frames invalid fields).
     """

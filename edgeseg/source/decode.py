@@ -39,7 +39,8 @@ class SourceInfo:
 
 @dataclass(slots=True)
 class SourceStats:
-    """Running counts. corrupt: frames/packets lost to damage; dropped: frames the consumer never saw."""
+    """Running counts. corrupt: frames/packets lost to damage; dropped: frames the source discarded on purpose
+    (0 today: a full prefetch queue makes the decoder wait, live streams included)."""
 
     frames: int = 0
     corrupt: int = 0
