@@ -192,7 +192,8 @@ class CameraWorker:
         self.last_progress = time.monotonic()
         if self.metrics is not None:
             self.metrics.connected.labels(camera=cfg.name).set(1)
-        log.info("%s: streaming %s (%dx%d, %.1f fps, mode %s, K=%d)", cfg.name, cfg.uri, source.info.width,
+        log.log(logging.INFO if self._connection == 1 or source.info.is_live else logging.DEBUG,
+                "%s: streaming %s (%dx%d, %.1f fps, mode %s, K=%d)", cfg.name, cfg.uri, source.info.width,
                  source.info.height, fps, cfg.mode, cfg.keyframe_interval)
         pairs = motion_pairs(source, mode=cfg.mode)
         if cfg.realtime and not source.info.is_live:

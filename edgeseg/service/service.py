@@ -41,6 +41,7 @@ class Service:
         self._wake = threading.Event()
         self._last_frames: dict[str, tuple[int, float]] = {}
         self.signal_name: str | None = None
+        self._was_healthy = True
 
     # -- lifecycle --------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -155,8 +156,10 @@ class Service:
             if self.ready:
                 if ok:
                     self.notifier.watchdog()
-                else:
-                    log.warning("not healthy: %s", self._status_line())
+                if ok != self._was_healthy:  # log transitions, not every tick
+                    log.log(logging.INFO if ok else logging.WARNING, "%s: %s",
+                            "healthy again" if ok else "not healthy (watchdog pings withheld)", self._status_line())
+                    self._was_healthy = ok
                 self.notifier.status(self._status_line())
             self._wake.wait(tick)
             self._wake.clear()
