@@ -39,6 +39,7 @@ class Preprocessor:
         return rows[:, :, c0] * (1 - wc) + rows[:, :, c1] * wc
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 at the video's or already at the model's size → (1, 3, H_model, W_model)."""
         chw = np.ascontiguousarray(rgb.transpose(2, 0, 1)).astype(np.float32)
         chw *= self._scale
         chw -= self._shift

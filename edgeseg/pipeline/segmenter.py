@@ -151,7 +151,8 @@ class StreamSegmenter:
                                       mean=self.mean, std=self.std)
             self._to_grid = None
         t = time.perf_counter()
-        x = self._prep(frame.image)
+        scaled = frame.resized(*self.model_hw)  # the decoder's scaler (swscale) beats a NumPy resize
+        x = self._prep(scaled if scaled is not None else frame.image)
         t = self.timings.add("prep", t)
         feats = self.nets.features(x)
         self.timings.add("feature", t)

@@ -180,7 +180,9 @@ class Source:
             pts = index / self.info.fps  # raw bitstreams and AVI carry no display times: from the frame rate
         # pixels are converted on first use: the runtime needs them on keyframes only
         return Frame(index=index, pts=pts, pict_type=ptype, mvs=mvs, size=(vf.height, vf.width),
-                     loader=lambda: vf.to_ndarray(format="rgb24"), meta=dict(self._meta))
+                     loader=lambda: vf.to_ndarray(format="rgb24"), meta=dict(self._meta),
+                     scaler=lambda h, w: vf.reformat(width=w, height=h, format="rgb24",
+                                                     interpolation="BILINEAR").to_ndarray())
 
     def _corrupt(self, what: str) -> None:
         self.stats.corrupt += 1

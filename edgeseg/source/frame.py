@@ -26,16 +26,17 @@ class Frame:
          None when the codec exports no vectors at all (then motion is estimated, see edgeseg.motion).
     """
 
-    __slots__ = ("index", "pts", "pict_type", "mvs", "meta", "height", "width", "_image", "_loader")
+    __slots__ = ("index", "pts", "pict_type", "mvs", "meta", "height", "width", "_image", "_loader", "_scaler")
 
     def __init__(self, index: int, pts: float | None, pict_type: str, image: np.ndarray | None = None,
                  mvs: np.ndarray | None = None, meta: dict | None = None, *,
-                 loader: Callable[[], np.ndarray] | None = None, size: tuple[int, int] | None = None):
+                 loader: Callable[[], np.ndarray] | None = None, size: tuple[int, int] | None = None,
+                 scaler: Callable[[int, int], np.ndarray] | None = None):
         if image is None and (loader is None or size is None):
             raise ValueError("Frame needs an image, or a loader and its (height, width)")
         self.index, self.pts, self.pict_type, self.mvs = index, pts, pict_type, mvs
         self.meta = {} if meta is None else meta
-        self._image, self._loader = image, loader
+        self._image, self._loader, self._scaler = image, loader, scaler
         self.height, self.width = (int(image.shape[0]), int(image.shape[1])) if image is not None else size
 
     @property
@@ -43,6 +44,12 @@ class Frame:
         if self._image is None:
             self._image, self._loader = self._loader(), None
         return self._image
+
+    def resized(self, height: int, width: int) -> np.ndarray | None:
+        """RGB scaled to (height, width) by the decoder's own scaler, or None if the source has none."""
+        if (height, width) == (self.height, self.width):
+            return self.image
+        return self._scaler(height, width) if self._scaler is not None else None
 
     def __repr__(self) -> str:
         return f"Frame(index={self.index}, pts={self.pts}, pict_type={self.pict_type!r}, {self.width}x{self.height})"
