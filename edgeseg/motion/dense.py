@@ -155,26 +155,32 @@ def _pick_distances(mvs: np.ndarray, dist: np.ndarray, kmax: int, prior: MotionF
     sel = np.flatnonzero((mvs[:, 0] == direction) & ((mvs[:, 7] != 0) | (mvs[:, 8] != 0)))
     if not len(sel):
         return dist
+    gh, gw = prior.valid.shape
+    cell = (np.minimum(mvs[sel, 6] // prior.stride, gh - 1) * gw
+            + np.minimum(mvs[sel, 5] // prior.stride, gw - 1))  # dst is inside the frame: no lower clip
+    ok = prior.valid.ravel().take(cell)
+    sel, cell = sel[ok], cell[ok]
+    if not len(sel):
+        return dist
     v = mvs[sel]
-    r = np.clip(v[:, 6] // prior.stride, 0, prior.dx.shape[0] - 1)
-    c = np.clip(v[:, 5] // prior.stride, 0, prior.dx.shape[1] - 1)
-    sgn = -direction  # +1 past, -1 future
-    mx, my = sgn * v[:, 7] / v[:, 9], sgn * v[:, 8] / v[:, 9]
-    px, py = prior.dx[r, c], prior.dy[r, c]
+    scale = -direction / v[:, 9]  # +1 past, -1 future: velocity = m / k or -m / k
+    mx, my = v[:, 7] * scale, v[:, 8] * scale
+    px, py = prior.dx.ravel().take(cell), prior.dy.ravel().take(cell)
     near = dist[sel]
-    e_near = np.hypot(mx / near - px, my / near - py)
-    keep = prior.valid[r, c] & (e_near > 0.5)  # decisive cases only; the rest keep the nearest anchor
+    ex, ey = mx / near - px, my / near - py
+    e2_near = ex * ex + ey * ey
+    keep = e2_near > 0.25  # the nearest anchor is off by more than 0.5 px: look further
     if not keep.any():
         return dist
-    sel, mx, my, px, py, e_near = sel[keep], mx[keep], my[keep], px[keep], py[keep], e_near[keep]
+    sel, mx, my, px, py, e2_near = sel[keep], mx[keep], my[keep], px[keep], py[keep], e2_near[keep]
     dot = mx * px + my * py
     kstar = np.divide(mx * mx + my * my, dot, out=np.ones_like(dot), where=dot > 1e-6)
     k_lo = np.clip(np.floor(kstar), 1, kmax)
     k_hi = np.clip(np.ceil(kstar), 1, kmax)
-    e_lo = np.hypot(mx / k_lo - px, my / k_lo - py)
-    e_hi = np.hypot(mx / k_hi - px, my / k_hi - py)
-    k_best = np.where(e_hi < e_lo, k_hi, k_lo)
-    take = np.minimum(e_lo, e_hi) < 0.5 * e_near
+    e2_lo = (mx / k_lo - px) ** 2 + (my / k_lo - py) ** 2
+    e2_hi = (mx / k_hi - px) ** 2 + (my / k_hi - py) ** 2
+    k_best = np.where(e2_hi < e2_lo, k_hi, k_lo)
+    take = np.minimum(e2_lo, e2_hi) < 0.25 * e2_near  # the pick at least halves the error
     out = dist.copy()
     out[sel[take]] = k_best[take]
     return out
