@@ -33,26 +33,39 @@ def calibration_images(source: str, *, input_hw: tuple[int, int], mean, std, lim
     """Up to `limit` frames of a video source, evenly spread over its first 10·limit frames, as uint8
     (N, H, W, 3) RGB at the model's size (normalisation happens where they are used)."""
     from edgeseg.errors import SourceError
-    from edgeseg.pipeline.preprocess import Preprocessor
     from edgeseg.source import open_source
 
     images = []
     try:
         with open_source(source, export_mvs=False) as src:
-            prep = None
             for i, frame in enumerate(src):
                 if i >= 10 * limit or len(images) >= limit:
                     break
                 if i % 10:
                     continue
-                if prep is None:
-                    prep = Preprocessor(video_hw=frame.image.shape[:2], model_hw=input_hw, mean=mean, std=std)
-                images.append(np.clip(prep.resize(frame.image) + 0.5, 0, 255).astype(np.uint8))
+                images.append(resize_rgb(frame.image, input_hw))
     except SourceError as exc:
         raise ExportError(f"--calib: {exc}") from None
     if not images:
         raise ExportError(f"--calib {source}: no frames decoded")
     return np.stack(images)
+
+
+def resize_rgb(rgb: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """Bilinear (half-pixel, like the runtime's preprocessing) resize of an (H, W, 3) uint8 image."""
+    def taps(n_in, n_out):
+        src = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
+        i0 = np.floor(src).astype(np.intp)
+        return i0, np.minimum(i0 + 1, n_in - 1), (src - i0).astype(np.float32)
+
+    if rgb.shape[:2] == tuple(hw):
+        return np.ascontiguousarray(rgb, np.uint8)
+    r0, r1, wr = taps(rgb.shape[0], hw[0])
+    c0, c1, wc = taps(rgb.shape[1], hw[1])
+    img = rgb.astype(np.float32)
+    rows = img[r0] * (1 - wr)[:, None, None] + img[r1] * wr[:, None, None]
+    out = rows[:, c0] * (1 - wc)[None, :, None] + rows[:, c1] * wc[None, :, None]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 def normalise(images: np.ndarray, mean, std) -> np.ndarray:
