@@ -40,6 +40,43 @@ def _paced(pairs, fps: float, stop: threading.Event):
         yield pair
 
 
+class ForcedKeyframes:
+    """A keyframe policy wrapper: `force` makes the next decision a keyframe (after dropped frames)."""
+
+    def __init__(self, policy):
+        self.policy, self.force = policy, False
+
+    def decide(self, frame, field, since_key: int) -> bool:
+        if self.force:
+            self.force = False
+            self.policy.decide(frame, field, since_key)  # keep the wrapped policy's own state moving
+            return True
+        return self.policy.decide(frame, field, since_key)
+
+
+def drop_late(pairs, *, max_lag_s: float, on_drop, clock=time.monotonic):
+    """Live sources: skip frames while segmentation lags the stream by more than max_lag_s (wall clock vs
+    frame pts), so latency stays bounded; on_drop(frame) is called for each (then force a keyframe: the
+    motion chain is broken). Frames without pts are never dropped."""
+    origin, skipped = None, False
+    for frame, fld in pairs:
+        if frame.pts is None:
+            yield frame, fld
+            continue
+        now = clock()
+        if origin is None:
+            origin = now - frame.pts
+        lag = now - (origin + frame.pts)
+        if lag < 0:  # the stream runs ahead of our clock (buffered start, clock drift): re-anchor
+            origin = now - frame.pts
+        elif lag > max_lag_s:
+            on_drop(frame)
+            skipped = True
+            continue
+        yield frame, (None if skipped else fld)  # motion to a skipped frame means nothing to the segmenter
+        skipped = False
+
+
 class CameraWorker:
     """A thread that keeps one camera segmented until stop(). state: starting, connecting, running, waiting
     (backing off before a retry), finished (a file ended), stopped."""
@@ -50,6 +87,7 @@ class CameraWorker:
         self.frames = 0
         self.keyframes = 0
         self.reconnects = 0
+        self.dropped = 0  # live frames skipped to catch up (max_lag_s)
         self.failures = 0  # failed open attempts in a row
         self.last_error: str | None = None
         self.last_audit: float | None = None  # agreement at the last audit
@@ -87,7 +125,7 @@ class CameraWorker:
 
     def status(self) -> dict:
         return {"state": self.state, "frames": self.frames, "keyframes": self.keyframes,
-                "reconnects": self.reconnects, "since_last_frame_s": round(time.monotonic() - self.last_progress, 3),
+                "reconnects": self.reconnects, "dropped": self.dropped, "since_last_frame_s": round(time.monotonic() - self.last_progress, 3),
                 "last_error": self.last_error, "audit_agreement": self.last_audit}
 
     # -- the thread -------------------------------------------------------------------------------------
@@ -179,7 +217,8 @@ class CameraWorker:
                                            classes=bundle.classes, palette=bundle.palette, overlay=cfg.overlay,
                                            stats=cfg.stats, masks=cfg.masks, alpha=cfg.alpha,
                                            on_finished=lambda _p: self._retention())
-        policy = make_policy(cfg.keyframes, interval=cfg.keyframe_interval, at_iframes=cfg.iframe_keys)
+        policy = ForcedKeyframes(make_policy(cfg.keyframes, interval=cfg.keyframe_interval,
+                                             at_iframes=cfg.iframe_keys))
         seg = StreamSegmenter(client, mode=cfg.mode, policy=policy, model_hw=bundle.input_hw, mean=bundle.mean,
                               std=bundle.std)
         if cfg.audit_seconds > 0 and cfg.mode != "frame":
@@ -198,6 +237,14 @@ class CameraWorker:
         pairs = motion_pairs(source, mode=cfg.mode)
         if cfg.realtime and not source.info.is_live:
             pairs = _paced(pairs, fps, self._stop)
+        if source.info.is_live and cfg.max_lag_s > 0:
+            def dropped(_frame):
+                policy.force = True
+                self.dropped += 1
+                if self.metrics is not None:
+                    self.metrics.dropped.labels(camera=cfg.name).inc()
+
+            pairs = drop_late(pairs, max_lag_s=cfg.max_lag_s, on_drop=dropped)
         summary = run_stream(pairs, seg, stop=self._stop, on_result=lambda r: self._on_result(r, source))
         if summary.source_error:
             self.last_error = summary.source_error

@@ -53,6 +53,7 @@ class CameraConfig:
     timeout_s: float = 10.0  # connect/read timeout (RTSP, cameras)
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 30.0
+    max_lag_s: float = 2.0  # live: skip frames while output lags the stream by more; 0 = never skip
     loop: bool = False  # files: start again at the end (test rigs, soak runs)
     realtime: bool = False  # files: pace frames at the clip's frame rate like a live camera
 
@@ -113,7 +114,7 @@ _CAMERA_KEYS = {
               "a number between 0 and 1"),
     "segment_seconds": _num(1), "retention_hours": _num(0), "retention_mb": _num(0),
     "audit_seconds": _num(0), "timeout_s": _num(0, strict=True), "reconnect_min_s": _num(0, strict=True),
-    "reconnect_max_s": _num(0, strict=True), "loop": _BOOL, "realtime": _BOOL,
+    "reconnect_max_s": _num(0, strict=True), "max_lag_s": _num(0), "loop": _BOOL, "realtime": _BOOL,
 }
 _METRICS_KEYS = {"enabled": _BOOL, "host": _STR, "port": _int(0)}
 _SERVICE_KEYS = {"stall_seconds": _num(0, strict=True), "stop_timeout_s": _num(0, strict=True),

@@ -35,7 +35,7 @@ class ServiceMetrics:
         self.latency = Histogram("edgeseg_latency_seconds", "Push-to-result latency per frame", cam,
                                  buckets=LATENCY_BUCKETS, registry=r)
         self.decode_errors = Counter("edgeseg_decode_errors", "Damaged frames or packets skipped", cam, registry=r)
-        self.dropped = Counter("edgeseg_dropped_frames", "Frames lost before segmentation", cam, registry=r)
+        self.dropped = Counter("edgeseg_dropped_frames", "Live frames skipped to keep up (max_lag_s) or lost by the source", cam, registry=r)
         self.reconnects = Counter("edgeseg_reconnects", "Times the source was reopened after a loss", cam,
                                   registry=r)
         self.connected = Gauge("edgeseg_connected", "1 while the source delivers frames", cam, registry=r)

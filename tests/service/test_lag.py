@@ -1,0 +1,31 @@
+"""Live lag guard: frames are skipped while the output lags the stream, the next kept frame is a keyframe
+with no motion field, and a keyframe is forced through the real policy."""
+
+import numpy as np
+
+from edgeseg.schedule import make_policy
+from edgeseg.service.camera import ForcedKeyframes, backoff_delays, drop_late
+from edgeseg.source.frame import Frame
+
+
+def test_late_frames_are_dropped_and_the_chain_restarts():
+    frames = [Frame(i, i * 0.1, "P", np.zeros((4, 4, 3), np.uint8)) for i in range(12)]
+    now = {"t": 100.0}
+    costs = {4: 1.05}  # every kept frame takes 0.1 s, frame 4 takes 1.05 s: frames 5..9 come too late
+    dropped, kept = [], []
+    for frame, fld in drop_late(((f, f"field{f.index}") for f in frames), max_lag_s=0.5,
+                                on_drop=lambda f: dropped.append(f.index), clock=lambda: now["t"]):
+        kept.append((frame.index, fld))
+        now["t"] += costs.get(frame.index, 0.1)
+    assert dropped == [5, 6, 7, 8, 9]  # lags 0.95 … 0.55 s
+    assert kept == [(i, f"field{i}") for i in range(5)] + [(10, None), (11, "field11")]  # no motion across the gap
+
+
+def test_forced_keyframe_and_backoff():
+    policy = ForcedKeyframes(make_policy("fixed", interval=100, at_iframes=False))
+    f = Frame(1, 0.04, "P", np.zeros((4, 4, 3), np.uint8))
+    assert policy.decide(f, None, 1) is False
+    policy.force = True
+    assert policy.decide(f, None, 2) is True and policy.decide(f, None, 3) is False
+    delays = backoff_delays(0.5, 4)
+    assert [next(delays) for _ in range(6)] == [0.5, 1, 2, 4, 4, 4]
