@@ -1,7 +1,7 @@
 """`edgeseg serve` throughput and latency with 1, 2, 4, 8 cameras sharing one model; and a soak mode.
 
     nice python benchmarks/bench_serve.py [--bundle DIR] [--clip FILE] [--streams 1,2,4,8] [--seconds 20]
-        [--mode prop] [-k 10] [--max-batch 8] [--realtime] [--json OUT]
+        [--mode prop] [-k 10] [--batching 8/0,8/20,1/0] [--realtime] [--json OUT]
     nice python benchmarks/bench_serve.py --soak 30 --streams 2 --realtime [--json OUT]
 
 Every camera loops the same clip (without --clip: a 640×360 H.264 clip, 2 B-frames, GOP 50, rendered by
@@ -46,10 +46,10 @@ def make_clip(out: Path) -> Path:
 
 
 def run(*, nets, bundle, clip: Path, streams: int, seconds: float, mode: str, k: int, max_batch: int,
-        realtime: bool, out: Path, sample=None) -> dict:
+        wait_ms: float, realtime: bool, out: Path, sample=None) -> dict:
     cams = {f"cam{i}": {"uri": str(clip), "loop": True, "realtime": realtime} for i in range(streams)}
     cfg = parse_config({
-        "model": {"max_batch": max_batch, "batch_wait_ms": 20},
+        "model": {"max_batch": max_batch, "batch_wait_ms": wait_ms},
         "defaults": {"output_dir": str(out), "mode": mode, "keyframe_interval": k, "overlay": False,
                      "segment_seconds": 60, "retention_mb": 500},
         "cameras": cams, "metrics": {"enabled": False}, "service": {"stall_seconds": 120}}, path=out / "b.toml")
@@ -77,7 +77,8 @@ def run(*, nets, bundle, clip: Path, streams: int, seconds: float, mode: str, k:
             if x["time"] >= wall_start:
                 lat.append(x["latency_ms"])
     per = [(f1[n] - f0[n]) / (t1 - t0) for n in f0]
-    return {"streams": streams, "mode": mode, "k": k, "max_batch": max_batch, "realtime": realtime,
+    return {"streams": streams, "mode": mode, "k": k, "max_batch": max_batch, "wait_ms": wait_ms,
+            "realtime": realtime,
             "total_fps": round(sum(per), 2), "per_stream_fps": round(float(np.mean(per)), 2),
             "min_stream_fps": round(min(per), 2),
             "latency_p50_ms": round(float(np.percentile(lat, 50)), 1) if lat else None,
@@ -94,7 +95,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--mode", default="prop")
     ap.add_argument("-k", type=int, default=10)
-    ap.add_argument("--max-batch", default="8", help="comma list, e.g. 1,8 to compare without batching")
+    ap.add_argument("--batching", default="8/0",
+                    help="comma list of MAX_BATCH/WAIT_MS, e.g. 8/0,8/20,1/0 (1/0: no batching)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--realtime", action="store_true")
     ap.add_argument("--soak", type=float, default=0.0, help="minutes: memory soak run instead of the sweep")
@@ -114,7 +116,8 @@ def main() -> None:
                 print(f"  t={t:7.1f} s  RSS {samples[-1][1]:.1f} MB", file=sys.stderr, flush=True)
 
             row = run(nets=nets, bundle=bundle, clip=clip, streams=n, seconds=a.soak * 60, mode=a.mode, k=a.k,
-                      max_batch=int(a.max_batch.split(",")[0]), realtime=a.realtime, out=Path(tmp) / "soak",
+                      max_batch=int(a.batching.split(",")[0].split("/")[0]),
+                      wait_ms=float(a.batching.split(",")[0].split("/")[1]), realtime=a.realtime, out=Path(tmp) / "soak",
                       sample=sample)
             first = [m for t, m in samples if t <= 60] or [samples[0][1]]
             ts, ms = np.array([t for t, _ in samples]), np.array([m for _, m in samples])
@@ -124,16 +127,18 @@ def main() -> None:
                        rss_max_mb=float(ms.max()), rss_slope_mb_per_h=round(slope, 2), samples=samples)
             rows.append(row)
         else:
-            for mb in [int(x) for x in a.max_batch.split(",")]:
+            for variant in a.batching.split(","):
+                mb, wait = int(variant.split("/")[0]), float(variant.split("/")[1])
                 for n in [int(x) for x in a.streams.split(",")]:
                     row = run(nets=nets, bundle=bundle, clip=clip, streams=n, seconds=a.seconds, mode=a.mode,
-                              k=a.k, max_batch=mb, realtime=a.realtime, out=Path(tmp) / f"s{n}-b{mb}")
+                              k=a.k, max_batch=mb, wait_ms=wait, realtime=a.realtime,
+                              out=Path(tmp) / f"s{n}-b{mb}-w{wait:g}")
                     rows.append(row)
                     print(json.dumps(row), file=sys.stderr, flush=True)
-    print("| streams | max batch | total fps | per-stream fps (min) | latency p50 / p95 ms | mean batch |")
+    print("| streams | max batch / wait ms | total fps | per-stream fps (min) | latency p50 / p95 ms | mean batch |")
     print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['streams']} | {r['max_batch']} | {r['total_fps']} | {r['per_stream_fps']} ({r['min_stream_fps']}) "
+        print(f"| {r['streams']} | {r['max_batch']} / {r['wait_ms']:g} | {r['total_fps']} | {r['per_stream_fps']} ({r['min_stream_fps']}) "
               f"| {r['latency_p50_ms']} / {r['latency_p95_ms']} | {r['mean_batch']} |")
         if "rss_end_mb" in r:
             print(f"\nsoak {r['soak_minutes']} min: RSS first minute {r['rss_first_min_mb']} MB, end "

@@ -2,13 +2,14 @@
 
 Usage::
 
-    shared = BatchingNetworks(backend, max_batch=8, wait_s=0.02)
+    shared = BatchingNetworks(backend, max_batch=8, wait_s=0.0)
     seg = StreamSegmenter(shared.client(), mode="prop", ...)   # one client per camera thread
     ...
     shared.close()
 
-A call waits at most `wait_s` for others to join; it goes at once when every registered client is waiting,
-so a stalled camera never holds up the others for longer than `wait_s`.
+Calls that queue up while the model is busy go together in the next call. A call also waits at most `wait_s`
+for others to join (0: never waits); it goes at once when every registered client is waiting, so a stalled
+camera never holds up the others for longer than `wait_s`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class BatchingNetworks:
     on_batch(size, seconds) and on_task(seconds) are called after each feature / task call (metrics).
     """
 
-    def __init__(self, nets, *, max_batch: int = 8, wait_s: float = 0.02,
+    def __init__(self, nets, *, max_batch: int = 8, wait_s: float = 0.0,
                  on_batch: Callable[[int, float], None] | None = None,
                  on_task: Callable[[float], None] | None = None):
         self.nets, self.max_batch, self.wait_s = nets, max(1, int(max_batch)), float(wait_s)

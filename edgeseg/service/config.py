@@ -28,7 +28,9 @@ class ModelConfig:
     backend: str = "auto"
     threads: int | None = None
     max_batch: int = 8  # most keyframes in one feature call
-    batch_wait_ms: float = 20.0  # how long a keyframe waits for others to join its batch
+    # how long a keyframe waits for others to join its batch; 0: batch only the calls that queued up while the
+    # model was busy (no added latency; on CPU waiting costs more than batching saves, see docs/BENCHMARKS.md)
+    batch_wait_ms: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
