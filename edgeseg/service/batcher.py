@@ -39,6 +39,9 @@ class BatchingNetworks:
                  on_task: Callable[[float], None] | None = None):
         self.nets, self.max_batch, self.wait_s = nets, max(1, int(max_batch)), float(wait_s)
         self.on_batch, self.on_task = on_batch, on_task
+        # onnxruntime CPU sessions may run concurrently; a TensorRT context (and a CUDA runner's IO binding)
+        # may not: GPU backends' task calls are serialised
+        self._task_lock = threading.Lock() if getattr(nets, "on_device", False) else None
         self._cond = threading.Condition()
         self._queue: list[_Request] = []
         self._clients = 0
@@ -63,7 +66,11 @@ class BatchingNetworks:
 
     def scores(self, features: np.ndarray) -> np.ndarray:
         t = time.perf_counter()
-        out = self.nets.scores(features)  # ORT sessions and TRT contexts per runner: safe to call concurrently
+        if self._task_lock is None:
+            out = self.nets.scores(features)
+        else:
+            with self._task_lock:
+                out = self.nets.scores(features)
         if self.on_task is not None:
             self.on_task(time.perf_counter() - t)
         return out
