@@ -133,3 +133,11 @@ def test_hevc_exports_no_vectors_and_gets_estimated_motion(tmp_path):
     assert len(pairs) == 6 and all(f.mvs is None for f, _ in pairs)
     err, valid = clips.field_error(c, pairs)
     assert err < 0.4 and valid > 0.9
+
+
+@pytest.mark.parametrize(("suffix", "refs"), [(".mp4", 1), (".mp4", 3), (".h264", 2)])
+def test_sps_reference_count(tmp_path, suffix, refs):
+    c = clips.translate_clip(tmp_path / f"r{suffix}", size=(64, 48), frames=3, refs=refs)
+    with open_source(c.path) as src:
+        assert src.info.max_refs == refs
+        assert next(iter(src)).meta["max_refs"] == refs
