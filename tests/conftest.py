@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import pytest
 
+from edgeseg.info import gpu_info
 
-def _cuda_gpu_present() -> bool:
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return False
-    try:
-        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10)
-    except Exception:  # noqa: BLE001
-        return False
-    return out.returncode == 0 and "GPU" in out.stdout
-
-
-HAS_GPU = _cuda_gpu_present()
+HAS_GPU = gpu_info()["present"]  # nvidia-smi lists a CUDA GPU
 
 
 def pytest_collection_modifyitems(config, items):

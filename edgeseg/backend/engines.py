@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 from edgeseg.errors import BundleError, ConfigError
@@ -33,14 +31,9 @@ def trt_major(trt=None) -> int:
 
 
 def gpu_present() -> bool:
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return False
-    try:
-        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10)
-    except Exception:  # noqa: BLE001
-        return False
-    return out.returncode == 0 and "GPU" in out.stdout
+    from edgeseg.info import gpu_info
+
+    return gpu_info()["present"]
 
 
 def unavailable_reason() -> str | None:
