@@ -45,15 +45,11 @@ class Service:
 
     # -- lifecycle --------------------------------------------------------------------------------------
     def start(self) -> None:
+        """Metrics port first (fails fast), then the model, then one worker per camera."""
         from edgeseg.pipeline.networks import open_networks
         from edgeseg.service.batcher import BatchingNetworks
 
         cfg = self.config
-        if self._nets is None:
-            self._nets, self._bundle = open_networks(cfg.model.bundle, backend=cfg.model.backend,
-                                                     threads=cfg.model.threads)
-        log.info("model %s on %s; %d cameras", getattr(self._bundle, "path", "?"),
-                 getattr(self._nets, "name", type(self._nets).__name__), len(cfg.cameras))
         if cfg.metrics.enabled:
             from edgeseg.service.metrics import MetricsServer, ServiceMetrics
 
@@ -61,6 +57,11 @@ class Service:
             self.server = MetricsServer(self.metrics, health=self.health, host=cfg.metrics.host,
                                         port=cfg.metrics.port)
             log.info("metrics on %s/metrics, health on %s/healthz", self.server.url, self.server.url)
+        if self._nets is None:
+            self._nets, self._bundle = open_networks(cfg.model.bundle, backend=cfg.model.backend,
+                                                     threads=cfg.model.threads)
+        log.info("model %s on %s; %d cameras", getattr(self._bundle, "path", "?"),
+                 getattr(self._nets, "name", type(self._nets).__name__), len(cfg.cameras))
         m = self.metrics
         self.shared = BatchingNetworks(
             self._nets, max_batch=cfg.model.max_batch, wait_s=cfg.model.batch_wait_ms / 1e3,
@@ -116,6 +117,10 @@ class Service:
 
     def shutdown(self) -> None:
         """Flush every stream (bounded by service.stop_timeout_s), then close the shared model and metrics."""
+        if self.shared is None:  # start() failed before any camera ran: the caller reports why
+            if self.server is not None:
+                self.server.close()
+            return
         self.notifier.stopping()
         deadline = time.monotonic() + self.config.service.stop_timeout_s
         for w in self.workers.values():

@@ -71,3 +71,22 @@ def test_missing_and_unreadable_config(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00garbage")
     res = CliRunner().invoke(main, ["serve", "--config", str(binary)])
     assert res.exit_code == 1 and res.output.startswith(f"Error: {binary}: cannot read the config (")
+
+
+def test_start_errors_are_one_line(tmp_path, bundle_dir):
+    import socket
+
+    cfg = tmp_path / "e.toml"
+    cfg.write_text(f'[model]\nbundle = "{tmp_path / "nobundle"}"\nbackend = "ort-cpu"\n'
+                   '[metrics]\nenabled = false\n' + GOOD)
+    res = CliRunner().invoke(main, ["serve", "--config", str(cfg)])
+    assert res.exit_code == 1 and "Traceback" not in res.output  # log lines may precede the error line
+    assert res.output.strip().splitlines()[-1] == f"Error: {tmp_path / 'nobundle'}: no such bundle directory"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        cfg.write_text(f'[model]\nbundle = "{bundle_dir}"\nbackend = "ort-cpu"\n[metrics]\nport = {port}\n' + GOOD)
+        res = CliRunner().invoke(main, ["serve", "--config", str(cfg)])
+    assert res.exit_code == 1  # the port is taken before the model loads: nothing else was logged
+    assert res.output.strip() == f"Error: metrics: cannot listen on 127.0.0.1:{port} (Address already in use)"
