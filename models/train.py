@@ -113,6 +113,27 @@ def evaluate(model, images, labels, torch, mean, std, num_classes: int) -> dict:
             "iou_per_class": [round(float(v) * 100, 2) for v in iou_per_class(total)], "frames": len(per_frame)}
 
 
+def evaluate_only(args) -> None:
+    """Score a saved state dict on the held-out clips (same data and metric as the end of training)."""
+    import torch
+    from edgeseg_models.reference import CLASSES, MEAN, STD, WEIGHTS_PATH, build_model
+
+    out = args.out or WEIGHTS_PATH.parent
+    torch.set_num_threads(args.threads)
+    model = build_model(len(CLASSES))
+    model.load_state_dict(torch.load(args.evaluate, map_location="cpu", weights_only=True))
+    with tempfile.TemporaryDirectory(prefix="edgeseg-eval-") as tmp:
+        images, labels = render_set(Path(tmp), EVAL_SEEDS, frames=args.eval_frames, fps=EVAL_FPS, crfs=[23],
+                                    scene_for=lambda k: {})
+    result = evaluate(model, images, labels, torch, torch.tensor(MEAN).view(1, 3, 1, 1),
+                      torch.tensor(STD).view(1, 3, 1, 1), len(CLASSES))
+    result["weights"] = str(args.evaluate)
+    print(f"held-out: per-frame mIoU {result['miou_per_frame']:.2f}%, total mIoU {result['miou_total']:.2f}%, "
+          f"per class {dict(zip(CLASSES, result['iou_per_class'], strict=True))}", flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "heldout_eval.json").write_text(json.dumps(result, indent=1) + "\n")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--iters", type=int, default=1400)
@@ -122,7 +143,11 @@ def main(argv=None) -> None:
     ap.add_argument("--train-clips", type=int, default=len(TRAIN_SEEDS))
     ap.add_argument("--eval-frames", type=int, default=EVAL_FRAMES)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--evaluate", type=Path, default=None, metavar="WEIGHTS",
+                    help="only score WEIGHTS on the held-out clips (writes OUT/heldout_eval.json)")
     args = ap.parse_args(argv)
+    if args.evaluate is not None:
+        return evaluate_only(args)
 
     import torch
     from edgeseg_models.reference import CLASSES, MEAN, STD, WEIGHTS_PATH, build_model
