@@ -19,6 +19,7 @@ class StatsSink:
     def __init__(self, path: str | Path, *, classes: list[str]):
         self.path, self.classes = Path(path), list(classes)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
         except OSError as exc:
             raise ConfigError(f"{self.path}: cannot write stats ({exc.strerror})") from None

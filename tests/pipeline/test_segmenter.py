@@ -1,4 +1,9 @@
-"""StreamSegmenter on the real reference model, real decoding and real motion vectors."""
+"""StreamSegmenter on real decoding, real motion vectors and real onnxruntime sessions.
+
+The mode comparisons use the content-driven colour model (tests/color_bundle.py), whose labels
+follow what the pixels look like whatever the state of the shipped reference weights; the parity with
+PyTorch uses the shipped reference model.
+"""
 
 import numpy as np
 import pytest
@@ -21,21 +26,22 @@ def _labels(clip, nets, bundle, mode, k, **kw):
 
 
 @pytest.fixture(scope="module")
-def frame_labels(street_clip, reference):
-    return _labels(street_clip, *reference, "frame", 1)[0]
+def frame_labels(street_clip, colour):
+    return _labels(street_clip, *colour, "frame", 1)[0]
 
 
 def _agreement(a, b):
     return float(np.mean([np.mean(a[i][0] == b[i][0]) for i in b]))
 
 
-def test_frame_mode_equals_full_model(street_clip, reference, frame_labels):
+def test_frame_mode_equals_full_model(street_clip, reference):
     torch = pytest.importorskip("torch")
     from edgeseg_models.reference import load_model
 
     from edgeseg.pipeline.preprocess import Preprocessor
 
     nets, bundle = reference
+    frame_labels = _labels(street_clip, nets, bundle, "frame", 1)[0]
     model = load_model()
     with open_source(str(street_clip.video)) as src:
         for frame in src:
@@ -49,29 +55,29 @@ def test_frame_mode_equals_full_model(street_clip, reference, frame_labels):
 
 
 @pytest.mark.parametrize("mode", ["prop", "interp"])
-def test_interval_one_equals_frame_mode(street_clip, reference, frame_labels, mode):
-    labels, _ = _labels(street_clip, *reference, mode, 1)
+def test_interval_one_equals_frame_mode(street_clip, colour, frame_labels, mode):
+    labels, _ = _labels(street_clip, *colour, mode, 1)
     assert labels.keys() == frame_labels.keys()
     for i in frame_labels:
         assert np.array_equal(labels[i][0], frame_labels[i][0]), f"frame {i} differs"
 
 
-def test_motion_beats_reuse_and_interp_beats_prop(street_clip, reference, frame_labels):
-    reuse = _agreement(_labels(street_clip, *reference, "reuse", 5)[0], frame_labels)
-    prop = _agreement(_labels(street_clip, *reference, "prop", 5)[0], frame_labels)
-    interp = _agreement(_labels(street_clip, *reference, "interp", 5)[0], frame_labels)
+def test_motion_beats_reuse_and_interp_beats_prop(street_clip, colour, frame_labels):
+    reuse = _agreement(_labels(street_clip, *colour, "reuse", 5)[0], frame_labels)
+    prop = _agreement(_labels(street_clip, *colour, "prop", 5)[0], frame_labels)
+    interp = _agreement(_labels(street_clip, *colour, "interp", 5)[0], frame_labels)
     assert prop > reuse, (prop, reuse)
     assert interp > prop, (interp, prop)
 
 
-def test_interp_holds_at_most_k_frames_and_emits_in_order(street_clip, reference):
-    labels, summary = _labels(street_clip, *reference, "interp", 5)
+def test_interp_holds_at_most_k_frames_and_emits_in_order(street_clip, colour):
+    labels, summary = _labels(street_clip, *colour, "interp", 5)
     assert summary.max_held <= 5
     assert list(labels) == sorted(labels) and len(labels) == street_clip.frames
     assert labels[0][1]  # the first frame is a keyframe
 
 
-def test_prop_strategies_agree(street_clip, reference, frame_labels):
-    step, _ = _labels(street_clip, *reference, "prop", 5, prop_strategy="step")
-    compose, _ = _labels(street_clip, *reference, "prop", 5, prop_strategy="compose")
+def test_prop_strategies_agree(street_clip, colour, frame_labels):
+    step, _ = _labels(street_clip, *colour, "prop", 5, prop_strategy="step")
+    compose, _ = _labels(street_clip, *colour, "prop", 5, prop_strategy="compose")
     assert _agreement(step, compose) > 0.9
