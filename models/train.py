@@ -113,6 +113,45 @@ def evaluate(model, images, labels, torch, mean, std, num_classes: int) -> dict:
             "iou_per_class": [round(float(v) * 100, 2) for v in iou_per_class(total)], "frames": len(per_frame)}
 
 
+def recalibrate_bn(model, images, torch, mean, std) -> None:
+    """Re-estimate BatchNorm running statistics as exact averages over full decoded frames (no grad).
+
+    MobileNetV3's BatchNorm momentum is 0.01: on a short CPU schedule the running statistics lag the weights
+    and eval-mode output collapses; averaging fresh batch statistics over real frames fixes that.
+    """
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative moving average
+    model.train()
+    with torch.no_grad():
+        for i in range(0, len(images), 4):
+            x = torch.from_numpy(images[i:i + 4]).permute(0, 3, 1, 2).float() / 255.0
+            model((x - mean) / std)
+    for bn in bns:
+        bn.momentum = 0.01
+    model.eval()
+
+
+def recalibrate_only(args) -> None:
+    """Load WEIGHTS, recalibrate BatchNorm on training clips (seeds 100, 101; every 2nd frame), save OUT/weights.pt."""
+    import torch
+    from edgeseg_models.reference import CLASSES, MEAN, STD, WEIGHTS_PATH, build_model
+
+    out = args.out or WEIGHTS_PATH.parent
+    torch.set_num_threads(args.threads)
+    model = build_model(len(CLASSES))
+    model.load_state_dict(torch.load(args.recalibrate, map_location="cpu", weights_only=True))
+    with tempfile.TemporaryDirectory(prefix="edgeseg-recal-") as tmp:
+        images, _ = render_set(Path(tmp), TRAIN_SEEDS[:2], frames=TRAIN_FRAMES, fps=TRAIN_FPS, crfs=[20, 24],
+                               scene_for=_train_scene)
+    recalibrate_bn(model, images[::2], torch, torch.tensor(MEAN).view(1, 3, 1, 1),
+                   torch.tensor(STD).view(1, 3, 1, 1))
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), out / "weights.pt")
+    print(f"recalibrated BatchNorm on {len(images[::2])} frames → {out / 'weights.pt'}", flush=True)
+
+
 def evaluate_only(args) -> None:
     """Score a saved state dict on the held-out clips (same data and metric as the end of training)."""
     import torch
@@ -145,7 +184,11 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--evaluate", type=Path, default=None, metavar="WEIGHTS",
                     help="only score WEIGHTS on the held-out clips (writes OUT/heldout_eval.json)")
+    ap.add_argument("--recalibrate", type=Path, default=None, metavar="WEIGHTS",
+                    help="only re-estimate WEIGHTS' BatchNorm statistics and save OUT/weights.pt")
     args = ap.parse_args(argv)
+    if args.recalibrate is not None:
+        return recalibrate_only(args)
     if args.evaluate is not None:
         return evaluate_only(args)
 
@@ -195,6 +238,7 @@ def main(argv=None) -> None:
             print(f"iter {it}/{args.iters} loss {np.mean(losses[-50:]):.4f} {el:.0f}s "
                   f"({el / (it + 1):.2f}s/iter)", flush=True)
     t_train = time.time() - t1
+    recalibrate_bn(model, images[::4], torch, mean, std)
     torch.save(model.state_dict(), out / "weights.pt")
     result = evaluate(model, ev_images, ev_labels, torch, mean, std, k)
     print(f"held-out: per-frame mIoU {result['miou_per_frame']:.2f}%, total mIoU {result['miou_total']:.2f}%, "
