@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def _axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def resize_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Source indices i0, i1 and weight of i1 for bilinear resize along one axis (align_corners=False)."""
     scale = n_in / n_out
     src = (np.arange(n_out, dtype=np.float64) + 0.5) * scale - 0.5
@@ -47,8 +47,8 @@ class LabelUpsampler:
     def __init__(self, src_hw: tuple[int, int], dst_hw: tuple[int, int]):
         (h, w), (H, W) = src_hw, dst_hw
         self.src_hw, self.dst_hw = (h, w), (H, W)
-        y0, y1, wy = _axis(h, H)
-        x0, x1, wx = _axis(w, W)
+        y0, y1, wy = resize_taps(h, H)
+        x0, x1, wx = resize_taps(w, W)
         # Output pixels are grouped by quad: rows with y0 == i form one contiguous run (y0 is monotonic).
         self._rep_y, self._rep_x = np.bincount(y0, minlength=h), np.bincount(x0, minlength=w)
         self._rows, self._row_ok, self._wy = self._runs(y0, wy, self._rep_y)

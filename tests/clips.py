@@ -160,3 +160,16 @@ def encode_with(path, images, *, codec: str, fps: float = 25.0, pix_fmt: str = "
         for packet in stream.encode(None):
             out.mux(packet)
     return Path(path)
+
+
+def remux(src, dst, **options) -> Path:
+    """Copy the video packets of `src` into container `dst` (format from its suffix); options go to the muxer."""
+    import av
+
+    with av.open(str(src)) as inp, av.open(str(dst), "w", options=options) as out:
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for packet in inp.demux(inp.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    return Path(dst)

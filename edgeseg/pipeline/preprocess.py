@@ -7,13 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _resize_axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bilinear taps along one axis (align_corners=False, half-pixel centres)."""
-    src = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
-    i0 = np.floor(src).astype(np.intp)
-    i1 = np.minimum(i0 + 1, n_in - 1)
-    return i0, i1, (src - i0).astype(np.float32)
+from edgeseg.labels import resize_taps
 
 
 class Preprocessor:
@@ -29,8 +23,8 @@ class Preprocessor:
         std = np.asarray(std, np.float32)
         self._scale = (1.0 / (255.0 * std)).reshape(3, 1, 1)
         self._shift = (np.asarray(mean, np.float32) / std).reshape(3, 1, 1)
-        self._rows = _resize_axis(self.video_hw[0], self.model_hw[0])
-        self._cols = _resize_axis(self.video_hw[1], self.model_hw[1])
+        self._rows = resize_taps(self.video_hw[0], self.model_hw[0])
+        self._cols = resize_taps(self.video_hw[1], self.model_hw[1])
 
     def _resize(self, chw: np.ndarray) -> np.ndarray:
         r0, r1, wr = self._rows
