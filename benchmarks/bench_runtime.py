@@ -21,7 +21,7 @@ from pathlib import Path
 from edgeseg.pipeline.networks import open_networks
 from edgeseg.pipeline.run import run_stream
 from edgeseg.pipeline.segmenter import StreamSegmenter
-from edgeseg.pipeline.session import motion_pairs
+from edgeseg.pipeline.session import motion_pairs, needs_vectors
 from edgeseg.schedule.policy import FixedInterval
 from edgeseg.source import open_source
 
@@ -44,14 +44,14 @@ def measure_mode(clip: str, nets, bundle, *, mode: str, k: int, frames: int | No
         else:
             agree.append(float((result.labels == reference[result.frame.index]).mean()))
 
-    with open_source(clip) as src:
+    with open_source(clip, export_mvs=needs_vectors(mode)) as src:
         summary = run_stream(motion_pairs(src, mode=mode), seg, max_frames=frames, on_result=collect)
     return summary, seg, (labels if reference is None else sum(agree) / len(agree))
 
 
 def decode_motion_ms(clip: str, frames: int | None, mode: str = "prop") -> float:
     n, t0 = 0, time.perf_counter()
-    with open_source(clip) as src:
+    with open_source(clip, export_mvs=needs_vectors(mode)) as src:
         for _ in motion_pairs(src, mode=mode):
             n += 1
             if frames and n >= frames:

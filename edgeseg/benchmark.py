@@ -21,7 +21,7 @@ from edgeseg.errors import ConfigError
 from edgeseg.metrics import confusion, miou
 from edgeseg.pipeline.run import run_stream
 from edgeseg.pipeline.segmenter import MODES, StreamSegmenter
-from edgeseg.pipeline.session import motion_pairs
+from edgeseg.pipeline.session import motion_pairs, needs_vectors
 from edgeseg.schedule import make_policy
 from edgeseg.source import open_source
 
@@ -127,7 +127,7 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
     def run_row(mode: str, k: int, on_result, policy: str = "fixed") -> tuple[float, int, StreamSegmenter]:
         seg = StreamSegmenter(nets, mode=mode, policy=make_policy(policy, interval=k), model_hw=bundle.input_hw,
                               mean=bundle.mean, std=bundle.std)
-        with open_source(spec) as src:
+        with open_source(spec, export_mvs=needs_vectors(mode)) as src:
             summary = run_stream(motion_pairs(src, mode=mode), seg, max_frames=max_frames, on_result=on_result)
         return summary.seconds, summary.frames, seg
 

@@ -136,20 +136,25 @@ def recalibrate_bn(model, images, torch, mean, std) -> None:
     model.eval()
 
 
-def recalibrate_only(args) -> None:
-    """Load WEIGHTS, recalibrate BatchNorm on training clips (seeds 100, 101; every 2nd frame), save OUT/weights.pt."""
+def _saved_model(path, args):
+    """(model with the state dict at `path`, torch, mean, std, output dir) for the --evaluate/--recalibrate modes."""
     import torch
     from edgeseg_models.reference import CLASSES, MEAN, STD, WEIGHTS_PATH, build_model
 
-    out = args.out or WEIGHTS_PATH.parent
     torch.set_num_threads(args.threads)
     model = build_model(len(CLASSES))
-    model.load_state_dict(torch.load(args.recalibrate, map_location="cpu", weights_only=True))
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
+    return model, torch, mean, std, args.out or WEIGHTS_PATH.parent
+
+
+def recalibrate_only(args) -> None:
+    """Load WEIGHTS, recalibrate BatchNorm on training clips (seeds 100, 101; every 2nd frame), save OUT/weights.pt."""
+    model, torch, mean, std, out = _saved_model(args.recalibrate, args)
     with tempfile.TemporaryDirectory(prefix="edgeseg-recal-") as tmp:
         images, _ = render_set(Path(tmp), TRAIN_SEEDS[:2], frames=TRAIN_FRAMES, fps=TRAIN_FPS, crfs=[20, 24],
                                scene_for=_train_scene)
-    recalibrate_bn(model, images[::2], torch, torch.tensor(MEAN).view(1, 3, 1, 1),
-                   torch.tensor(STD).view(1, 3, 1, 1))
+    recalibrate_bn(model, images[::2], torch, mean, std)
     out.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), out / "weights.pt")
     print(f"recalibrated BatchNorm on {len(images[::2])} frames → {out / 'weights.pt'}", flush=True)
@@ -157,18 +162,13 @@ def recalibrate_only(args) -> None:
 
 def evaluate_only(args) -> None:
     """Score a saved state dict on the held-out clips (same data and metric as the end of training)."""
-    import torch
-    from edgeseg_models.reference import CLASSES, MEAN, STD, WEIGHTS_PATH, build_model
+    from edgeseg_models.reference import CLASSES
 
-    out = args.out or WEIGHTS_PATH.parent
-    torch.set_num_threads(args.threads)
-    model = build_model(len(CLASSES))
-    model.load_state_dict(torch.load(args.evaluate, map_location="cpu", weights_only=True))
+    model, torch, mean, std, out = _saved_model(args.evaluate, args)
     with tempfile.TemporaryDirectory(prefix="edgeseg-eval-") as tmp:
         images, labels = render_set(Path(tmp), EVAL_SEEDS, frames=args.eval_frames, fps=EVAL_FPS, crfs=[23],
                                     scene_for=lambda k: {})
-    result = evaluate(model, images, labels, torch, torch.tensor(MEAN).view(1, 3, 1, 1),
-                      torch.tensor(STD).view(1, 3, 1, 1), len(CLASSES))
+    result = evaluate(model, images, labels, torch, mean, std, len(CLASSES))
     result["weights"] = str(args.evaluate)
     print(f"held-out: per-frame mIoU {result['miou_per_frame']:.2f}%, total mIoU {result['miou_total']:.2f}%, "
           f"per class {dict(zip(CLASSES, result['iou_per_class'], strict=True))}", flush=True)

@@ -38,6 +38,11 @@ def stop_on_signals(stop: threading.Event, summary_extra: dict):
             signal.signal(s, h)
 
 
+def needs_vectors(mode: str) -> bool:
+    """Whether a mode uses block motion (frame and flow modes do not: their sources skip the MV export)."""
+    return mode not in ("frame", "flow")
+
+
 def motion_pairs(source, *, mode: str, stride: int = MOTION_STRIDE):
     """(frame, field) pairs for a mode: block motion, optical flow, or none (frame mode)."""
     if mode == "frame":
@@ -83,7 +88,7 @@ def segment_source(spec: str, *, bundle=None, mode: str = "interp", keyframe_int
                                 mean=bundle.mean, std=bundle.std)
     stop = stop or threading.Event()
     extra: dict = {}
-    with open_source(spec) as source:
+    with open_source(spec, export_mvs=needs_vectors(mode)) as source:
         fps = getattr(source.info, "fps", None) or 25.0
         sinks = build_sinks(bundle=bundle, fps=fps, overlay=overlay, masks=masks, stats=stats, alpha=alpha)
         bar = _progress_bar(source, max_frames) if progress else None

@@ -146,6 +146,7 @@ class CameraWorker:
                 self.metrics.connected.labels(camera=self.cfg.name).set(0)
 
     def _loop(self, client) -> None:
+        from edgeseg.pipeline.session import needs_vectors
         from edgeseg.source import open_source
 
         cfg = self.cfg
@@ -155,7 +156,7 @@ class CameraWorker:
         while not self._stop.is_set():
             self.state = "connecting"
             try:
-                source = open_source(cfg.uri, timeout=cfg.timeout_s)
+                source = open_source(cfg.uri, timeout=cfg.timeout_s, export_mvs=needs_vectors(cfg.mode))
             except SourceError as exc:
                 self._failed(str(exc))
                 self.attempted.set()

@@ -16,19 +16,13 @@ def open_source(spec: str, *, timeout: float = 10.0, export_mvs: bool = True, **
     vectors (frames of codecs that export none carry ``mvs=None``). camera_options: size, fps, input_format.
     Raises SourceError with a one-line message naming the input.
     """
-    from edgeseg.errors import SourceError
     from edgeseg.source.camera import camera_device, open_camera
 
     spec = str(spec)
     if spec == "demo":
+        from edgeseg.source.demo import demo_clip_path
         from edgeseg.source.file import open_file
 
-        try:
-            from edgeseg.source.demo import demo_clip_path
-        except ModuleNotFoundError as exc:
-            if exc.name != "edgeseg.source.demo":
-                raise
-            raise SourceError("demo: the embedded demo clip is not part of this install") from None
         return open_file(demo_clip_path(), export_mvs=export_mvs)
     if spec.lower().startswith(("rtsp://", "rtsps://")):
         from edgeseg.source.rtsp import open_rtsp

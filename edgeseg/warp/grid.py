@@ -19,12 +19,12 @@ def fill_invalid(dx: np.ndarray, dy: np.ndarray, valid: np.ndarray, *, rounds: i
     if valid.all() or not valid.any():
         return dx, dy
     dx, dy, known = dx.copy(), dy.copy(), valid.copy()
+    h, w = known.shape
     for _ in range(rounds):
         if known.all():
             break
-        pad = lambda a: np.pad(a, 1)  # noqa: E731
-        k, sx, sy = pad(known.astype(np.float32)), pad(np.where(known, dx, 0)), pad(np.where(known, dy, 0))
-        h, w = known.shape
+        k = np.pad(known.astype(np.float32), 1)
+        sx, sy = np.pad(np.where(known, dx, 0), 1), np.pad(np.where(known, dy, 0), 1)
         cnt = np.zeros((h, w), np.float32)
         accx, accy = np.zeros_like(cnt), np.zeros_like(cnt)
         for oy in (0, 1, 2):
