@@ -1,6 +1,6 @@
 """Train the reference DeepLab (models/reference.py) on `edgeseg synth` video, on CPU.
 
-Usage: ``nice -n 19 python -m edgeseg_models.train [--iters 1400] [--out models/reference]``
+Usage: ``nice -n 19 python -m edgeseg_models.train [--iters 1600] [--out models/reference]``
 
 Data (all rendered by this script, seeds fixed, nothing downloaded):
 - training: 16 clips, seeds 100..115, 60 frames each at 10 fps (so consecutive frames differ more),
@@ -11,7 +11,7 @@ Data (all rendered by this script, seeds fixed, nothing downloaded):
   B-frames 3, decoded; every frame is segmented at native size and scored.
 Schedule: AdamW (lr 2e-3, weight decay 1e-4), one-cycle cosine, batch 8 random crops 288×384 after a random
 rescale in [0.75, 1.25], horizontal flips and brightness/contrast jitter; class-weighted cross entropy
-(inverse square-root frequency, clipped to [0.5, 4]); 2 torch threads; torch seed 0.
+(inverse square-root frequency, clipped to [0.5, 8]); 2 torch threads; torch seed 0.
 After the last iteration BatchNorm statistics are re-estimated on full decoded frames (MobileNetV3's BN
 momentum 0.01 lags a short schedule). ``--recalibrate W`` does only that for a saved state dict and
 ``--evaluate W`` only scores one on the held-out clips.
@@ -178,7 +178,7 @@ def evaluate_only(args) -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--iters", type=int, default=1400)
+    ap.add_argument("--iters", type=int, default=1600)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--out", type=Path, default=None, help="output directory (default: models/reference)")
@@ -217,7 +217,7 @@ def main(argv=None) -> None:
     t_data = time.time() - t0
     freq = np.bincount(labels.ravel(), minlength=k).astype(np.float64)
     freq /= freq.sum()
-    weights = np.clip(1.0 / np.sqrt(np.maximum(freq, 1e-6) * k), 0.5, 4.0)
+    weights = np.clip(1.0 / np.sqrt(np.maximum(freq, 1e-6) * k), 0.5, 8.0)
     print(f"data ready in {t_data:.0f}s: {len(images)} train frames; class freq {np.round(freq, 4).tolist()}",
           flush=True)
 
