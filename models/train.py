@@ -1,6 +1,6 @@
 """Train the reference DeepLab (models/reference.py) on `edgeseg synth` video, on CPU.
 
-Usage: ``nice -n 19 python -m edgeseg_models.train [--iters 1600] [--out models/reference]``
+Usage: ``nice -n 19 python -m edgeseg_models.train [--iters 3000] [--out models/reference]``
 
 Data (all rendered by this script, seeds fixed, nothing downloaded):
 - training: 16 clips, seeds 100..115, 60 frames each at 10 fps (so consecutive frames differ more),
@@ -178,7 +178,7 @@ def evaluate_only(args) -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--iters", type=int, default=1600)
+    ap.add_argument("--iters", type=int, default=3000)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--out", type=Path, default=None, help="output directory (default: models/reference)")
