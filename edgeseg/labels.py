@@ -27,14 +27,15 @@ def resize_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def _argmax_axis1(vals: np.ndarray) -> np.ndarray:
-    """argmax over axis 1 of (Q, K, P) as K vectorised compares (numpy's argmax on a short axis is slow)."""
-    best = vals[:, 0].copy()
-    arg = np.zeros(best.shape, np.uint8)
-    for c in range(1, vals.shape[1]):
-        better = vals[:, c] > best
-        np.copyto(best, vals[:, c], where=better)
-        arg[better] = c
-    return arg
+    """argmax over axis 1 of (Q, K, P), first index on ties, as whole-array passes (K ≤ 255).
+
+    NumPy's argmax over a short middle axis walks element by element; here: the max over classes, then the
+    lowest class index that reaches it, found as a max over (value == max) · (K − class).
+    """
+    k = vals.shape[1]
+    best = vals.max(axis=1, keepdims=True)
+    rank = np.arange(k, 0, -1, dtype=np.uint8)[None, :, None]  # K − class: the first maximal class ranks highest
+    return (k - ((vals == best).view(np.uint8) * rank).max(axis=1)).astype(np.uint8)
 
 
 class LabelUpsampler:
@@ -42,33 +43,35 @@ class LabelUpsampler:
 
     Contract: ``LabelUpsampler(src, dst)(scores)`` equals
     ``argmax(interpolate(scores, dst, mode="bilinear", align_corners=False), axis=0)`` up to exact ties.
+    Output pixels are grouped in *bands* per axis: consecutive pixels interpolating between the same two
+    source cells (pixels clamped at the border use one cell, so they form bands of their own). A band pair
+    is a quad; only quads whose corner cells disagree on the argmax are computed, pixel by pixel.
     """
 
     def __init__(self, src_hw: tuple[int, int], dst_hw: tuple[int, int]):
-        (h, w), (H, W) = src_hw, dst_hw
-        self.src_hw, self.dst_hw = (h, w), (H, W)
-        y0, y1, wy = resize_taps(h, H)
-        x0, x1, wx = resize_taps(w, W)
-        # Output pixels are grouped by quad: rows with y0 == i form one contiguous run (y0 is monotonic).
-        self._rep_y, self._rep_x = np.bincount(y0, minlength=h), np.bincount(x0, minlength=w)
-        self._rows, self._row_ok, self._wy = self._runs(y0, wy, self._rep_y)
-        self._cols, self._col_ok, self._wx = self._runs(x0, wx, self._rep_x)
-        self._y1 = np.minimum(np.arange(h) + 1, h - 1)
-        self._x1 = np.minimum(np.arange(w) + 1, w - 1)
+        self.src_hw, self.dst_hw = tuple(src_hw), tuple(dst_hw)
+        (self._y0, self._y1, self._ny, self._rows, self._row_ok, self._wy) = self._bands(src_hw[0], dst_hw[0])
+        (self._x0, self._x1, self._nx, self._cols, self._col_ok, self._wx) = self._bands(src_hw[1], dst_hw[1])
         # Flat output index of every (quad, pixel-in-quad); padding points at a spare slot past the image.
-        pix = self._rows[:, None, :, None] * W + self._cols[None, :, None, :]
+        pix = self._rows[:, None, :, None] * dst_hw[1] + self._cols[None, :, None, :]
         ok = self._row_ok[:, None, :, None] & self._col_ok[None, :, None, :]
-        self._pix = np.where(ok, pix, H * W).reshape(h, w, -1)
+        self._pix = np.where(ok, pix, dst_hw[0] * dst_hw[1]).reshape(len(self._y0), len(self._x0), -1)
+        self._wxm = np.stack([1 - self._wx, self._wx], axis=1)  # (bands, 2, mx): weights of cells x0, x1
+        self._wym = np.stack([1 - self._wy, self._wy], axis=2)  # (bands, my, 2): weights of rows y0, y1
 
     @staticmethod
-    def _runs(i0: np.ndarray, w1: np.ndarray, counts: np.ndarray):
-        """Per source index q: the output indices whose i0 == q (padded to the longest run), mask, weights."""
-        n, longest = len(counts), max(int(counts.max()), 1)
-        start = np.searchsorted(i0, np.arange(n))
+    def _bands(n_in: int, n_out: int):
+        """Per band: first and second source cell, pixel count, output indices (padded), mask, weights."""
+        i0, i1, w1 = resize_taps(n_in, n_out)
+        i1 = np.where(w1 == 0, i0, i1)  # border pixels (and exact hits) read one cell
+        change = np.flatnonzero((i0[1:] != i0[:-1]) | (i1[1:] != i1[:-1])) + 1
+        start = np.concatenate([[0], change])
+        count = np.diff(np.concatenate([start, [n_out]]))
+        longest = int(count.max())
         idx = start[:, None] + np.arange(longest)[None, :]
-        ok = np.arange(longest)[None, :] < counts[:, None]
-        idx = np.minimum(idx, len(i0) - 1)
-        return idx, ok, np.where(ok, w1[idx], 0.0).astype(np.float32)
+        ok = np.arange(longest)[None, :] < count[:, None]
+        idx = np.minimum(idx, n_out - 1)
+        return i0[start], i1[start], count, idx, ok, np.where(ok, w1[idx], 0.0).astype(np.float32)
 
     def __call__(self, scores: np.ndarray) -> np.ndarray:
         """scores: (K, h, w) float → (H, W) uint8 labels."""
@@ -77,20 +80,21 @@ class LabelUpsampler:
         low = scores.argmax(axis=0).astype(np.uint8)
         buf = np.empty(self.dst_hw[0] * self.dst_hw[1] + 1, np.uint8)
         out = buf[:-1].reshape(self.dst_hw)
-        out[...] = np.repeat(np.repeat(low, self._rep_y, axis=0), self._rep_x, axis=1)
-        # A quad (i, j) is uniform when cells (i, j), (i, j+1), (i+1, j), (i+1, j+1) agree (edges clamp).
-        right, down = low[:, self._x1], low[self._y1]
-        mixed = (low != right) | (low != down) | (low != right[self._y1])
-        qi, qj = np.nonzero(mixed)
+        top, bottom = low[self._y0], low[self._y1]
+        l00, l01, l10, l11 = top[:, self._x0], top[:, self._x1], bottom[:, self._x0], bottom[:, self._x1]
+        out[...] = np.repeat(np.repeat(l00, self._ny, axis=0), self._nx, axis=1)
+        qi, qj = np.nonzero((l00 != l01) | (l00 != l10) | (l00 != l11))  # quads a class boundary crosses
         if qi.size == 0:
             return out
         flat = scores.reshape(k, h * w).T  # (h*w, K)
-        y1, x1 = self._y1[qi], self._x1[qj]
-        corners = np.stack([flat[qi * w + qj], flat[qi * w + x1], flat[y1 * w + qj], flat[y1 * w + x1]], axis=2)
-        wy, wx = self._wy[qi][:, :, None], self._wx[qj][:, None, :]  # (Q, my, 1), (Q, 1, mx)
-        q, my, mx = len(qi), wy.shape[1], wx.shape[2]
-        weights = np.stack([(1 - wy) * (1 - wx), (1 - wy) * wx, wy * (1 - wx), wy * wx], axis=1)
-        vals = np.matmul(corners, weights.reshape(q, 4, my * mx))  # (Q, K, P): class planes are contiguous
-        labels = _argmax_axis1(vals)
+        r0, r1, c0, c1 = self._y0[qi] * w, self._y1[qi] * w, self._x0[qj], self._x1[qj]
+        corners = np.stack([np.stack([flat[r0 + c0], flat[r0 + c1]], axis=-1),
+                            np.stack([flat[r1 + c0], flat[r1 + c1]], axis=-1)], axis=1)  # (Q, row, K, col)
+        # Separable bilinear as two small batched matmuls: along x on both rows, then along y.
+        q = len(qi)
+        along_x = np.matmul(corners.reshape(q, 2 * k, 2), self._wxm[qj])  # (Q, row·K, mx)
+        along_x = np.ascontiguousarray(along_x.reshape(q, 2, k, -1).transpose(0, 2, 1, 3))  # (Q, K, row, mx)
+        vals = np.matmul(self._wym[qi][:, None], along_x)  # (Q, K, my, mx): class planes stay contiguous
+        labels = _argmax_axis1(vals.reshape(q, k, -1))
         buf[self._pix[qi, qj].ravel()] = labels.ravel()
         return out
