@@ -200,6 +200,8 @@ class StreamSegmenter:
         if self.mode == "frame" or self._key is None:
             return [self._keyframe(frame, t0)]
         self._since_key += 1
+        if self.mode == "interp" and hasattr(self.policy, "place"):  # a look-ahead policy (LookaheadPolicy)
+            return self._push_lookahead(frame, field, t0)
         is_key = self.policy.decide(frame, field, self._since_key)
         if self.mode == "interp":
             return self._push_interp(frame, field, is_key, t0)
@@ -230,6 +232,21 @@ class StreamSegmenter:
         # the frames before it then use the previous keyframe alone.
         results = self._interpolate(prev_key, self._key, disp)
         return [*results, key_result]
+
+    def _push_lookahead(self, frame: Frame, field: MotionField | None, t0: float) -> list[Result]:
+        """interp with a look-ahead policy: hold the frame; each keyframe the policy places among the held
+        frames closes the gap before it (the frames after it stay held for the next gap)."""
+        self._pending.append(_Pending(frame, self._disp(field), t0))
+        results, done = [], 0
+        for pos in self.policy.place(frame, field, len(self._pending)):
+            held, cut = self._pending, pos - done - 1
+            self._pending, key = held[:cut], held[cut]
+            prev_key = self._key
+            key_result = self._keyframe(key.frame, key.t0)
+            results += [*self._interpolate(prev_key, self._key, key.disp), key_result]
+            self._pending, done = held[cut + 1:], pos
+        self._since_key = len(self._pending)
+        return results
 
     def _interpolate(self, key_a: np.ndarray, key_b: np.ndarray | None, disp_b: np.ndarray | None) -> list[Result]:
         pending, self._pending = self._pending, []
