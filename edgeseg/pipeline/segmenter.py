@@ -17,6 +17,12 @@ Modes:
   Output lags by up to K frames; at most K+1 frames are held.
 - reuse: the last keyframe's features, not warped.
 - flow: prop with dense optical flow instead of block motion (the caller passes flow fields).
+
+Where the task network is pointwise and affine (a 1×1 convolution, as in the reference model; checked on the
+first keyframe, see edgeseg.pipeline.linearity), the non-keyframe path warps and blends the keyframe's K class
+scores instead of its C feature channels: the labels are the same (warps and blends are convex combinations,
+which such a task network commutes with) and the task network runs once per keyframe. ``space="features"``
+forces the feature path; GPU backends always use it (their warps are cheap and the task engine emits labels).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import numpy as np
 
 from edgeseg.labels import LabelUpsampler
 from edgeseg.motion.field import MotionField
+from edgeseg.pipeline.linearity import pointwise_affine
 from edgeseg.pipeline.preprocess import Preprocessor
 from edgeseg.schedule.policy import KeyframePolicy
 from edgeseg.source.frame import Frame
@@ -36,6 +43,7 @@ from edgeseg.warp.bilinear import identity_grid, warp, warp_blend
 from edgeseg.warp.grid import FieldResampler
 
 MODES = ("frame", "prop", "interp", "reuse", "flow")
+SPACES = ("auto", "features", "scores")  # what non-keyframes warp: auto = scores where that is exact
 
 
 class Networks(Protocol):
@@ -120,22 +128,25 @@ class StreamSegmenter:
     """Turns frames + motion fields into label maps for one stream (see the module docstring)."""
 
     def __init__(self, nets: Networks, *, mode: str, policy: KeyframePolicy, model_hw: tuple[int, int],
-                 mean, std, prop_strategy: str = "compose", fill_rounds: int = 4):
+                 mean, std, prop_strategy: str = "compose", fill_rounds: int = 4, space: str = "auto"):
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+        if space not in SPACES:
+            raise ValueError(f"unknown warp space {space!r}; choose from {', '.join(SPACES)}")
         if prop_strategy not in ("compose", "step"):
             raise ValueError(f"unknown prop strategy {prop_strategy!r}")
         if getattr(nets, "on_device", False):  # a GPU backend: features, warps and fusion stay on the device
             nets = DeviceNetworks(nets)
         self.nets, self.mode, self.policy = nets, mode, policy
         self._xp = getattr(nets, "xp", np)
+        self.space = "features" if self._xp is not np else space  # resolved on the first keyframe
         self.model_hw, self.mean, self.std = tuple(model_hw), mean, std
         self.prop_strategy, self.fill_rounds = prop_strategy, fill_rounds
         self._prep: Preprocessor | None = None
         self._to_grid: FieldResampler | None = None
         self._to_labels: LabelUpsampler | None = None
         self._grid: np.ndarray | None = None
-        self._key: np.ndarray | None = None  # last keyframe's features, (h, w, C)
+        self._key: np.ndarray | None = None  # last keyframe's features (h, w, C), or its scores (h, w, K)
         self._cur: np.ndarray | None = None  # prop "step": the current frame's features
         self._pos: np.ndarray | None = None  # prop "compose": current cells' positions in the keyframe
         self._since_key = 0
@@ -162,24 +173,36 @@ class StreamSegmenter:
                                            fill_rounds=self.fill_rounds)
             self._to_labels = LabelUpsampler((h, w), self._prep.video_hw)
             self._grid = identity_grid(h, w, self._xp)
+            if self.space == "auto":
+                exact = self.mode != "frame" and pointwise_affine(self.nets.scores, feats)
+                self.space = "scores" if exact else "features"
         self.keyframes += 1
         return feats
 
-    def _emit(self, frame: Frame, feats_nchw: np.ndarray, keyframe: bool, t0: float) -> Result:
+    def _emit(self, frame: Frame, feats_nchw: np.ndarray, keyframe: bool,
+              t0: float) -> tuple[Result, np.ndarray | None]:
+        """Labels for a frame from its features; also returns its scores (K, h, w) when computed on the host."""
         t = time.perf_counter()
         labels = self.nets.labels(feats_nchw) if isinstance(self.nets, DeviceNetworks) else None
         if labels is not None:  # on the device: only the label map crossed to the host
             labels = _nearest(labels, self._prep.video_hw)
             self.timings.add("task", t)
-        else:
-            scores = self.nets.scores(feats_nchw)
-            t = self.timings.add("task", t)
-            labels = self._to_labels(scores[0])
-            self.timings.add("labels", t)
+            return Result(frame, labels, keyframe, (time.perf_counter() - t0) * 1e3), None
+        scores = self.nets.scores(feats_nchw)[0]
+        self.timings.add("task", t)
+        return self._emit_scores(frame, scores, keyframe, t0), scores
+
+    def _emit_scores(self, frame: Frame, scores_khw: np.ndarray, keyframe: bool, t0: float) -> Result:
+        t = time.perf_counter()
+        labels = self._to_labels(scores_khw)
+        self.timings.add("labels", t)
         return Result(frame, labels, keyframe, (time.perf_counter() - t0) * 1e3)
 
-    def _emit_hwc(self, frame: Frame, feats_hwc: np.ndarray, t0: float) -> Result:
-        return self._emit(frame, self._xp.ascontiguousarray(feats_hwc.transpose(2, 0, 1))[None], False, t0)
+    def _emit_hwc(self, frame: Frame, warped_hwc: np.ndarray, t0: float) -> Result:
+        """A non-keyframe from warped keyframe data: scores (score space) or features, channels last."""
+        if self.space == "scores":
+            return self._emit_scores(frame, warped_hwc.transpose(2, 0, 1), False, t0)
+        return self._emit(frame, self._xp.ascontiguousarray(warped_hwc.transpose(2, 0, 1))[None], False, t0)[0]
 
     def _disp(self, field: MotionField | None) -> np.ndarray | None:
         if field is None or self._to_grid is None or field.valid_fraction == 0.0:
@@ -189,9 +212,11 @@ class StreamSegmenter:
 
     def _keyframe(self, frame: Frame, t0: float) -> Result:
         feats = self._features(frame)
-        self._key = self._xp.ascontiguousarray(feats[0].transpose(1, 2, 0))
+        result, scores = self._emit(frame, feats, True, t0)
+        kept = scores if self.space == "scores" else feats[0]  # what the frames until the next keyframe warp
+        self._key = self._xp.ascontiguousarray(kept.transpose(1, 2, 0))
         self._cur, self._pos, self._since_key = self._key, self._grid, 0
-        return self._emit(frame, feats, True, t0)
+        return result
 
     # -- public ---------------------------------------------------------------------------------------
     def push(self, frame: Frame, field: MotionField | None) -> list[Result]:

@@ -81,3 +81,27 @@ def test_prop_strategies_agree(street_clip, colour, frame_labels):
     step, _ = _labels(street_clip, *colour, "prop", 5, prop_strategy="step")
     compose, _ = _labels(street_clip, *colour, "prop", 5, prop_strategy="compose")
     assert _agreement(step, compose) > 0.9
+
+
+@pytest.mark.parametrize("mode", ["prop", "interp", "reuse"])
+def test_score_space_equals_feature_space(street_clip, reference, mode):
+    # The reference task network is one 1×1 conv: warping its scores must give the labels warping features gives.
+    nets, bundle = reference
+    scores, _ = _labels(street_clip, nets, bundle, mode, 5, space="scores")
+    feats, _ = _labels(street_clip, nets, bundle, mode, 5, space="features")
+    assert scores.keys() == feats.keys()
+    assert _agreement(scores, feats) > 0.999  # float rounding at near-ties only
+
+
+def test_auto_space_picks_scores_only_where_exact(street_clip, reference):
+    nets, bundle = reference
+    seg = StreamSegmenter(nets, mode="interp", policy=FixedInterval(interval=5), model_hw=bundle.input_hw,
+                          mean=bundle.mean, std=bundle.std)
+    assert seg.space == "auto"
+    with open_source(str(street_clip.video)) as src:
+        run_stream(motion_pairs(src, mode="interp"), seg, on_result=lambda r: None)
+    assert seg.space == "scores"
+    assert seg.timings.calls["task"] == seg.keyframes  # the task network ran on keyframes only
+    with pytest.raises(ValueError, match="warp space"):
+        StreamSegmenter(nets, mode="prop", policy=FixedInterval(interval=5), model_hw=bundle.input_hw,
+                        mean=bundle.mean, std=bundle.std, space="pixels")
