@@ -4,8 +4,10 @@
 
 Without --clip it renders a held-out synthetic street clip (seed 1001) at the model's native size.
 Every mode decodes the same file from scratch (decode → motion → networks → labels, no file writing).
-The interp ceiling is 1 / (decode+motion + feature/K + task + labels + warp/fuse), from times measured in
-this same run; "efficiency" is measured interp throughput over that ceiling.
+The interp ceiling is 1 / (decode+motion + (prep+feature)/K + task·(task calls per frame) + labels + warp/fuse),
+from times measured in this same run; "efficiency" is measured interp throughput over that ceiling.
+"-features" variants force the feature-space path (warp C feature channels, task network on every frame)
+where the default warps the K class scores (exact for the reference model's 1×1-conv task network).
 """
 
 from __future__ import annotations
@@ -109,15 +111,16 @@ def main(argv=None) -> int:
     summary, seg, frame_labels = measure_mode(clip, nets, bundle, mode="frame", k=args.k, frames=args.frames)
     rows["frame"], segs["frame"], agreement["frame"] = summary, seg, 1.0
     variants = [("reuse", {}), ("prop", {}), ("prop-step", {"prop_strategy": "step"}),
-                ("prop-zero-fill", {"fill_rounds": 0}), ("interp", {}), ("interp-zero-fill", {"fill_rounds": 0})]
+                ("prop-zero-fill", {"fill_rounds": 0}), ("prop-features", {"space": "features"}), ("interp", {}),
+                ("interp-zero-fill", {"fill_rounds": 0}), ("interp-features", {"space": "features"})]
     for name, opts in variants:
         summary, seg, agree = measure_mode(clip, nets, bundle, mode=name.split("-")[0], k=args.k,
                                            frames=args.frames, reference=frame_labels, **opts)
         rows[name], segs[name], agreement[name] = summary, seg, agree
     dm = decode_motion_ms(clip, args.frames)
     d_plain = decode_motion_ms(clip, args.frames, mode="frame")
-    it = segs["interp"].timings
-    n = rows["interp"].frames
+    it, itf = segs["interp"].timings, segs["interp-features"].timings
+    n, nonkey = rows["interp"].frames, rows["interp"].frames - rows["interp"].keyframes
     comp = {
         "decode_ms": d_plain,
         "decode_motion_ms": dm,
@@ -125,11 +128,14 @@ def main(argv=None) -> int:
         "feature_ms": segs["frame"].timings.mean_ms()["feature"],
         "task_ms": segs["frame"].timings.mean_ms()["task"],
         "labels_ms": segs["frame"].timings.mean_ms()["labels"],
-        "interp_warp_fuse_ms_per_frame": 1e3 * it.seconds.get("warp", 0.0) / max(n - rows["interp"].keyframes, 1),
+        "interp_warp_fuse_ms_per_frame": 1e3 * it.seconds.get("warp", 0.0) / max(nonkey, 1),
+        "interp_features_warp_fuse_ms_per_frame": 1e3 * itf.seconds.get("warp", 0.0) / max(nonkey, 1),
     }
+    task_calls_per_frame = it.calls.get("task", 0) / max(n, 1)
     kf = rows["interp"].keyframe_fraction
-    ceiling_ms = (comp["decode_motion_ms"] + kf * (comp["prep_ms"] + comp["feature_ms"]) + comp["task_ms"]
-                  + comp["labels_ms"] + (1 - kf) * comp["interp_warp_fuse_ms_per_frame"])
+    ceiling_ms = (comp["decode_motion_ms"] + kf * (comp["prep_ms"] + comp["feature_ms"])
+                  + task_calls_per_frame * comp["task_ms"] + comp["labels_ms"]
+                  + (1 - kf) * comp["interp_warp_fuse_ms_per_frame"])
     out = {
         "clip": clip, "frames": args.frames, "k": args.k, "model": bundle.name,
         "fps": {m: round(r.fps, 2) for m, r in rows.items()},
@@ -139,7 +145,10 @@ def main(argv=None) -> int:
         "components_ms": {k: round(v, 3) for k, v in comp.items()},
         "interp_ceiling_fps": round(1e3 / ceiling_ms, 2),
         "interp_efficiency": round(rows["interp"].fps / (1e3 / ceiling_ms), 3),
+        "interp_space": segs["interp"].space,
+        "interp_task_calls_per_frame": round(task_calls_per_frame, 3),
         "warp_fuse_vs_task": round(comp["interp_warp_fuse_ms_per_frame"] / comp["task_ms"], 3),
+        "features_warp_fuse_vs_task": round(comp["interp_features_warp_fuse_ms_per_frame"] / comp["task_ms"], 3),
         "interp_max_held": rows["interp"].max_held,
     }
     if args.soak:
