@@ -3,11 +3,14 @@
 Usage: ``with Source(container, name=spec, is_live=False) as src: for frame in src: ...``
 (normally built by ``edgeseg.source.open_source``).
 Damaged packets/frames are dropped, counted in ``stats.corrupt`` and logged; the rest of the stream goes on.
+Files with motion vectors (H.264 in MP4/MKV/MOV) decode their closed GOPs on `workers` threads
+(``edgeseg.source.gop``); everything else decodes on one decoder, `prefetch` frames ahead on a thread.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 from collections.abc import Iterator
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 
 from edgeseg.errors import SourceError
 from edgeseg.source.frame import Frame
+from edgeseg.source.gop import DAMAGED, FRAME, GopDecoder, decode_events, idr_test
 
 log = logging.getLogger("edgeseg.source")
 
@@ -56,10 +60,17 @@ class SourceStats:
 class Source:
     """An iterable of Frame over one opened container; a context manager; iterate once."""
 
-    def __init__(self, container, *, name: str, is_live: bool, export_mvs: bool = True, prefetch: int = 4):
+    def __init__(self, container, *, name: str, is_live: bool, export_mvs: bool = True, prefetch: int = 4,
+                 workers: int | None = None, buffer_mb: float = 256.0):
         self.name = name
         self.prefetch = prefetch  # frames decoded ahead on a background thread (0: decode in the caller)
+        # GOP-parallel decoding (files with vectors, see edgeseg.source.gop): decoder threads, and the decoded
+        # frames all of them may hold ahead of the consumer, in MB of YUV 4:2:0 (at least `prefetch` each)
+        self.workers = min(os.cpu_count() or 1, 4) if workers is None else int(workers)
+        self.buffer_mb = buffer_mb
+        self.gops = 0  # GOPs decoded in parallel (0: one decoder)
         self._thread = None
+        self._gop = None
         self._stop = threading.Event()
         self._container = container
         self._stream = container.streams.video[0]
@@ -88,13 +99,36 @@ class Source:
         self.stats = SourceStats()
         self._meta = {"max_refs": self.info.max_refs} if self.info.max_refs else {}  # for MotionFieldBuilder
         self._derive_pts = container.format.name in ("avi", "h264", "hevc", "m4v", "mjpeg", "rawvideo")
+        # closed GOPs can be told apart (avcC H.264: IDR NAL units) in files; live streams stay on one decoder
+        self._is_idr = idr_test(ctx.extradata) if self._want_mvs and codec == "h264" and not is_live else None
+        self._reorder = ctx.reorder_depth  # the decoder's start state (codec parameters' video_delay)
 
     def __iter__(self) -> Iterator[Frame]:
         if self._container is None:
             raise SourceError(f"{self.name}: source is closed")
-        if self._thread is not None:
+        if self._thread is not None or self._gop is not None:
             raise SourceError(f"{self.name}: a source can be iterated only once")
+        if self._is_idr is not None and self.workers > 1 and self.prefetch > 0:
+            frame_mb = self.info.width * self.info.height * 1.5 / 2**20
+            ahead = max(self.prefetch, int(self.buffer_mb / max(frame_mb, 1e-3) / self.workers))
+            self._gop = GopDecoder(self._packets(), is_idr=self._is_idr, decoder=self._decoder,
+                                   workers=self.workers, ahead=min(ahead, 1024), stop=self._stop,
+                                   name=self.name)
+            return self._frames(self._gop)
         return self._prefetched() if self.prefetch > 0 else self._frames()
+
+    def _decoder(self):
+        """A new single-threaded decoder with this stream's parameters and vector export (for GOP workers)."""
+        import av
+
+        src = self._stream.codec_context
+        ctx = av.CodecContext.create(src.name, "r")
+        ctx.extradata = src.extradata
+        ctx.width, ctx.height, ctx.pix_fmt = src.width, src.height, src.pix_fmt
+        ctx.options = {"flags2": "+export_mvs"}
+        ctx.thread_type, ctx.thread_count = "NONE", 1
+        ctx.reorder_depth = self._reorder
+        return ctx
 
     def _prefetched(self) -> Iterator[Frame]:
         """Decode on a worker thread (PyAV releases the GIL) so decoding overlaps the consumer's work."""
@@ -145,28 +179,21 @@ class Source:
             except (OSError, av.error.FFmpegError) as exc:
                 raise SourceError(f"{self.name}: read failed ({_cause(exc)})") from None
 
-    def _frames(self) -> Iterator[Frame]:
-        import av
-
-        from edgeseg.motion.vectors import vectors_from_av
-
+    def _frames(self, events=None) -> Iterator[Frame]:
+        """Decode events (one decoder unless given) → frames; a lost packet or damaged frame costs one index."""
+        if events is None:
+            events = decode_events(self._stream.codec_context, self._packets(), want_mvs=self._want_mvs)
         index = 0
-        for packet in self._packets():
-            try:
-                decoded = self._stream.codec_context.decode(packet)
-            except (av.error.InvalidDataError, av.error.BugError) as exc:
-                self._corrupt(f"decode at packet pts {packet.pts}: {exc}")
-                index += 1  # one frame position lost
-                continue
-            except av.error.EOFError:
-                break
-            for vf in decoded:
-                if vf.is_corrupt:
-                    self._corrupt(f"frame {index} is damaged")
-                    index += 1
-                    continue
-                yield self._frame(vf, index, vectors_from_av(vf) if self._want_mvs else None)
-                index += 1
+        for event in events:
+            if event[0] is FRAME:
+                yield self._frame(event[1], index, event[2])
+            elif event[0] is DAMAGED:
+                self._corrupt(f"frame {index} is damaged")
+            else:  # LOST: a packet the decoder rejected, one frame position lost
+                self._corrupt(event[1])
+            index += 1
+        if self._gop is not None:
+            self.gops = self._gop.gops
         expected = 0 if self.info.is_live else int(self._stream.frames or 0)
         if index < expected:  # the container's index promises more frames than the file holds
             raise SourceError(f"{self.name}: truncated video (file ends after {index} of {expected} frames)")
@@ -193,6 +220,8 @@ class Source:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
+        if self._gop is not None:
+            self._gop.close()
         if self._container is not None:
             self._container.close()
             self._container = None
