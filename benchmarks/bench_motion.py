@@ -1,16 +1,19 @@
 """Motion cost and accuracy: decode with vectors + dense field vs plain decode, field build per 1080p frame,
 the B-frame/multi-reference rule against true motion, and the fallback estimator choice.
 
-    nice python benchmarks/bench_motion.py [--clip FILE] [--frames 120] [--repeat 3] [--json OUT]
+    nice python benchmarks/bench_motion.py [--clip FILE] [--frames 120] [--gop N] [--repeat 3] [--json OUT]
 
 Without --clip it encodes a 1920×1080 clip (x264 preset veryfast, 3 B-frames, 3 references: a camera-like
-stream) of textured content panning by (1.5, -0.75) px/frame. Timings are the best of --repeat runs.
+stream) of textured content panning by (1.5, -0.75) px/frame; --gop sets its keyframe interval (default: x264's
+250, so 120 frames are one GOP and nothing decodes in parallel). Timings are the best of --repeat runs.
+"source_mvs*" use the default GOP-parallel decoding of files (edgeseg.source.gop); "*_one_decoder" one decoder.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -51,10 +54,13 @@ def pyav_decode(path: str, threads: str, frames: int) -> None:
 
 
 def source_decode(path: str, frames: int, *, export_mvs: bool, field: bool, prefetch: int = 4,
-                  rgb: bool = False) -> None:
-    """open_source → (MotionFieldBuilder); rgb: also convert every frame's pixels (they are lazy)."""
+                  rgb: bool = False, workers: int | None = None) -> None:
+    """open_source → (MotionFieldBuilder); rgb: also convert every frame's pixels (they are lazy);
+    workers: GOP decoder threads (None: the default; 1: one decoder)."""
     with open_source(path, export_mvs=export_mvs) as src:
         src.prefetch = prefetch
+        if workers is not None:
+            src.workers = workers
         it = MotionFieldBuilder(stride=16, fallback=None).fields(src) if field else ((f, None) for f in src)
         for i, (frame, _) in enumerate(it, 1):
             if rgb:
@@ -71,6 +77,9 @@ def decode_section(path: str, frames: int, repeat: int) -> dict:
         "source_plain": lambda: source_decode(path, frames, export_mvs=False, field=False),
         "source_mvs": lambda: source_decode(path, frames, export_mvs=True, field=False),
         "source_mvs_field16": lambda: source_decode(path, frames, export_mvs=True, field=True),
+        "source_mvs_one_decoder": lambda: source_decode(path, frames, export_mvs=True, field=False, workers=1),
+        "source_mvs_field16_one_decoder": lambda: source_decode(path, frames, export_mvs=True, field=True,
+                                                                workers=1),
         "source_mvs_field16_no_prefetch": lambda: source_decode(path, frames, export_mvs=True, field=True,
                                                                 prefetch=0),
         "source_mvs_field16_rgb": lambda: source_decode(path, frames, export_mvs=True, field=True, rgb=True),
@@ -151,6 +160,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clip", help="video file (default: a synthetic 1080p camera-like clip)")
     ap.add_argument("--frames", type=int, default=120)
+    ap.add_argument("--gop", type=int, help="keyframe interval of the synthetic clip (default: x264's)")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--skip-accuracy", action="store_true")
@@ -161,20 +171,27 @@ def main() -> None:
         if path is None:
             path = str(tmp / "pan1080.mp4")
             clips.translate_clip(path, size=(1920, 1080), frames=args.frames, shift_xy=(1.5, -0.75), bframes=3,
-                                 refs=3, preset="veryfast", crf=23)
+                                 refs=3, preset="veryfast", crf=23, gop=args.gop)
         with open_source(path) as src:
             info = src.info
-        res = {"clip": args.clip or "synthetic 1920x1080 pan, x264 veryfast bf=3 ref=3", "size": f"{info.width}x{info.height}",
+            n = sum(1 for _, _ in zip(range(args.frames), src, strict=False))
+            gops = src.gops
+        res = {"clip": args.clip or f"synthetic 1920x1080 pan, x264 veryfast bf=3 ref=3 gop={args.gop or 250}",
+               "size": f"{info.width}x{info.height}", "frames": n, "gops_decoded_in_parallel": gops,
+               "cpus": os.cpu_count(), "load_average_before": os.getloadavg(),
                "decode_ms_per_frame": decode_section(path, args.frames, args.repeat),
                "field": field_section(path, min(args.frames, 60))}
         d = res["decode_ms_per_frame"]
         res["ratio_mvs_field_vs_source_plain"] = d["source_mvs_field16"] / d["source_plain"]
         res["ratio_mvs_field_vs_pyav_plain_auto"] = d["source_mvs_field16"] / d["pyav_plain_auto_threads"]
         res["ratio_mvs_field_vs_pyav_plain_1_thread"] = d["source_mvs_field16"] / d["pyav_plain_1_thread"]
+        res["ratio_mvs_field_one_decoder_vs_pyav_plain_auto"] = (d["source_mvs_field16_one_decoder"]
+                                                                 / d["pyav_plain_auto_threads"])
         res["ratio_mvs_field_rgb_vs_plain_rgb"] = d["source_mvs_field16_rgb"] / d["source_plain_rgb"]
         if not args.skip_accuracy:
             res["rule"] = rule_section(tmp)
             res["fallback"] = fallback_section(tmp)
+    res["load_average_after"] = os.getloadavg()
     print(json.dumps(res, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2))

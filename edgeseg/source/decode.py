@@ -68,7 +68,6 @@ class Source:
         # frames all of them may hold ahead of the consumer, in MB of YUV 4:2:0 (at least `prefetch` each)
         self.workers = min(os.cpu_count() or 1, 4) if workers is None else int(workers)
         self.buffer_mb = buffer_mb
-        self.gops = 0  # GOPs decoded in parallel (0: one decoder)
         self._thread = None
         self._gop = None
         self._stop = threading.Event()
@@ -116,6 +115,11 @@ class Source:
                                    name=self.name)
             return self._frames(self._gop)
         return self._prefetched() if self.prefetch > 0 else self._frames()
+
+    @property
+    def gops(self) -> int:
+        """GOPs handed to the parallel decoders so far (0: one decoder)."""
+        return self._gop.gops if self._gop is not None else 0
 
     def _decoder(self):
         """A new single-threaded decoder with this stream's parameters and vector export (for GOP workers)."""
@@ -192,8 +196,6 @@ class Source:
             else:  # LOST: a packet the decoder rejected, one frame position lost
                 self._corrupt(event[1])
             index += 1
-        if self._gop is not None:
-            self.gops = self._gop.gops
         expected = 0 if self.info.is_live else int(self._stream.frames or 0)
         if index < expected:  # the container's index promises more frames than the file holds
             raise SourceError(f"{self.name}: truncated video (file ends after {index} of {expected} frames)")
