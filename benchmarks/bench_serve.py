@@ -3,13 +3,15 @@
     nice python benchmarks/bench_serve.py [--bundle DIR] [--clip FILE] [--streams 1,2,4,8] [--seconds 20]
         [--mode prop] [-k 10] [--batching 8/0,8/20,1/0] [--realtime] [--json OUT]
     nice python benchmarks/bench_serve.py --soak 30 --streams 2 --realtime [--json OUT]
+    nice python benchmarks/bench_serve.py --soak 5 --streams 2 --clip-frames 20      # stress: reopen every 20 frames
 
 Every camera loops the same clip (without --clip: a 640×360 H.264 clip, 2 B-frames, GOP 50, rendered by
 tests/clips.py). Throughput runs decode as fast as the pipeline takes frames (capacity); --realtime paces each
 camera at the clip's frame rate like a live camera. Stats JSONL on, overlays off (encoding is its own cost).
 Figures: streams × fps, per-stream fps, per-frame latency p50/p95 (push → result), feature batch sizes.
-Soak: RSS (VmRSS) sampled every 10 s for --soak minutes; reports RSS at 1 min, half time, end, max, and the
-slope over the second half (flat = no leak once warmed up).
+Soak: RSS (VmRSS) sampled every 10 s for --soak minutes, with the frames segmented so far; reports RSS at 1 min,
+half time, end, max, and the slope over the second half (flat = no leak once warmed up). Without --realtime and
+with a short clip (--clip-frames) it is a stress run: every camera reopens its source every few frames.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def rss_mb() -> float:
 def soak_summary(samples: list[tuple[float, float]]) -> dict:
     """RSS at 1 min, at half time, at the end, its max, and the least-squares slope over the second half
     (warm-up growth — allocator arenas, onnxruntime's memory arena — happens early; a leak keeps the slope up)."""
-    ts, ms = np.array([t for t, _ in samples]), np.array([m for _, m in samples])
+    ts, ms = np.array([s[0] for s in samples]), np.array([s[1] for s in samples])
     half = ts >= ts[-1] / 2
     slope = float(np.polyfit(ts[half], ms[half], 1)[0] * 3600) if half.sum() > 2 else float("nan")
     return {"rss_1min_mb": float(ms[np.searchsorted(ts, 60.0).clip(0, len(ms) - 1)]),
@@ -50,10 +52,10 @@ def soak_summary(samples: list[tuple[float, float]]) -> dict:
             "rss_slope_second_half_mb_per_h": round(slope, 2)}
 
 
-def make_clip(out: Path) -> Path:
+def make_clip(out: Path, frames: int = 100) -> Path:
     import clips
 
-    return clips.translate_clip(out, size=(640, 360), frames=100, bframes=2, gop=50, fps=25,
+    return clips.translate_clip(out, size=(640, 360), frames=frames, bframes=2, gop=min(50, frames), fps=25,
                                 shift_xy=(1.5, -0.75)).path
 
 
@@ -76,7 +78,7 @@ def run(*, nets, bundle, clip: Path, streams: int, seconds: float, mode: str, k:
     while (left := end - time.monotonic()) > 0:
         time.sleep(min(10.0, left))
         if sample is not None:
-            sample(time.monotonic() - t0)
+            sample(time.monotonic() - t0, sum(w.frames for w in svc.workers.values()))
     f1, t1 = {n: w.frames for n, w in svc.workers.items()}, time.monotonic()
     batches = list(svc.shared.batches[b0:])
     wall_start = time.time() - (t1 - t0)
@@ -103,6 +105,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bundle", default=None, help="model bundle (default: the shipped reference model)")
     ap.add_argument("--clip", default=None)
+    ap.add_argument("--clip-frames", type=int, default=100, help="frames of the generated clip (each loop reopens it)")
     ap.add_argument("--streams", default="1,2,4,8")
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--mode", default="prop")
@@ -117,15 +120,15 @@ def main() -> None:
     nets, bundle = open_networks(a.bundle, backend="ort-cpu", threads=a.threads)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        clip = Path(a.clip) if a.clip else make_clip(Path(tmp) / "cam.mp4")
+        clip = Path(a.clip) if a.clip else make_clip(Path(tmp) / "cam.mp4", a.clip_frames)
         print(f"model {bundle.path} {bundle.input_hw}, clip {clip}", file=sys.stderr)
         if a.soak:
             samples = []
             n = int(a.streams.split(",")[0])
 
-            def sample(t):
-                samples.append((round(t, 1), round(rss_mb(), 1)))
-                print(f"  t={t:7.1f} s  RSS {samples[-1][1]:.1f} MB", file=sys.stderr, flush=True)
+            def sample(t, frames):
+                samples.append((round(t, 1), round(rss_mb(), 1), frames))
+                print(f"  t={t:7.1f} s  RSS {samples[-1][1]:.1f} MB  {frames} frames", file=sys.stderr, flush=True)
 
             row = run(nets=nets, bundle=bundle, clip=clip, streams=n, seconds=a.soak * 60, mode=a.mode, k=a.k,
                       max_batch=int(a.batching.split(",")[0].split("/")[0]),
