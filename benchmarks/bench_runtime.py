@@ -6,6 +6,7 @@ Without --clip it renders a held-out synthetic street clip (seed 1001) at the mo
 Every mode decodes the same file from scratch (decode → motion → networks → labels, no file writing).
 The interp ceiling is 1 / (decode+motion + (prep+feature)/K + task·(task calls per frame) + labels + warp/fuse),
 from times measured in this same run; "efficiency" is measured interp throughput over that ceiling.
+"-warp8"/"-warp4" warp the class scores on an 8/4-pixel grid with 8-pixel block motion.
 "-features" variants force the feature-space path (warp C feature channels, task network on every frame)
 where the default warps the K class scores (exact for the reference model's 1×1-conv task network).
 """
@@ -34,7 +35,7 @@ def _rss_mb() -> float:
 
 
 def measure_mode(clip: str, nets, bundle, *, mode: str, k: int, frames: int | None, reference=None,
-                 **seg_options):
+                 motion_stride: int = 16, **seg_options):
     """One pass; returns (summary, segmenter, agreement with `reference` labels or the labels themselves)."""
     seg = StreamSegmenter(nets, mode=mode, policy=FixedInterval(interval=k), model_hw=bundle.input_hw,
                           mean=bundle.mean, std=bundle.std, **seg_options)
@@ -47,7 +48,8 @@ def measure_mode(clip: str, nets, bundle, *, mode: str, k: int, frames: int | No
             agree.append(float((result.labels == reference[result.frame.index]).mean()))
 
     with open_source(clip, export_mvs=needs_vectors(mode)) as src:
-        summary = run_stream(motion_pairs(src, mode=mode), seg, max_frames=frames, on_result=collect)
+        summary = run_stream(motion_pairs(src, mode=mode, stride=motion_stride), seg, max_frames=frames,
+                             on_result=collect)
     return summary, seg, (labels if reference is None else sum(agree) / len(agree))
 
 
@@ -112,7 +114,9 @@ def main(argv=None) -> int:
     rows["frame"], segs["frame"], agreement["frame"] = summary, seg, 1.0
     variants = [("reuse", {}), ("prop", {}), ("prop-step", {"prop_strategy": "step"}),
                 ("prop-zero-fill", {"fill_rounds": 0}), ("prop-features", {"space": "features"}), ("interp", {}),
-                ("interp-zero-fill", {"fill_rounds": 0}), ("interp-features", {"space": "features"})]
+                ("interp-zero-fill", {"fill_rounds": 0}), ("interp-features", {"space": "features"}),
+                ("interp-warp8", {"warp_stride": 8, "motion_stride": 8}),
+                ("interp-warp4", {"warp_stride": 4, "motion_stride": 8})]
     for name, opts in variants:
         summary, seg, agree = measure_mode(clip, nets, bundle, mode=name.split("-")[0], k=args.k,
                                            frames=args.frames, reference=frame_labels, **opts)

@@ -26,6 +26,22 @@ def resize_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return i0, i1, w1
 
 
+class ScoreResizer:
+    """Bilinear resize (align_corners=False) of (K, h, w) scores to (K, H, W), separable, for small maps.
+
+    Usage: ``to_grid = ScoreResizer((23, 30), (45, 60)); finer = to_grid(scores_khw)``
+    """
+
+    def __init__(self, src_hw: tuple[int, int], dst_hw: tuple[int, int]):
+        self._y = resize_taps(src_hw[0], dst_hw[0])
+        self._x = resize_taps(src_hw[1], dst_hw[1])
+
+    def __call__(self, scores: np.ndarray) -> np.ndarray:
+        (y0, y1, wy), (x0, x1, wx) = self._y, self._x
+        rows = scores[:, y0] * (1 - wy)[:, None] + scores[:, y1] * wy[:, None]
+        return (rows[:, :, x0] * (1 - wx) + rows[:, :, x1] * wx).astype(np.float32)
+
+
 def _argmax_axis1(vals: np.ndarray) -> np.ndarray:
     """argmax over axis 1 of (Q, K, P), first index on ties, as whole-array passes (K ≤ 255).
 

@@ -31,3 +31,11 @@ def test_uniform_scores_give_one_class():
     scores = np.zeros((4, 6, 8), np.float32)
     scores[2] = 1.0
     assert (LabelUpsampler((6, 8), (48, 64))(scores) == 2).all()
+
+
+def test_score_resizer_matches_bilinear():
+    from edgeseg.labels import ScoreResizer
+
+    scores = np.random.default_rng(3).normal(size=(5, 23, 30)).astype(np.float32)
+    ref = F.interpolate(torch.from_numpy(scores)[None], size=(45, 60), mode="bilinear", align_corners=False)[0]
+    np.testing.assert_allclose(ScoreResizer((23, 30), (45, 60))(scores), ref.numpy(), atol=1e-5)

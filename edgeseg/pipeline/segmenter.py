@@ -33,7 +33,7 @@ from typing import Protocol
 
 import numpy as np
 
-from edgeseg.labels import LabelUpsampler
+from edgeseg.labels import LabelUpsampler, ScoreResizer
 from edgeseg.motion.field import MotionField
 from edgeseg.pipeline.linearity import pointwise_affine
 from edgeseg.pipeline.preprocess import Preprocessor
@@ -128,7 +128,8 @@ class StreamSegmenter:
     """Turns frames + motion fields into label maps for one stream (see the module docstring)."""
 
     def __init__(self, nets: Networks, *, mode: str, policy: KeyframePolicy, model_hw: tuple[int, int],
-                 mean, std, prop_strategy: str = "compose", fill_rounds: int = 4, space: str = "auto"):
+                 mean, std, prop_strategy: str = "compose", fill_rounds: int = 4, space: str = "auto",
+                 warp_stride: int | None = None):
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
         if space not in SPACES:
@@ -140,6 +141,9 @@ class StreamSegmenter:
         self.nets, self.mode, self.policy = nets, mode, policy
         self._xp = getattr(nets, "xp", np)
         self.space = "features" if self._xp is not np else space  # resolved on the first keyframe
+        self.warp_stride = warp_stride  # score space: warp on a grid of this many video pixels (None: features')
+        self._to_warp_labels: LabelUpsampler | None = None
+        self._to_warp_grid: ScoreResizer | None = None
         self.model_hw, self.mean, self.std = tuple(model_hw), mean, std
         self.prop_strategy, self.fill_rounds = prop_strategy, fill_rounds
         self._prep: Preprocessor | None = None
@@ -171,11 +175,17 @@ class StreamSegmenter:
             h, w = feats.shape[2:]
             self._to_grid = FieldResampler(video_hw=self._prep.video_hw, feature_hw=(h, w),
                                            fill_rounds=self.fill_rounds)
-            self._to_labels = LabelUpsampler((h, w), self._prep.video_hw)
-            self._grid = identity_grid(h, w, self._xp)
+            self._to_labels = self._to_warp_labels = LabelUpsampler((h, w), self._prep.video_hw)
             if self.space == "auto":
                 exact = self.mode != "frame" and pointwise_affine(self.nets.scores, feats)
                 self.space = "scores" if exact else "features"
+            if self.space == "scores" and self.warp_stride:  # a finer warp grid for the class scores
+                H, W = self._prep.video_hw
+                h, w = max(round(H / self.warp_stride), 1), max(round(W / self.warp_stride), 1)
+                self._to_warp_grid = ScoreResizer((feats.shape[2], feats.shape[3]), (h, w))
+                self._to_grid = FieldResampler(video_hw=(H, W), feature_hw=(h, w), fill_rounds=self.fill_rounds)
+                self._to_warp_labels = LabelUpsampler((h, w), (H, W))
+            self._grid = identity_grid(h, w, self._xp)
         self.keyframes += 1
         return feats
 
@@ -201,7 +211,10 @@ class StreamSegmenter:
     def _emit_hwc(self, frame: Frame, warped_hwc: np.ndarray, t0: float) -> Result:
         """A non-keyframe from warped keyframe data: scores (score space) or features, channels last."""
         if self.space == "scores":
-            return self._emit_scores(frame, warped_hwc.transpose(2, 0, 1), False, t0)
+            t = time.perf_counter()
+            labels = self._to_warp_labels(warped_hwc.transpose(2, 0, 1))
+            self.timings.add("labels", t)
+            return Result(frame, labels, False, (time.perf_counter() - t0) * 1e3)
         return self._emit(frame, self._xp.ascontiguousarray(warped_hwc.transpose(2, 0, 1))[None], False, t0)[0]
 
     def _disp(self, field: MotionField | None) -> np.ndarray | None:
@@ -214,6 +227,8 @@ class StreamSegmenter:
         feats = self._features(frame)
         result, scores = self._emit(frame, feats, True, t0)
         kept = scores if self.space == "scores" else feats[0]  # what the frames until the next keyframe warp
+        if self._to_warp_grid is not None:
+            kept = self._to_warp_grid(scores)
         self._key = self._xp.ascontiguousarray(kept.transpose(1, 2, 0))
         self._cur, self._pos, self._since_key = self._key, self._grid, 0
         return result

@@ -105,3 +105,27 @@ def test_auto_space_picks_scores_only_where_exact(street_clip, reference):
     with pytest.raises(ValueError, match="warp space"):
         StreamSegmenter(nets, mode="prop", policy=FixedInterval(interval=5), model_hw=bundle.input_hw,
                         mean=bundle.mean, std=bundle.std, space="pixels")
+
+
+def test_finer_warp_grid(street_clip, reference, frame_labels_reference):
+    # Scores warped on an 8-pixel grid (8-pixel block motion): full-size labels, keyframes equal frame mode's.
+    nets, bundle = reference
+    seg = StreamSegmenter(nets, mode="interp", policy=FixedInterval(interval=5), model_hw=bundle.input_hw,
+                          mean=bundle.mean, std=bundle.std, warp_stride=8)
+    out = {}
+    with open_source(str(street_clip.video)) as src:
+        run_stream(motion_pairs(src, mode="interp", stride=8), seg,
+                   on_result=lambda r: out.__setitem__(r.frame.index, (r.labels, r.keyframe)))
+    assert seg.space == "scores" and seg._grid.shape[:2] == (45, 60)
+    assert out.keys() == frame_labels_reference.keys()
+    for i, (labels, key) in out.items():
+        assert labels.shape == frame_labels_reference[i][0].shape
+        if key:
+            assert np.array_equal(labels, frame_labels_reference[i][0])
+    reuse, _ = _labels(street_clip, nets, bundle, "reuse", 5)
+    assert _agreement(out, frame_labels_reference) > _agreement(reuse, frame_labels_reference)
+
+
+@pytest.fixture(scope="module")
+def frame_labels_reference(street_clip, reference):
+    return _labels(street_clip, *reference, "frame", 1)[0]
