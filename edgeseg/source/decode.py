@@ -66,7 +66,7 @@ class Source:
         self.prefetch = prefetch  # frames decoded ahead on a background thread (0: decode in the caller)
         # GOP-parallel decoding (files with vectors, see edgeseg.source.gop): decoder threads, and the decoded
         # frames all of them may hold ahead of the consumer, in MB of YUV 4:2:0 (at least `prefetch` each)
-        self.workers = min(os.cpu_count() or 1, 4) if workers is None else int(workers)
+        self.workers = min(_cpus(), 4) if workers is None else int(workers)
         self.buffer_mb = buffer_mb
         self._thread = None
         self._gop = None
@@ -233,6 +233,14 @@ class Source:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 def _cause(exc: BaseException) -> str:
