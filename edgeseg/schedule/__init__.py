@@ -6,21 +6,30 @@ Usage: ``policy = make_policy("adaptive", interval=10)`` (budget defaults to 1/i
 from __future__ import annotations
 
 from edgeseg.schedule.adaptive import AdaptiveKeyframes
-from edgeseg.schedule.policy import FixedInterval, KeyframePolicy
+from edgeseg.schedule.policy import FixedInterval, KeyframePolicy, LookaheadPolicy
+from edgeseg.schedule.signal import Staleness
 
 POLICIES = ("fixed", "adaptive")
+MAX_INTERVAL_FACTOR = 1.5  # adaptive: default longest gap, in units of 1/budget
+
+
+def default_max_interval(budget: float) -> int:
+    """The longest gap an adaptive policy allows by default: 1.5 / budget frames (at least 1)."""
+    return max(1, round(MAX_INTERVAL_FACTOR / budget))
 
 
 def make_policy(kind: str = "fixed", *, interval: int = 10, budget: float | None = None,
                 max_interval: int | None = None, at_iframes: bool = True) -> KeyframePolicy:
     """fixed: every `interval` frames; adaptive: `budget` (default 1/interval) of frames, gaps ≤ max_interval
-    (default 3 × interval)."""
+    (default 1.5 / budget)."""
     if kind == "fixed":
         return FixedInterval(interval=interval, at_iframes=at_iframes)
     if kind == "adaptive":
-        return AdaptiveKeyframes(budget=budget if budget is not None else 1.0 / interval,
-                                 max_interval=max_interval or 3 * interval, at_iframes=at_iframes)
+        budget = budget if budget is not None else 1.0 / interval
+        return AdaptiveKeyframes(budget=budget, max_interval=max_interval or default_max_interval(budget),
+                                 at_iframes=at_iframes)
     raise ValueError(f"unknown keyframe policy {kind!r}; choose from {', '.join(POLICIES)}")
 
 
-__all__ = ["POLICIES", "AdaptiveKeyframes", "FixedInterval", "KeyframePolicy", "make_policy"]
+__all__ = ["POLICIES", "AdaptiveKeyframes", "FixedInterval", "KeyframePolicy", "LookaheadPolicy", "Staleness",
+           "default_max_interval", "make_policy"]

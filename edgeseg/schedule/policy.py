@@ -19,6 +19,19 @@ class KeyframePolicy(Protocol):
         """True if `frame` is a keyframe. since_key: frames since the last keyframe (1 = the one right after)."""
 
 
+class LookaheadPolicy(KeyframePolicy, Protocol):
+    """A policy that may also place keyframes among frames held back (interp mode holds a gap anyway).
+
+    The interp segmenter calls `place` instead of `decide` when the policy has it, for every frame after
+    the first, and makes keyframes of exactly the frames it names.
+    """
+
+    def place(self, frame: Frame, field: MotionField | None, held: int) -> tuple[int, ...]:
+        """Take the newest frame. held: frames since the last keyframe, this one included. Returns the
+        positions (ascending, 1 = the frame right after the last keyframe, `held` = this one) of the
+        keyframes placed now; () holds the frames for later."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class FixedInterval:
     """A keyframe every `interval` frames, plus (by default) at I-frames and scene cuts.

@@ -1,0 +1,235 @@
+"""Adaptive vs fixed keyframes at the same keyframe budget, cheaply: features computed once per clip.
+
+    python benchmarks/bench_adaptive.py CLIP [CLIP ...] [--model BUNDLE] [-k 5,10] [--max-intervals 15,20]
+                                        [--weights 4,1,4] [--calibrate] [--json OUT]
+
+CLIP is a directory made by `edgeseg synth` (video.mp4 + labels/: mIoU vs ground truth) or a video file
+(agreement with frame mode's output). Every row runs the library's own StreamSegmenter over the decoded clip
+(real decoding and motion vectors each pass); only the feature network is replayed: the first pass (frame
+mode) runs it on every frame and keeps the features by a hash of the network input, so any keyframe schedule
+afterwards costs decoding, warps, the task network and labels. avg / min mIoU are edgeseg.benchmark's (min:
+the worst group of frames at the same offset from their keyframe).
+
+--calibrate fits the staleness weights (edgeseg.schedule.signal): prop runs with a keyframe every 30 frames
+(3 phases), and the per-frame error (100 − mIoU of the frame against frame mode's labels) is regressed, without
+intercept and with non-negative weights, on the measures (invalid, motion, deform) accumulated since the
+keyframe; the fit of the frame count alone is the baseline a signal must beat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edgeseg.benchmark import LabelDir, _Scorer
+from edgeseg.metrics import confusion, miou
+from edgeseg.pipeline.networks import open_networks
+from edgeseg.pipeline.run import run_stream
+from edgeseg.pipeline.segmenter import StreamSegmenter
+from edgeseg.pipeline.session import motion_pairs, needs_vectors
+from edgeseg.schedule import AdaptiveKeyframes, FixedInterval, Staleness, default_max_interval
+from edgeseg.schedule.signal import measures
+from edgeseg.source import open_source
+
+MEASURES = ("invalid", "motion", "deform")
+
+
+class ReplayNetworks:
+    """The real networks, with features remembered by a hash of the input: each frame runs the feature
+    network once per process, whatever schedule asks for it."""
+
+    def __init__(self, nets):
+        self.nets, self.cache, self.misses = nets, {}, 0
+
+    def features(self, images):
+        key = hashlib.blake2b(np.ascontiguousarray(images).tobytes(), digest_size=16).digest()
+        if key not in self.cache:
+            self.cache[key] = self.nets.features(images)
+            self.misses += 1
+        return self.cache[key]
+
+    def scores(self, features):
+        return self.nets.scores(features)
+
+
+class Scheduled:
+    """A keyframe at exactly the given frame indices (besides the first frame and the end of interp)."""
+
+    def __init__(self, keys):
+        self.keys = set(keys)
+
+    def decide(self, frame, field, since_key):
+        return frame.index in self.keys
+
+
+class Clip:
+    def __init__(self, spec: str):
+        path = Path(spec)
+        self.video = str(path / "video.mp4") if path.is_dir() else spec
+        self.labels = LabelDir(path / "labels") if path.is_dir() else None
+        self.name = path.name if path.is_dir() else path.stem
+        self.stream = []  # (pict_type, measures) per frame, display order
+        with open_source(self.video) as src:
+            for frame, fld in motion_pairs(src, mode="prop"):
+                self.stream.append((frame.pict_type, measures(fld)))
+        self.frames = len(self.stream)
+        self.forced = {i for i, (pict, mm) in enumerate(self.stream) if pict == "I" or mm[0] > 0.75}  # cuts
+        self.frame_labels: dict[int, np.ndarray] = {}
+
+
+def run(clip: Clip, nets, bundle, mode: str, policy, on_result) -> StreamSegmenter:
+    seg = StreamSegmenter(nets, mode=mode, policy=policy, model_hw=bundle.input_hw, mean=bundle.mean,
+                          std=bundle.std)
+    with open_source(clip.video, export_mvs=needs_vectors(mode)) as src:
+        run_stream(motion_pairs(src, mode=mode), seg, on_result=on_result)
+    return seg
+
+
+def row(clip: Clip, nets, bundle, mode: str, policy, name: str, k: int) -> dict:
+    ref = clip.labels.__getitem__ if clip.labels is not None else clip.frame_labels.__getitem__
+    scorer = _Scorer(ref, len(bundle.classes))
+    keys = []
+
+    def on_result(r):
+        scorer(r)
+        if r.keyframe:
+            keys.append(r.frame.index)
+
+    seg = run(clip, nets, bundle, mode, policy, on_result)
+    avg, worst = scorer.scores()
+    gaps = np.diff(keys)
+    return {"clip": clip.name, "mode": mode, "keyframes": name, "interval": k, "miou_avg": round(avg, 2),
+            "miou_min": round(worst, 2), "keyframe_fraction": round(seg.keyframes / clip.frames, 4),
+            "max_gap": int(gaps.max()) if gaps.size else 0, "keys": keys,
+            "miou_by_offset": {o: round(miou(cm), 1) for o, cm in sorted(scorer.by_offset.items())}}
+
+
+def decision_us(clip_video: str, policy_factory, mode: str) -> float:
+    """Mean µs per frame the policy spends deciding (decide for prop, place for interp), over the clip."""
+    with open_source(clip_video) as src:
+        pairs = list(motion_pairs(src, mode="prop"))
+    policy, held, spent = policy_factory(), 0, 0.0
+    for frame, fld in pairs[1:]:
+        held += 1
+        t = time.perf_counter()
+        if mode == "interp":
+            placed = policy.place(frame, fld, held)
+        else:
+            placed = (held,) if policy.decide(frame, fld, held) else ()
+        spent += time.perf_counter() - t
+        held -= placed[-1] if placed else 0
+    return 1e6 * spent / max(len(pairs) - 1, 1)
+
+
+def nnls(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Non-negative least squares for a handful of columns: the best over all column subsets."""
+    best, best_err = np.zeros(x.shape[1]), float(np.sum(y**2))
+    for r in range(1, x.shape[1] + 1):
+        for cols in itertools.combinations(range(x.shape[1]), r):
+            w, *_ = np.linalg.lstsq(x[:, cols], y, rcond=None)
+            if (w >= 0).all():
+                err = float(np.sum((x[:, cols] @ w - y) ** 2))
+                if err < best_err:
+                    best, best_err = np.zeros(x.shape[1]), err
+                    best[list(cols)] = w
+    return best
+
+
+def calibrate(clips: list[Clip], nets, bundle, *, period: int = 30) -> dict:
+    """Per-frame prop error vs the measures accumulated since the keyframe (see the module docstring)."""
+    xs, ys = [], []
+    for clip in clips:
+        m = np.array([mm for _, mm in clip.stream])  # (frames, 3)
+        for phase in range(0, period, period // 3):
+            results = []
+            keys = clip.forced | {i for i in range(clip.frames) if i % period == phase}
+            run(clip, nets, bundle, "prop", Scheduled(keys), results.append)
+            key = 0
+            for r in results:
+                i = r.frame.index
+                if r.keyframe:
+                    key = i
+                    continue
+                cm = confusion(r.labels, clip.frame_labels[i], num_classes=len(bundle.classes))
+                xs.append([*m[key + 1:i + 1].sum(axis=0), i - key])
+                ys.append(100.0 - miou(cm))
+    x, y = np.array(xs), np.array(ys)
+    total = float(np.sum((y - y.mean()) ** 2))
+
+    def fit(cols):
+        w = nnls(x[:, cols], y)
+        r2 = 1.0 - float(np.sum((x[:, cols] @ w - y) ** 2)) / total
+        return [round(float(v), 4) for v in w], round(r2, 3)
+
+    out = {"samples": len(y), "mean_error": round(float(y.mean()), 2)}
+    for name, cols in [("frames since keyframe", [3]), *[(n, [j]) for j, n in enumerate(MEASURES)],
+                       ("invalid+motion", [0, 1]), ("invalid+motion+deform", [0, 1, 2])]:
+        out[name] = fit(cols)
+    s = x[:, :3] @ np.array(out["invalid+motion+deform"][0])  # error ≈ c · s^p: is the cost linear in s?
+    ok = (s > 0) & (y > 0)
+    out["power p of error ≈ c·s^p"] = round(float(np.polyfit(np.log(s[ok]), np.log(y[ok]), 1)[0]), 2)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("clips", nargs="+")
+    ap.add_argument("--model", default=None)
+    ap.add_argument("-k", "--intervals", default="10")
+    ap.add_argument("--max-intervals", default="", help="adaptive max intervals to try (default: the policy's)")
+    ap.add_argument("--modes", default="interp,prop")
+    ap.add_argument("--weights", default=None, help="staleness weights invalid,motion,deform (default: the policy's)")
+    ap.add_argument("--calibrate", action="store_true")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    real, bundle = open_networks(args.model, backend="ort-cpu", threads=2)
+    nets = ReplayNetworks(real)
+    ks = [int(k) for k in args.intervals.split(",")]
+    maxes = [int(m) for m in args.max_intervals.split(",") if m.strip()] or [None]
+    modes = [m for m in args.modes.split(",") if m]
+    staleness = Staleness(**dict(zip(MEASURES, map(float, args.weights.split(",")), strict=True))) \
+        if args.weights else Staleness()
+
+    def adaptive(k, mx):
+        return AdaptiveKeyframes(budget=1.0 / k, max_interval=mx or default_max_interval(1.0 / k),
+                                 staleness=staleness)
+    clips, report = [Clip(c) for c in args.clips], {"rows": [], "decision_us": {}}
+    t0 = time.perf_counter()
+    for clip in clips:
+        run(clip, nets, bundle, "frame", FixedInterval(interval=1),
+            lambda r, clip=clip: clip.frame_labels.__setitem__(r.frame.index, r.labels))
+        report["rows"].append(row(clip, nets, bundle, "frame", FixedInterval(interval=1), "fixed", 1))
+        print(f"{clip.name}: {clip.frames} frames, features cached ({nets.misses}) "
+              f"in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    if args.calibrate:
+        report["calibration"] = calibrate(clips, nets, bundle)
+        print(json.dumps(report["calibration"], indent=1))
+    for clip, mode, k in itertools.product(clips, modes, ks):
+        report["rows"].append(row(clip, nets, bundle, mode, FixedInterval(interval=k), "fixed", k))
+        for mx in maxes:
+            policy = adaptive(k, mx)
+            name = f"adaptive≤{policy.max_interval}"
+            report["rows"].append(row(clip, nets, bundle, mode, policy, name, k))
+            key = f"{mode} K={k} {name}"
+            if key not in report["decision_us"]:
+                report["decision_us"][key] = round(decision_us(clip.video, lambda k=k, mx=mx: adaptive(k, mx), mode), 1)
+        print(f"{clip.name} {mode} K={k} done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+    print(f"{'clip':<14} {'mode':<7} {'K':>3} {'keyframes':<14} {'avg':>6} {'min':>6} {'key %':>6} {'max gap':>7}")
+    for r in report["rows"]:
+        print(f"{r['clip']:<14} {r['mode']:<7} {r['interval']:>3} {r['keyframes']:<14} {r['miou_avg']:>6.1f} "
+              f"{r['miou_min']:>6.1f} {100 * r['keyframe_fraction']:>6.1f} {r['max_gap']:>7}")
+    print("staleness weights:", staleness, "decision µs/frame:", report["decision_us"])
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

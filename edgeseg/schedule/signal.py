@@ -1,0 +1,51 @@
+"""Per-frame staleness from the compressed stream: how much warping error one more frame adds.
+
+Usage: ``s = Staleness()(field)`` (≥ 0; add it up over the frames since a keyframe)
+
+Three measures of a frame's motion field, in motion-grid cells (stride pixels):
+- invalid: share of intra-coded / uncovered cells (new content no warp can produce);
+- motion: mean |displacement| of the valid cells (block motion is least exact where it is large);
+- deform: mean |difference| between the motion of 4-neighbouring valid cells (parallax, zoom, objects
+  moving against the background: where warped features smear across boundaries).
+The weights come from `benchmarks/bench_adaptive.py --calibrate`: a non-negative least-squares fit of the
+per-frame prop error (disagreement with frame mode) to these measures accumulated since the keyframe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgeseg.motion.field import MotionField
+
+
+def measures(field: MotionField | None) -> tuple[float, float, float]:
+    """(invalid, motion, deform) of one field; a frame without a field has none of them."""
+    if field is None or field.valid.size == 0:
+        return 0.0, 0.0, 0.0
+    v = field.valid
+    invalid = 1.0 - float(v.mean())
+    if not v.any():
+        return invalid, 0.0, 0.0
+    dx, dy = field.dx / field.stride, field.dy / field.stride
+    motion = float(np.hypot(dx[v], dy[v]).mean())
+    both_r, both_c = v[:, 1:] & v[:, :-1], v[1:, :] & v[:-1, :]
+    diffs = [np.abs(np.diff(dx, axis=1))[both_r] + np.abs(np.diff(dy, axis=1))[both_r],
+             np.abs(np.diff(dx, axis=0))[both_c] + np.abs(np.diff(dy, axis=0))[both_c]]
+    pairs = sum(d.size for d in diffs)
+    deform = float(sum(d.sum() for d in diffs)) / pairs if pairs else 0.0
+    return invalid, motion, deform
+
+
+@dataclass(frozen=True, kw_only=True)
+class Staleness:
+    """Weighted sum of a frame's measures: the predicted warping error it adds (arbitrary units)."""
+
+    invalid: float = 4.0
+    motion: float = 1.0
+    deform: float = 4.0
+
+    def __call__(self, field: MotionField | None) -> float:
+        u, m, d = measures(field)
+        return self.invalid * u + self.motion * m + self.deform * d
