@@ -1,7 +1,7 @@
 """Adaptive vs fixed keyframes at the same keyframe budget, cheaply: features computed once per clip.
 
     python benchmarks/bench_adaptive.py CLIP [CLIP ...] [--model BUNDLE] [-k 5,10] [--max-intervals 15,20]
-                                        [--weights 4,1,4] [--calibrate] [--json OUT]
+                                        [--weights 4,1,4] [--calibrate] [--json OUT] [--cache F.npz]
 
 CLIP is a directory made by `edgeseg synth` (video.mp4 + labels/: mIoU vs ground truth) or a video file
 (agreement with frame mode's output). Every row runs the library's own StreamSegmenter over the decoded clip
@@ -11,7 +11,7 @@ afterwards costs decoding, warps, the task network and labels. avg / min mIoU ar
 the worst group of frames at the same offset from their keyframe).
 
 --calibrate fits the staleness weights (edgeseg.schedule.signal): prop runs with a keyframe every 30 frames
-(3 phases), and the per-frame error (100 − mIoU of the frame against frame mode's labels) is regressed, without
+(3 phases), and the per-frame error (% of pixels whose label differs from frame mode's) is regressed, without
 intercept and with non-negative weights, on the measures (invalid, motion, deform) accumulated since the
 keyframe; the fit of the frame count alone is the baseline a signal must beat.
 """
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeseg.benchmark import LabelDir, _Scorer
-from edgeseg.metrics import confusion, miou
+from edgeseg.metrics import miou
 from edgeseg.pipeline.networks import open_networks
 from edgeseg.pipeline.run import run_stream
 from edgeseg.pipeline.segmenter import StreamSegmenter
@@ -45,8 +45,15 @@ class ReplayNetworks:
     """The real networks, with features remembered by a hash of the input: each frame runs the feature
     network once per process, whatever schedule asks for it."""
 
-    def __init__(self, nets):
-        self.nets, self.cache, self.misses = nets, {}, 0
+    def __init__(self, nets, cache_file: Path | None = None):
+        self.nets, self.cache, self.misses, self.file = nets, {}, 0, cache_file
+        if cache_file is not None and cache_file.exists():
+            with np.load(cache_file) as z:
+                self.cache = {bytes.fromhex(k): z[k] for k in z.files}
+
+    def save(self) -> None:
+        if self.file is not None and self.misses:
+            np.savez(self.file, **{k.hex(): v for k, v in self.cache.items()})
 
     def features(self, images):
         key = hashlib.blake2b(np.ascontiguousarray(images).tobytes(), digest_size=16).digest()
@@ -157,15 +164,14 @@ def calibrate(clips: list[Clip], nets, bundle, *, period: int = 30) -> dict:
                 if r.keyframe:
                     key = i
                     continue
-                cm = confusion(r.labels, clip.frame_labels[i], num_classes=len(bundle.classes))
                 xs.append([*m[key + 1:i + 1].sum(axis=0), i - key])
-                ys.append(100.0 - miou(cm))
+                ys.append(100.0 * float(np.mean(r.labels != clip.frame_labels[i])))
     x, y = np.array(xs), np.array(ys)
-    total = float(np.sum((y - y.mean()) ** 2))
 
-    def fit(cols):
+    def fit(cols):  # weights, and the share of the error's variance the weighted sum explains (R², with offset)
         w = nnls(x[:, cols], y)
-        r2 = 1.0 - float(np.sum((x[:, cols] @ w - y) ** 2)) / total
+        pred = x[:, cols] @ w
+        r2 = float(np.corrcoef(pred, y)[0, 1] ** 2) if pred.std() > 0 else 0.0
         return [round(float(v), 4) for v in w], round(r2, 3)
 
     out = {"samples": len(y), "mean_error": round(float(y.mean()), 2)}
@@ -188,9 +194,10 @@ def main(argv=None) -> int:
     ap.add_argument("--weights", default=None, help="staleness weights invalid,motion,deform (default: the policy's)")
     ap.add_argument("--calibrate", action="store_true")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--cache", default=None, help="NPZ file keeping the features between runs (one model!)")
     args = ap.parse_args(argv)
     real, bundle = open_networks(args.model, backend="ort-cpu", threads=2)
-    nets = ReplayNetworks(real)
+    nets = ReplayNetworks(real, Path(args.cache) if args.cache else None)
     ks = [int(k) for k in args.intervals.split(",")]
     maxes = [int(m) for m in args.max_intervals.split(",") if m.strip()] or [None]
     modes = [m for m in args.modes.split(",") if m]
@@ -208,6 +215,7 @@ def main(argv=None) -> int:
         report["rows"].append(row(clip, nets, bundle, "frame", FixedInterval(interval=1), "fixed", 1))
         print(f"{clip.name}: {clip.frames} frames, features cached ({nets.misses}) "
               f"in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    nets.save()
     if args.calibrate:
         report["calibration"] = calibrate(clips, nets, bundle)
         print(json.dumps(report["calibration"], indent=1))

@@ -25,7 +25,7 @@ DEMO_OVERLAY = "edgeseg-demo.mp4"
 @click.option("--keyframe-budget", type=click.FloatRange(0, 1, min_open=True), default=None,
               help="adaptive: average fraction of keyframes (default 1/K).")
 @click.option("--max-keyframe-interval", type=click.IntRange(min=1), default=None,
-              help="adaptive: longest gap between keyframes (default 3K).")
+              help="adaptive: longest gap between keyframes (default 1.2 / budget).")
 @click.option("--iframe-keys/--no-iframe-keys", default=True, show_default=True,
               help="Also make I-frames and scene cuts keyframes.")
 @click.option("--backend", type=click.Choice(["auto", "trt", "ort-cuda", "ort-cpu"]), default="auto",

@@ -10,18 +10,18 @@ from edgeseg.schedule.policy import FixedInterval, KeyframePolicy, LookaheadPoli
 from edgeseg.schedule.signal import Staleness
 
 POLICIES = ("fixed", "adaptive")
-MAX_INTERVAL_FACTOR = 1.5  # adaptive: default longest gap, in units of 1/budget
+MAX_INTERVAL_FACTOR = 1.2  # adaptive: default longest gap, in units of 1/budget (docs/BENCHMARKS.md)
 
 
 def default_max_interval(budget: float) -> int:
-    """The longest gap an adaptive policy allows by default: 1.5 / budget frames (at least 1)."""
+    """The longest gap an adaptive policy allows by default: 1.2 / budget frames (at least 1)."""
     return max(1, round(MAX_INTERVAL_FACTOR / budget))
 
 
 def make_policy(kind: str = "fixed", *, interval: int = 10, budget: float | None = None,
                 max_interval: int | None = None, at_iframes: bool = True) -> KeyframePolicy:
     """fixed: every `interval` frames; adaptive: `budget` (default 1/interval) of frames, gaps ≤ max_interval
-    (default 1.5 / budget)."""
+    (default 1.2 / budget)."""
     if kind == "fixed":
         return FixedInterval(interval=interval, at_iframes=at_iframes)
     if kind == "adaptive":

@@ -20,6 +20,14 @@ import numpy as np
 from edgeseg.motion.field import MotionField
 
 
+def motion(field: MotionField | None) -> float:
+    """Mean |displacement| of the valid cells, in cells (0 without a field or valid cells)."""
+    if field is None or not field.valid.any():
+        return 0.0
+    v = field.valid
+    return float(np.hypot(field.dx[v], field.dy[v]).mean()) / field.stride
+
+
 def measures(field: MotionField | None) -> tuple[float, float, float]:
     """(invalid, motion, deform) of one field; a frame without a field has none of them."""
     if field is None or field.valid.size == 0:
@@ -42,10 +50,14 @@ def measures(field: MotionField | None) -> tuple[float, float, float]:
 class Staleness:
     """Weighted sum of a frame's measures: the predicted warping error it adds (arbitrary units)."""
 
-    invalid: float = 4.0
+    # Calibrated on street-1002/1003 (reference model): motion alone explains 78% of the variance of the prop
+    # error, the frame count 60%; intra share and motion differences add nothing once motion is in (NNLS → 0).
+    invalid: float = 0.0
     motion: float = 1.0
-    deform: float = 4.0
+    deform: float = 0.0
 
     def __call__(self, field: MotionField | None) -> float:
+        if not (self.invalid or self.deform):  # the default: skip the measures that weigh nothing
+            return motion(field)
         u, m, d = measures(field)
         return self.invalid * u + self.motion * m + self.deform * d
