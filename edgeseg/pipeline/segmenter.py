@@ -139,6 +139,9 @@ class StreamSegmenter:
         if getattr(nets, "on_device", False):  # a GPU backend: features, warps and fusion stay on the device
             nets = DeviceNetworks(nets)
         self.nets, self.mode, self.policy = nets, mode, policy
+        # A frame the policy treats as a scene cut (mostly intra-coded P/B) has no motion to its predecessor:
+        # interp must not chain the frames before it to features of the new scene.
+        self._cut_below = getattr(policy, "cut_valid_fraction", 0.0) if getattr(policy, "at_iframes", False) else 0.0
         self._xp = getattr(nets, "xp", np)
         self.space = "features" if self._xp is not np else space  # resolved on the first keyframe
         self.warp_stride = warp_stride  # score space: warp on a grid of this many video pixels (None: features')
@@ -218,8 +221,9 @@ class StreamSegmenter:
         return self._emit(frame, self._xp.ascontiguousarray(warped_hwc.transpose(2, 0, 1))[None], False, t0)[0]
 
     def _disp(self, field: MotionField | None) -> np.ndarray | None:
-        if field is None or self._to_grid is None or field.valid_fraction == 0.0:
-            return None  # no usable motion (I-frame, or not set up yet): treat as static
+        if field is None or self._to_grid is None or field.valid_fraction == 0.0 \
+                or field.valid_fraction < self._cut_below:
+            return None  # no usable motion (I-frame, scene cut, or not set up yet): nothing links it to before
         disp = self._to_grid(field)[0]
         return disp if self._xp is np else self._xp.asarray(disp)  # host → device: a few KB per frame
 

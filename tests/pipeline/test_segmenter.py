@@ -129,3 +129,36 @@ def test_finer_warp_grid(street_clip, reference, frame_labels_reference):
 @pytest.fixture(scope="module")
 def frame_labels_reference(street_clip, reference):
     return _labels(street_clip, *reference, "frame", 1)[0]
+
+
+def test_interp_does_not_blend_across_a_cut_coded_as_p_frame(tmp_path, colour):
+    # Scene A, then (frame 15) scene B with x264's scene-cut detection off: the cut is a P-frame whose few
+    # matched blocks still give it some motion. The frames before it must use keyframe 10 alone (as prop does).
+    import clips
+
+    from edgeseg.motion.dense import MotionFieldBuilder
+
+    nets, bundle = colour
+    a = clips.translate_clip(tmp_path / "a.mp4", frames=15, shift_xy=(2.0, 0.5), seed=0).images
+    b = clips.translate_clip(tmp_path / "b.mp4", frames=15, shift_xy=(-1.5, 1.0), seed=7).images
+    for img in b:  # a strip of scene A's last frame stays: those blocks of the cut are inter-coded
+        img[:32] = a[-1][:32]
+    video = clips.encode_with(tmp_path / "cut.mp4", a + b, codec="libx264",
+                              options={"x264-params": "scenecut=0:keyint=250", "crf": "18"})
+    with open_source(str(video)) as src:
+        cut = [(f.pict_type, fld.valid_fraction) for f, fld in MotionFieldBuilder(stride=16).fields(src)][15]
+    assert cut[0] != "I" and 0.0 < cut[1] < 0.25, cut  # the precondition this test is about
+
+    def labels(mode):
+        seg = StreamSegmenter(nets, mode=mode, policy=FixedInterval(interval=10), model_hw=bundle.input_hw,
+                              mean=bundle.mean, std=bundle.std)
+        out = {}
+        with open_source(str(video)) as src:
+            run_stream(motion_pairs(src, mode=mode), seg,
+                       on_result=lambda r: out.__setitem__(r.frame.index, (r.labels, r.keyframe)))
+        return out
+
+    interp, prop = labels("interp"), labels("prop")
+    assert interp[15][1] and prop[15][1]  # the cut is a keyframe in both
+    for i in range(11, 15):
+        assert np.array_equal(interp[i][0], prop[i][0]), f"frame {i} blended features of the next scene"
