@@ -41,10 +41,22 @@ def _paced(pairs, fps: float, stop: threading.Event):
 
 
 class ForcedKeyframes:
-    """A keyframe policy wrapper: `force` makes the next decision a keyframe (after dropped frames)."""
+    """A keyframe policy wrapper: `force` makes the next decision a keyframe (after dropped frames).
+
+    Contract: it is a look-ahead policy (has `place`) exactly when the wrapped policy is one.
+    """
 
     def __init__(self, policy):
         self.policy, self.force = policy, False
+        if hasattr(policy, "place"):  # interp asks look-ahead policies to place keyframes among held frames
+            self.place = self._place
+
+    def _place(self, frame, field, held: int) -> tuple[int, ...]:
+        keys = self.policy.place(frame, field, held)  # keeps the wrapped policy's own state moving
+        if self.force:  # the current (last held) frame becomes a keyframe; earlier placements still stand
+            self.force = False
+            keys = (*[k for k in keys if k < held], held)
+        return keys
 
     def decide(self, frame, field, since_key: int) -> bool:
         if self.force:

@@ -29,3 +29,22 @@ def test_forced_keyframe_and_backoff():
     assert policy.decide(f, None, 2) is True and policy.decide(f, None, 3) is False
     delays = backoff_delays(0.5, 4)
     assert [next(delays) for _ in range(6)] == [0.5, 1, 2, 4, 4, 4]
+
+
+def test_forced_keyframes_keeps_look_ahead_placement():
+    """Wrapping an adaptive policy keeps interp's look-ahead path (place); force makes the newest held frame a
+    keyframe and leaves the wrapped policy in step for the frames after it."""
+    assert not hasattr(ForcedKeyframes(make_policy("fixed", interval=10)), "place")
+    wrapped = make_policy("adaptive", interval=10)
+    policy = ForcedKeyframes(wrapped)
+    frames = [Frame(i, i * 0.04, "P", np.zeros((4, 4, 3), np.uint8)) for i in range(1, 8)]
+    held, placed = 0, []
+    for f in frames:
+        held += 1
+        if f.index == 5:
+            policy.force = True
+        keys = policy.place(f, None, held)
+        placed += [f.index - held + k for k in keys]
+        held -= keys[-1] if keys else 0
+    assert placed == [5]  # forced at frame 5, nothing else due within 7 frames at budget 1/10
+    assert len(wrapped._held) == held == 2  # the wrapped policy tracks the frames still held (6, 7)
