@@ -1,4 +1,4 @@
-"""Shared test setup: the `gpu` marker skips cleanly where no CUDA GPU is present."""
+"""Shared test setup: the `gpu` marker skips cleanly where no CUDA GPU is present; the content-driven colour bundle."""
 
 from __future__ import annotations
 
@@ -16,3 +16,14 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def colour(tmp_path_factory):
+    """(backend, bundle) of a content-driven test model (labels follow local colour; no training needed)."""
+    import color_bundle
+
+    from edgeseg.pipeline.networks import open_networks
+
+    return open_networks(color_bundle.make(tmp_path_factory.mktemp("colour"), size=(360, 480)),
+                         backend="ort-cpu", threads=2)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from edgeseg.errors import SourceError
 from edgeseg.source.frame import Frame
-from edgeseg.source.gop import DAMAGED, FRAME, GopDecoder, decode_events, idr_test
+from edgeseg.source.gop import DAMAGED, FRAME, GopDecoder, decode_events, idr_test, put_unless_stopped
 
 log = logging.getLogger("edgeseg.source")
 
@@ -140,13 +140,7 @@ class Source:
         done = object()
 
         def put(item) -> bool:
-            while not self._stop.is_set():
-                try:
-                    q.put(item, timeout=0.1)
-                    return True
-                except queue.Full:
-                    continue
-            return False
+            return put_unless_stopped(q, item, self._stop)
 
         def work():
             try:

@@ -76,7 +76,8 @@ class _Gop:
         self.events: queue.Queue = queue.Queue(maxsize=ahead)
 
 
-def _put(q: queue.Queue, item, stop: threading.Event) -> bool:
+def put_unless_stopped(q: queue.Queue, item, stop: threading.Event) -> bool:
+    """q.put(item), giving up (False) once `stop` is set: a producer never blocks a shutdown."""
     while not stop.is_set():
         try:
             q.put(item, timeout=0.1)
@@ -122,20 +123,20 @@ class GopDecoder:
                     continue
                 if gop is None or self._is_idr(packet):
                     if gop is not None:
-                        _put(gop.packets, _END, stop)
+                        put_unless_stopped(gop.packets, _END, stop)
                     gop = _Gop(self.ahead)
                     self.gops += 1
-                    if not (_put(self._order, gop, stop) and _put(self._jobs, gop, stop)):
+                    if not (put_unless_stopped(self._order, gop, stop) and put_unless_stopped(self._jobs, gop, stop)):
                         return
-                if not _put(gop.packets, packet, stop):
+                if not put_unless_stopped(gop.packets, packet, stop):
                     return
             if gop is not None:
-                _put(gop.packets, _END, stop)
-            _put(self._order, _END, stop)
+                put_unless_stopped(gop.packets, _END, stop)
+            put_unless_stopped(self._order, _END, stop)
         except BaseException as exc:  # a read failure: handed to the consumer after the GOPs before it
             if gop is not None:
-                _put(gop.packets, _END, stop)
-            _put(self._order, exc, stop)
+                put_unless_stopped(gop.packets, _END, stop)
+            put_unless_stopped(self._order, exc, stop)
         finally:
             for _ in range(self.workers):
                 self._jobs.put(None)
@@ -159,14 +160,14 @@ class GopDecoder:
                     ctx = self._decoder()
                 feed = self._gop_packets(gop)
                 for event in decode_events(ctx, feed, want_mvs=self.want_mvs):
-                    if not _put(gop.events, event, stop):
+                    if not put_unless_stopped(gop.events, event, stop):
                         return
                 for _ in feed:  # the decoder hit EOF early: take the rest so the dispatcher goes on
                     pass
                 ctx.flush_buffers()
-                _put(gop.events, _END, stop)
+                put_unless_stopped(gop.events, _END, stop)
             except BaseException as exc:  # handed to the consumer, raised there
-                _put(gop.events, exc, stop)
+                put_unless_stopped(gop.events, exc, stop)
 
     def __iter__(self) -> Iterator[tuple]:
         for t in self.threads:

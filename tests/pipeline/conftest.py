@@ -1,4 +1,4 @@
-"""Fixtures for pipeline tests: the shipped reference bundle, a content-driven test bundle, a street clip."""
+"""Fixtures for pipeline tests: the shipped reference bundle and a street clip (the colour bundle is shared)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,6 @@ from edgeseg.pipeline.networks import default_bundle_path, open_networks
 def reference():
     """(backend, bundle) of the shipped reference model on onnxruntime CPU."""
     return open_networks(default_bundle_path(), backend="ort-cpu", threads=2)
-
-
-@pytest.fixture(scope="session")
-def colour(tmp_path_factory):
-    """(backend, bundle) of a content-driven test model (labels follow local colour; no training needed)."""
-    import color_bundle
-
-    return open_networks(color_bundle.make(tmp_path_factory.mktemp("colour"), size=(360, 480)),
-                         backend="ort-cpu", threads=2)
 
 
 @pytest.fixture(scope="session")

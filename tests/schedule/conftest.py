@@ -1,19 +1,8 @@
-"""Fixtures for scheduling tests in the pipeline: a content-driven test bundle and a street clip."""
+"""Fixtures for scheduling tests in the pipeline: a street clip with a scene cut (the colour bundle is shared)."""
 
 from __future__ import annotations
 
 import pytest
-
-from edgeseg.pipeline.networks import open_networks
-
-
-@pytest.fixture(scope="session")
-def colour(tmp_path_factory):
-    """(backend, bundle) of a content-driven test model (labels follow local colour; no training needed)."""
-    import color_bundle
-
-    return open_networks(color_bundle.make(tmp_path_factory.mktemp("colour"), size=(360, 480)),
-                         backend="ort-cpu", threads=2)
 
 
 @pytest.fixture(scope="session")
