@@ -47,7 +47,11 @@ SPACES = ("auto", "features", "scores")  # what non-keyframes warp: auto = score
 
 
 class Networks(Protocol):
-    """The two halves of the model. Batched: several streams may share one instance."""
+    """The two halves of the model. Batched: several streams may share one instance.
+
+    Device-resident networks (DeviceNetworks, the service's batcher on a GPU) also have `xp` (cupy: features
+    stay on the device) and `labels(features)` → a host label map at the model's size, or None.
+    """
 
     def features(self, images: np.ndarray) -> np.ndarray:
         """(N, 3, H, W) float32 normalised images → (N, C, h, w) features."""
@@ -196,7 +200,7 @@ class StreamSegmenter:
               t0: float) -> tuple[Result, np.ndarray | None]:
         """Labels for a frame from its features; also returns its scores (K, h, w) when computed on the host."""
         t = time.perf_counter()
-        labels = self.nets.labels(feats_nchw) if isinstance(self.nets, DeviceNetworks) else None
+        labels = self.nets.labels(feats_nchw) if self._xp is not np else None  # device-resident networks
         if labels is not None:  # on the device: only the label map crossed to the host
             labels = _nearest(labels, self._prep.video_hw)
             self.timings.add("task", t)

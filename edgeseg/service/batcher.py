@@ -32,6 +32,8 @@ class BatchingNetworks:
     """Thread-safe `Networks` over a backend: features() batched across threads, scores() passed through.
 
     on_batch(size, seconds) and on_task(seconds) are called after each feature / task call (metrics).
+    On a GPU backend the batched features stay on the device (each client gets its rows as a device view) and
+    label maps come from the task_labels engine, as in `edgeseg run` (edgeseg.pipeline.segmenter.DeviceNetworks).
     """
 
     def __init__(self, nets, *, max_batch: int = 8, wait_s: float = 0.0,
@@ -39,6 +41,12 @@ class BatchingNetworks:
                  on_task: Callable[[float], None] | None = None):
         self.nets, self.max_batch, self.wait_s = nets, max(1, int(max_batch)), float(wait_s)
         self.on_batch, self.on_task = on_batch, on_task
+        self._device = None  # DeviceNetworks over a GPU backend's runners: arrays stay on the device
+        if getattr(nets, "on_device", False):
+            from edgeseg.pipeline.segmenter import DeviceNetworks
+
+            self._device = DeviceNetworks(nets)
+        self.xp = self._device.xp if self._device is not None else np  # the array module features come in
         # onnxruntime CPU sessions may run concurrently; a TensorRT context (and a CUDA runner's IO binding)
         # may not: GPU backends' task calls are serialised
         self._task_lock = threading.Lock() if getattr(nets, "on_device", False) else None
@@ -65,12 +73,22 @@ class BatchingNetworks:
         return req.result
 
     def scores(self, features: np.ndarray) -> np.ndarray:
+        """(N, C, h, w) → (N, K, h, w) class scores on the host."""
+        return self._task((self._device or self.nets).scores, features)
+
+    def labels(self, features) -> np.ndarray | None:
+        """GPU backends: (1, C, h, w) device features → label map from the task_labels engine; else None."""
+        if self._device is None:
+            return None
+        return self._task(self._device.labels, features)
+
+    def _task(self, fn, features):
         t = time.perf_counter()
         if self._task_lock is None:
-            out = self.nets.scores(features)
+            out = fn(features)
         else:
             with self._task_lock:
-                out = self.nets.scores(features)
+                out = fn(features)
         if self.on_task is not None:
             self.on_task(time.perf_counter() - t)
         return out
@@ -112,8 +130,8 @@ class BatchingNetworks:
         t = time.perf_counter()
         try:
             sizes = [r.images.shape[0] for r in batch]
-            out = self.nets.features(np.concatenate([r.images for r in batch]) if len(batch) > 1
-                                     else batch[0].images)
+            out = (self._device or self.nets).features(np.concatenate([r.images for r in batch])
+                                                       if len(batch) > 1 else batch[0].images)
             at = 0
             for r, n in zip(batch, sizes, strict=True):
                 r.result = out[at:at + n]
@@ -131,16 +149,20 @@ class BatchingNetworks:
 
 
 class _Client:
-    """What one segmenter sees: the shared batcher's features()/scores()."""
+    """What one segmenter sees: the shared batcher's features()/scores() (and labels() on a GPU backend)."""
 
     def __init__(self, shared: BatchingNetworks):
         self._shared, self._open = shared, True
+        self.xp = shared.xp  # numpy, or cupy where features stay on the device
 
     def features(self, images):
         return self._shared.features(images)
 
     def scores(self, features):
         return self._shared.scores(features)
+
+    def labels(self, features):
+        return self._shared.labels(features)
 
     def close(self) -> None:
         if self._open:

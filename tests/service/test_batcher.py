@@ -79,3 +79,47 @@ def test_max_batch_splits_and_errors_reach_every_caller(backend):
     shared.close()
     with pytest.raises(RuntimeError, match="closed"):
         clients[0].features(_images(0))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kind", ["ort-cuda", "trt"])
+def test_gpu_cameras_keep_features_on_the_device(clip, kind):
+    """Two cameras on one GPU backend: batched features stay on the device, labels match the CPU path."""
+    from edgeseg.backend import available_kinds
+    from edgeseg.pipeline.networks import default_bundle_path
+    from edgeseg.pipeline.run import run_stream
+    from edgeseg.pipeline.segmenter import StreamSegmenter
+    from edgeseg.pipeline.session import motion_pairs
+    from edgeseg.schedule import FixedInterval
+    from edgeseg.source import open_source
+
+    if kind not in available_kinds():
+        pytest.skip(f"{kind} is not available here")
+
+    def run(nets, bundle, out, segs):
+        seg = StreamSegmenter(nets, mode="interp", policy=FixedInterval(interval=5), model_hw=bundle.input_hw,
+                              mean=bundle.mean, std=bundle.std)
+        segs.append(seg)
+        with open_source(str(clip)) as src:
+            run_stream(motion_pairs(src, mode="interp"), seg,
+                       on_result=lambda r: out.__setitem__(r.frame.index, r.labels))
+
+    gpu_nets, bundle = open_networks(default_bundle_path(), backend=kind)
+    shared = BatchingNetworks(gpu_nets, max_batch=4, wait_s=0.5)
+    clients = [shared.client() for _ in range(2)]
+    outs, segs = [{}, {}], []
+    threads = [threading.Thread(target=run, args=(c, bundle, o, segs)) for c, o in zip(clients, outs, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    shared.close()
+    assert all(type(s._key).__module__.startswith("cupy") for s in segs)  # keyframe features on the device
+    assert max(shared.batches) == 2  # the two cameras' keyframes went together at least once
+    cpu_nets, _ = open_networks(default_bundle_path(), backend="ort-cpu", threads=2)
+    cpu, _segs = {}, []
+    run(cpu_nets, bundle, cpu, _segs)
+    for out in outs:
+        assert sorted(out) == sorted(cpu)
+        agree = np.mean([np.mean(out[i] == cpu[i]) for i in cpu])
+        assert agree > (0.97 if kind == "trt" else 0.99), agree
