@@ -1,12 +1,15 @@
 """Runtime throughput on CPU: frame vs prop vs interp in one run, component times, ceiling, memory.
 
-    python benchmarks/bench_runtime.py [--clip FILE] [--model BUNDLE] [-k 10] [--frames 300] [--soak 10000]
+    python benchmarks/bench_runtime.py [--clip FILE] [--model BUNDLE] [-k 10] [--frames 300] [--rounds 7] [--soak 10000]
 
 Without --clip it renders a held-out synthetic street clip (seed 1001) at the model's native size.
 Every mode decodes the same file from scratch (decode → motion → networks → labels, no file writing).
 The interp ceiling is 1 / (decode+motion + (prep+feature)/K + task·(task calls per frame) + labels + warp/fuse),
 from times measured in this same run; "efficiency" is measured interp throughput over that ceiling.
 "-warp8"/"-warp4" warp the class scores on an 8/4-pixel grid with 8-pixel block motion.
+--rounds N adds N paired rounds (frame mode and interp back to back, order alternating) and reports every
+round's interp / frame ratio and their median: on a shared machine the pairing cancels slow phases that a
+single pass of each mode does not.
 "-features" variants force the feature-space path (warp C feature channels, task network on every frame)
 where the default warps the K class scores (exact for the reference model's 1×1-conv task network).
 """
@@ -20,6 +23,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 from edgeseg.pipeline.networks import open_networks
 from edgeseg.pipeline.run import run_stream
@@ -93,6 +98,7 @@ def main(argv=None) -> int:
     ap.add_argument("-k", type=int, default=10)
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--rounds", type=int, default=0, help="paired frame/interp rounds for the median ratio")
     ap.add_argument("--soak", type=int, default=0, help="also run interp over this many frames, sampling RSS")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
@@ -155,6 +161,16 @@ def main(argv=None) -> int:
         "features_warp_fuse_vs_task": round(comp["interp_features_warp_fuse_ms_per_frame"] / comp["task_ms"], 3),
         "interp_max_held": rows["interp"].max_held,
     }
+    if args.rounds:
+        ratios = []
+        for r in range(args.rounds):
+            fps = {}
+            for mode in (("frame", "interp") if r % 2 == 0 else ("interp", "frame")):
+                fps[mode] = measure_mode(clip, nets, bundle, mode=mode, k=args.k, frames=args.frames,
+                                         reference=frame_labels)[0].fps
+            ratios.append(round(fps["interp"] / fps["frame"], 2))
+        out["interp_vs_frame_rounds"] = ratios
+        out["interp_vs_frame_median"] = float(np.median(ratios))
     if args.soak:
         samples, held = soak(clip, nets, bundle, k=args.k, total=args.soak)
         out["soak"] = {"frames": args.soak, "rss_mb": samples, "max_held": held}
