@@ -1,4 +1,4 @@
-"""Fixtures for service tests: the tiny ONNX bundle, a small H.264 clip, an RTSP server on a fixed port."""
+"""Fixtures for service tests: the tiny ONNX bundle, a small H.264 clip, RTSP servers on a fixed port."""
 
 from __future__ import annotations
 
@@ -45,6 +45,19 @@ class PortRtspServer(RtspServer):
 def rtsp_server_class():
     """PortRtspServer (conftest modules are not importable by name: handed over as a fixture)."""
     return PortRtspServer
+
+
+@pytest.fixture(params=["python", "gstreamer"])
+def any_rtsp_server_class(request):
+    """Each real RTSP server in turn: the repository's (PortRtspServer) and GStreamer's (Debian packages;
+    skipped where they are not installed). Same interface: cls(path, port=, fps=), a context manager."""
+    if request.param == "python":
+        return PortRtspServer
+    import gst_rtsp_server
+
+    if not gst_rtsp_server.available():
+        pytest.skip("GStreamer's RTSP server is not installed (gstreamer1.0-rtsp, gir1.2-gst-rtsp-server-1.0, python3-gi)")
+    return gst_rtsp_server.GstRtspServer
 
 
 @pytest.fixture

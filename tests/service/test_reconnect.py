@@ -23,7 +23,8 @@ def wait_for(cond, timeout=20.0, step=0.05):
 
 
 def test_rtsp_killed_and_restarted_reconnects_and_missing_camera_is_retried(tmp_path, bundle_dir, clip, port,
-                                                                              rtsp_server_class):
+                                                                              any_rtsp_server_class):
+    rtsp_server_class = any_rtsp_server_class
     late = tmp_path / "late.mp4"
     cfg = parse_config({
         "model": {"bundle": str(bundle_dir), "backend": "ort-cpu", "threads": 1},
