@@ -37,13 +37,12 @@ def measures(field: MotionField | None) -> tuple[float, float, float]:
     if not v.any():
         return invalid, 0.0, 0.0
     dx, dy = field.dx / field.stride, field.dy / field.stride
-    motion = float(np.hypot(dx[v], dy[v]).mean())
     both_r, both_c = v[:, 1:] & v[:, :-1], v[1:, :] & v[:-1, :]
     diffs = [np.abs(np.diff(dx, axis=1))[both_r] + np.abs(np.diff(dy, axis=1))[both_r],
              np.abs(np.diff(dx, axis=0))[both_c] + np.abs(np.diff(dy, axis=0))[both_c]]
     pairs = sum(d.size for d in diffs)
     deform = float(sum(d.sum() for d in diffs)) / pairs if pairs else 0.0
-    return invalid, motion, deform
+    return invalid, motion(field), deform
 
 
 @dataclass(frozen=True, kw_only=True)

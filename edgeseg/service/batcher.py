@@ -46,10 +46,11 @@ class BatchingNetworks:
             from edgeseg.pipeline.segmenter import DeviceNetworks
 
             self._device = DeviceNetworks(nets)
+        self._run_nets = self._device or nets  # what the feature and task calls go to
         self.xp = self._device.xp if self._device is not None else np  # the array module features come in
         # onnxruntime CPU sessions may run concurrently; a TensorRT context (and a CUDA runner's IO binding)
         # may not: GPU backends' task calls are serialised
-        self._task_lock = threading.Lock() if getattr(nets, "on_device", False) else None
+        self._task_lock = threading.Lock() if self._device is not None else None
         self._cond = threading.Condition()
         self._queue: list[_Request] = []
         self._clients = 0
@@ -74,7 +75,7 @@ class BatchingNetworks:
 
     def scores(self, features: np.ndarray) -> np.ndarray:
         """(N, C, h, w) → (N, K, h, w) class scores on the host."""
-        return self._task((self._device or self.nets).scores, features)
+        return self._task(self._run_nets.scores, features)
 
     def labels(self, features) -> np.ndarray | None:
         """GPU backends: (1, C, h, w) device features → label map from the task_labels engine; else None."""
@@ -130,8 +131,8 @@ class BatchingNetworks:
         t = time.perf_counter()
         try:
             sizes = [r.images.shape[0] for r in batch]
-            out = (self._device or self.nets).features(np.concatenate([r.images for r in batch])
-                                                       if len(batch) > 1 else batch[0].images)
+            out = self._run_nets.features(np.concatenate([r.images for r in batch]) if len(batch) > 1
+                                          else batch[0].images)
             at = 0
             for r, n in zip(batch, sizes, strict=True):
                 r.result = out[at:at + n]

@@ -43,13 +43,20 @@ def _paced(pairs, fps: float, stop: threading.Event):
 class ForcedKeyframes:
     """A keyframe policy wrapper: `force` makes the next decision a keyframe (after dropped frames).
 
-    Contract: it is a look-ahead policy (has `place`) exactly when the wrapped policy is one.
+    Contract: it is a look-ahead policy (has `place`) exactly when the wrapped policy is one, and it shows the
+    wrapped policy's settings (at_iframes, cut_valid_fraction: the segmenter reads them to break interp's
+    backward chain at scene cuts).
     """
 
     def __init__(self, policy):
         self.policy, self.force = policy, False
         if hasattr(policy, "place"):  # interp asks look-ahead policies to place keyframes among held frames
             self.place = self._place
+
+    def __getattr__(self, name):  # only for names the wrapper lacks: the wrapped policy's settings
+        if name == "policy":  # not set yet
+            raise AttributeError(name)
+        return getattr(self.policy, name)
 
     def _place(self, frame, field, held: int) -> tuple[int, ...]:
         keys = self.policy.place(frame, field, held)  # keeps the wrapped policy's own state moving

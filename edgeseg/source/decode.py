@@ -139,17 +139,14 @@ class Source:
         q: queue.Queue = queue.Queue(maxsize=self.prefetch)
         done = object()
 
-        def put(item) -> bool:
-            return put_unless_stopped(q, item, self._stop)
-
         def work():
             try:
                 for frame in self._frames():
-                    if not put(frame):
+                    if not put_unless_stopped(q, frame, self._stop):
                         return
-                put(done)
+                put_unless_stopped(q, done, self._stop)
             except BaseException as exc:  # handed to the consumer, raised there
-                put(exc)
+                put_unless_stopped(q, exc, self._stop)
 
         self._thread = threading.Thread(target=work, name=f"decode:{self.name}", daemon=True)
         self._thread.start()

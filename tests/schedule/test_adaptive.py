@@ -43,12 +43,20 @@ def _decide(policy, stream):
     return np.array(keys)
 
 
-def test_forces_keyframes_at_iframes_and_cuts():
-    stream = _stream()
-    keys = _decide(AdaptiveKeyframes(budget=0.1, max_interval=30), stream)
+def _gaps(keys):
+    return np.diff(np.flatnonzero(np.concatenate([[True], keys])))
+
+
+def _assert_cuts_are_keyframes(stream, keys):
     for (frame, fld), k in zip(stream, keys, strict=True):
         if frame.pict_type == "I" or fld.valid_fraction < 0.25:
             assert k, f"frame {frame.index} is a cut/I-frame but not a keyframe"
+
+
+def test_forces_keyframes_at_iframes_and_cuts():
+    stream = _stream()
+    keys = _decide(AdaptiveKeyframes(budget=0.1, max_interval=30), stream)
+    _assert_cuts_are_keyframes(stream, keys)
 
 
 @pytest.mark.parametrize("budget", [0.1, 0.2])
@@ -56,8 +64,7 @@ def test_respects_budget_and_max_interval(budget):
     stream = _stream(2000)
     keys = _decide(AdaptiveKeyframes(budget=budget, max_interval=25), stream)
     assert abs(keys.mean() - budget) <= 0.25 * budget  # forced cuts included
-    gaps = np.diff(np.flatnonzero(np.concatenate([[True], keys])))
-    assert gaps.max() <= 25
+    assert _gaps(keys).max() <= 25
 
 
 def test_spends_budget_where_motion_is():
@@ -96,16 +103,10 @@ def _place(policy, stream):
     return keys
 
 
-def _gaps(keys):
-    return np.diff(np.flatnonzero(np.concatenate([[True], keys])))
-
-
 def test_lookahead_forces_keyframes_at_iframes_and_cuts():
     stream = _stream(900)
     keys = _place(AdaptiveKeyframes(budget=0.1, max_interval=15), stream)
-    for (frame, fld), k in zip(stream, keys, strict=True):
-        if frame.pict_type == "I" or fld.valid_fraction < 0.25:
-            assert k, f"frame {frame.index} is a cut/I-frame but not a keyframe"
+    _assert_cuts_are_keyframes(stream, keys)
 
 
 @pytest.mark.parametrize("budget", [0.1, 0.2])

@@ -48,3 +48,12 @@ def test_forced_keyframes_keeps_look_ahead_placement():
         held -= keys[-1] if keys else 0
     assert placed == [5]  # forced at frame 5, nothing else due within 7 frames at budget 1/10
     assert len(wrapped._held) == held == 2  # the wrapped policy tracks the frames still held (6, 7)
+
+
+def test_forced_keyframes_shows_the_wrapped_policys_cut_settings():
+    """The segmenter reads at_iframes / cut_valid_fraction to break interp's backward chain at scene cuts."""
+    for kind in ("fixed", "adaptive"):
+        wrapped = make_policy(kind, interval=10)
+        policy = ForcedKeyframes(wrapped)
+        assert policy.at_iframes is True and policy.cut_valid_fraction == wrapped.cut_valid_fraction
+    assert ForcedKeyframes(make_policy("fixed", interval=10, at_iframes=False)).at_iframes is False
