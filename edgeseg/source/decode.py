@@ -16,6 +16,8 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from edgeseg.errors import SourceError
 from edgeseg.source.frame import Frame
 from edgeseg.source.gop import DAMAGED, FRAME, GopDecoder, decode_events, idr_test, put_unless_stopped
@@ -57,6 +59,26 @@ class SourceStats:
                 f"{self.corrupt} corrupt, {self.dropped} dropped")
 
 
+class RgbConverter:
+    """Decoded frame → (H, W, 3) uint8 RGB, optionally scaled (bilinear), through one reused swscale context.
+
+    Usage: ``rgb = RgbConverter(); image = rgb(video_frame); small = rgb(video_frame, 360, 480)``
+    PyAV's ``frame.to_ndarray(format="rgb24")`` sets up a new context per frame: 0.54 vs 0.13 ms per
+    360×480 frame here. Thread-safe (frames may be converted on any thread).
+    """
+
+    def __init__(self):
+        from av.video.reformatter import VideoReformatter
+
+        self._reformatter, self._lock = VideoReformatter(), threading.Lock()
+
+    def __call__(self, vf, height: int | None = None, width: int | None = None) -> np.ndarray:
+        with self._lock:
+            out = self._reformatter.reformat(vf, width=width, height=height, format="rgb24",
+                                             interpolation="BILINEAR" if height else None)
+            return out.to_ndarray()
+
+
 class Source:
     """An iterable of Frame over one opened container; a context manager; iterate once."""
 
@@ -96,6 +118,7 @@ class Source:
 
             self.info.max_refs = max_ref_frames(ctx.extradata)
         self.stats = SourceStats()
+        self._rgb = RgbConverter()
         self._meta = {"max_refs": self.info.max_refs} if self.info.max_refs else {}  # for MotionFieldBuilder
         self._derive_pts = container.format.name in ("avi", "h264", "hevc", "m4v", "mjpeg", "rawvideo")
         # closed GOPs can be told apart (avcC H.264: IDR NAL units) in files; live streams stay on one decoder
@@ -199,10 +222,9 @@ class Source:
         if (pts is None or self._derive_pts) and self.info.fps:
             pts = index / self.info.fps  # raw bitstreams and AVI carry no display times: from the frame rate
         # pixels are converted on first use: the runtime needs them on keyframes only
+        rgb = self._rgb
         return Frame(index=index, pts=pts, pict_type=ptype, mvs=mvs, size=(vf.height, vf.width),
-                     loader=lambda: vf.to_ndarray(format="rgb24"), meta=dict(self._meta),
-                     scaler=lambda h, w: vf.reformat(width=w, height=h, format="rgb24",
-                                                     interpolation="BILINEAR").to_ndarray())
+                     loader=lambda: rgb(vf), meta=dict(self._meta), scaler=lambda h, w: rgb(vf, h, w))
 
     def _corrupt(self, what: str) -> None:
         self.stats.corrupt += 1
