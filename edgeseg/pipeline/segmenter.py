@@ -312,18 +312,21 @@ class StreamSegmenter:
                 q = warp(q, grid - d_next)
                 backward[k] = q
                 d_next = pending[k].disp
-        self.timings.add("warp", t)
-        results, p = [], grid
-        for k, item in enumerate(pending):
-            t = time.perf_counter()
+        # Forward chain: positions of frame i's cells in keyframe a; then every frame of the gap is fused in
+        # one batched gather per chain (per-frame calls would cost more than the arithmetic).
+        forward, p = [], grid
+        for item in pending:
             if item.disp is not None:
                 p = warp(p, grid + item.disp)
-            wb = (k + 1) / (n + 1) if backward[k] is not None else 0.0
-            parts = [(key_a, p, 1.0 - wb)] + ([(key_b, backward[k], wb)] if wb else [])
-            fused = warp_blend(parts)
-            self.timings.add("warp", t)
-            results.append(self._emit_hwc(item.frame, fused, item.t0))
-        return results
+            forward.append(p)
+        xp = self._xp
+        wb = np.array([(k + 1) / (n + 1) if backward[k] is not None else 0.0 for k in range(n)], np.float32)
+        parts = [(key_a, xp.stack(forward), 1.0 - wb)]
+        if wb.any():
+            parts.append((key_b, xp.stack([q if q is not None else grid for q in backward]), wb))
+        fused = warp_blend(parts)  # (n, h, w, C)
+        self.timings.add("warp", t)
+        return [self._emit_hwc(item.frame, fused[k], item.t0) for k, item in enumerate(pending)]
 
     def flush(self) -> list[Result]:
         """End of stream: emit every held frame. In interp mode the last held frame becomes a keyframe."""

@@ -42,17 +42,24 @@ def _taps(pos, h: int, w: int):
     return xp.stack([i00, i00 + dx, i00 + dy, i00 + dy + dx]), xp.stack([gx * gy, fx * gy, gx * fy, fx * fy])[..., None]
 
 
-def warp_blend(parts: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
-    """Σ alpha · warp(src, pos) over (src (h_s, w_s, C), pos (h, w, 2), alpha) parts → (h, w, C) float32."""
+def warp_blend(parts: list[tuple[np.ndarray, np.ndarray, float | np.ndarray]]) -> np.ndarray:
+    """Σ alpha · warp(src, pos) over (src (h_s, w_s, C), pos (..., h, w, 2), alpha) parts → (..., h, w, C).
+
+    Batched: pos may hold n position maps (n, h, w, 2) with alpha an (n,) array of per-map weights; all n
+    outputs then come from one gather per tap (interp fuses a whole keyframe gap at once).
+    """
     out = None
     for src, pos, alpha in parts:
-        if alpha == 0.0:
-            continue
         xp = array_module(src)
+        batched = getattr(alpha, "ndim", 0) > 0
+        if not batched and alpha == 0.0:
+            continue
         hs, ws, c = src.shape
         flat = src.reshape(hs * ws, c)
         idx, wts = _taps(pos, hs, ws)
-        if alpha != 1.0:
+        if batched:  # one weight per position map, repeated over its h·w points
+            wts *= xp.repeat(xp.asarray(alpha, xp.float32), pos.shape[-3] * pos.shape[-2])[:, None]
+        elif alpha != 1.0:
             wts *= xp.float32(alpha)
         for i, wt in zip(idx, wts, strict=True):
             term = xp.take(flat, i, axis=0)  # one contiguous C-vector per tap (3x faster than flat[i] here)
@@ -63,7 +70,7 @@ def warp_blend(parts: list[tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
                 out += term
     if out is None:
         raise ValueError("warp_blend needs at least one part with a non-zero weight")
-    return out.reshape(*parts[0][1].shape[:2], parts[0][0].shape[2])
+    return out.reshape(*parts[0][1].shape[:-1], parts[0][0].shape[2])
 
 
 def warp(src: np.ndarray, pos: np.ndarray) -> np.ndarray:

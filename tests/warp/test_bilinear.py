@@ -27,3 +27,16 @@ def test_blend_weights():
     b = np.full((3, 3, 2), 3.0, np.float32)
     g = identity_grid(3, 3)
     np.testing.assert_allclose(warp_blend([(a, g, 0.25), (b, g, 0.75)]), 2.5)
+
+
+def test_batched_blend_equals_one_blend_per_map():
+    rng = np.random.default_rng(2)
+    a, b = (rng.normal(size=(5, 6, 4)).astype(np.float32) for _ in range(2))
+    pa = identity_grid(5, 6) + rng.uniform(-1.5, 1.5, size=(3, 5, 6, 2)).astype(np.float32)
+    pb = identity_grid(5, 6) + rng.uniform(-1.5, 1.5, size=(3, 5, 6, 2)).astype(np.float32)
+    wb = np.array([0.25, 0.0, 0.75], np.float32)  # a zero weight leaves that map to chain a alone
+    out = warp_blend([(a, pa, 1 - wb), (b, pb, wb)])
+    assert out.shape == (3, 5, 6, 4)
+    for i in range(3):
+        one = warp_blend([(a, pa[i], 1 - wb[i])] + ([(b, pb[i], wb[i])] if wb[i] else []))
+        np.testing.assert_allclose(out[i], one, atol=1e-6)
