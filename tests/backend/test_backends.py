@@ -136,3 +136,14 @@ def test_verify_cli_on_gpu(bundle, tmp_path):
     res = CliRunner().invoke(main, ["verify", str(path)])
     assert res.exit_code == 0, res.output
     assert " ok" in res.output and "MISMATCH" not in res.output
+
+
+def test_ort_cpu_threads_do_not_spin_between_calls_unless_asked(bundle):
+    from edgeseg.backend.ort import OrtRunner
+
+    key = "session.intra_op.allow_spinning"
+    assert OrtRunner(bundle.feature.file, threads=2).session.get_session_options().get_session_config_entry(key) == "0"
+    spinning = OrtRunner(bundle.feature.file, threads=2, spin=True)
+    assert spinning.session.get_session_options().get_session_config_entry(key) == "1"
+    x = _x(1)
+    np.testing.assert_allclose(spinning.run({"image": x})["feature"], tiny_bundle.reference(x)[0], atol=1e-5)
