@@ -113,11 +113,17 @@ class _Scorer:
 
 
 def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int], labels_dir=None,
-              adaptive_intervals: list[int] = (), max_frames: int | None = None, progress=None) -> dict:
+              adaptive_intervals: list[int] = (), max_frames: int | None = None, repeat: int = 1,
+              progress=None) -> dict:
     """Run every (mode, interval) row over `spec`; returns the JSON-ready report.
 
     adaptive_intervals: for prop and interp, also rows with adaptive keyframes under the budget 1/K.
+    repeat: timing passes (frame mode, then every row, each pass): a row's fps is its median over the passes
+    and its speedup the median of its per-pass ratio to that pass's frame mode. mIoU comes from the first
+    pass (it is deterministic); later passes only time.
     """
+    if repeat < 1:
+        raise ConfigError(f"--repeat {repeat}: must be at least 1")
     n, size = _count_frames(spec, max_frames)
     labels = LabelDir(labels_dir) if labels_dir is not None else None
     if labels is not None:
@@ -139,30 +145,39 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
             frame_out[result.frame.index] = result.labels
 
     reference = labels.__getitem__ if labels is not None else frame_out.__getitem__
-    scorer = _Scorer(reference, k_classes)
-    t_frame, frames, seg = run_row("frame", 1, lambda r: (keep(r), labels is not None and scorer(r)))
-    components = {k: round(v, 3) for k, v in seg.timings.mean_ms().items()}
-    frame_fps = frames / max(t_frame - scorer.seconds, 1e-9)
-    rows = [{"mode": "frame", "interval": 1, "keyframes": "fixed", "fps": frame_fps, "speedup": 1.0,
-             "miou_avg": scorer.scores()[0] if labels is not None else 100.0,
-             "miou_min": scorer.scores()[1] if labels is not None else 100.0,
-             "frames": frames, "keyframe_fraction": 1.0}]
-    todo = [(m, k, "fixed") for m in modes if m != "frame" for k in intervals]
+    todo = [("frame", 1, "fixed")] + [(m, k, "fixed") for m in modes if m != "frame" for k in intervals]
     todo += [(m, k, "adaptive") for m in modes if m in ("prop", "interp") for k in adaptive_intervals]
-    for i, (mode, k, policy) in enumerate(todo):
-        if progress:
-            progress(i, len(todo), mode if policy == "fixed" else f"{mode} adaptive", k)
-        scorer = _Scorer(reference, k_classes)
-        seconds, frames, seg = run_row(mode, k, scorer, policy)
-        fps = frames / max(seconds - scorer.seconds, 1e-9)
-        avg, worst = scorer.scores()
-        rows.append({"mode": mode, "interval": k, "keyframes": policy, "fps": fps, "speedup": fps / frame_fps, "miou_avg": avg,
-                     "miou_min": worst, "frames": frames, "keyframe_fraction": seg.keyframes / max(frames, 1)})
-    for row in rows:
+    rows, fps_passes, components = [], [[] for _ in todo], {}
+    for p in range(repeat):
+        for i, (mode, k, policy) in enumerate(todo):
+            if progress and i:
+                progress(p * (len(todo) - 1) + i - 1, repeat * (len(todo) - 1),
+                         mode if policy == "fixed" else f"{mode} adaptive", k)
+            scorer = _Scorer(reference, k_classes) if p == 0 and (labels is not None or mode != "frame") else None
+
+            def on_result(r, scorer=scorer, reference_row=(p == 0 and mode == "frame")):
+                if reference_row:
+                    keep(r)
+                if scorer is not None:
+                    scorer(r)
+
+            seconds, frames, seg = run_row(mode, k, on_result, policy)
+            fps_passes[i].append(frames / max(seconds - (scorer.seconds if scorer else 0.0), 1e-9))
+            if p == 0:
+                if mode == "frame":
+                    components = {k_: round(v, 3) for k_, v in seg.timings.mean_ms().items()}
+                avg, worst = scorer.scores() if scorer is not None else (100.0, 100.0)
+                rows.append({"mode": mode, "interval": k, "keyframes": policy, "miou_avg": avg, "miou_min": worst,
+                             "frames": frames, "keyframe_fraction": seg.keyframes / max(frames, 1)})
+    for row, fps in zip(rows, fps_passes, strict=True):
+        row["fps"] = float(np.median(fps))
+        row["speedup"] = float(np.median(np.asarray(fps) / np.asarray(fps_passes[0])))
+        if repeat > 1:
+            row["fps_passes"] = [round(f, 2) for f in fps]
         for key in ("fps", "speedup", "miou_avg", "miou_min", "keyframe_fraction"):
             row[key] = round(float(row[key]), 3)
-    return {"reference": "labels" if labels is not None else "frame", "source": str(spec), "rows": rows,
-            "components_ms": components}
+    return {"reference": "labels" if labels is not None else "frame", "source": str(spec), "repeat": repeat,
+            "rows": rows, "components_ms": components}
 
 
 def format_table(report: dict) -> str:

@@ -23,8 +23,11 @@ import click
               help="Write accuracy vs throughput (PNG).")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None)
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for onnxruntime.")
+@click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Timing passes; fps and speedup are medians over them (noisy machines).")
 @click.option("--backend", type=click.Choice(["auto", "trt", "ort-cuda", "ort-cpu"]), default="auto")
-def bench(source, model, labels_dir, modes, intervals, adaptive, json_path, plot_path, max_frames, threads, backend) -> None:
+def bench(source, model, labels_dir, modes, intervals, adaptive, json_path, plot_path, max_frames, threads, repeat,
+          backend) -> None:
     """Measure fps, speedup and avg/min mIoU of each mode at each keyframe interval, in one run.
 
     Example: edgeseg bench clip/video.mp4 --labels clip/labels --intervals 2,5,10 --plot fig.png
@@ -41,7 +44,8 @@ def bench(source, model, labels_dir, modes, intervals, adaptive, json_path, plot
             click.echo(f"\r[{i + 1}/{n}] {mode} K={k} ...", err=True, nl=False)
 
     report = benchmark(source, nets=nets, bundle=bundle, modes=mode_list, intervals=ks, labels_dir=labels_dir,
-                       adaptive_intervals=adaptive_ks, max_frames=max_frames, progress=progress)
+                       adaptive_intervals=adaptive_ks, max_frames=max_frames, repeat=repeat,
+                       progress=progress)
     if sys.stderr.isatty():
         click.echo("", err=True)
     click.echo(format_table(report))

@@ -1,0 +1,95 @@
+"""`edgeseg bench` end to end on a rendered clip with ground truth: table, JSON, plot, repeats, bad input."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from edgeseg.cli import main
+
+FRAMES = 12
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "clip"
+    res = CliRunner().invoke(main, ["synth", str(out), "--frames", str(FRAMES), "--size", "96x128", "--seed", "7"])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def _bench(*args):
+    return CliRunner().invoke(main, ["bench", *map(str, args)])
+
+
+def test_table_json_and_plot_with_ground_truth(clip, tmp_path):
+    pytest.importorskip("matplotlib")
+    report_path, plot_path = tmp_path / "t1.json", tmp_path / "fig2.png"
+    res = _bench(clip / "video.mp4", "--labels", clip / "labels", "--modes", "frame,reuse,prop,interp",
+                 "--intervals", "1,3", "--adaptive", "3", "--json", report_path, "--plot", plot_path,
+                 "--repeat", "2", "--threads", "1")
+    assert res.exit_code == 0, res.output
+    report = json.loads(report_path.read_text())
+    assert report["reference"] == "labels" and report["repeat"] == 2
+    rows = {(r["mode"], r["interval"], r["keyframes"]): r for r in report["rows"]}
+    assert set(rows) == {("frame", 1, "fixed"), *((m, k, "fixed") for m in ("reuse", "prop", "interp") for k in (1, 3)),
+                         ("prop", 3, "adaptive"), ("interp", 3, "adaptive")}
+    for r in report["rows"]:
+        assert set(r) >= {"mode", "interval", "fps", "speedup", "miou_avg", "miou_min", "frames", "keyframe_fraction"}
+        assert r["frames"] == FRAMES and r["fps"] > 0 and 0 <= r["miou_min"] <= r["miou_avg"] <= 100
+        assert len(r["fps_passes"]) == 2 and r["fps"] == pytest.approx(np.median(r["fps_passes"]), abs=0.01)
+    frame = rows[("frame", 1, "fixed")]
+    assert frame["speedup"] == 1.0 and frame["keyframe_fraction"] == 1.0
+    assert 0 < frame["miou_avg"] < 100  # a real model against rendered ground truth: neither 0 nor perfect
+    for mode in ("reuse", "prop", "interp"):  # K = 1: every frame a keyframe, the same labels as frame mode
+        assert rows[(mode, 1, "fixed")]["miou_avg"] == pytest.approx(frame["miou_avg"], abs=1e-6)
+        assert rows[(mode, 1, "fixed")]["keyframe_fraction"] == 1.0
+    assert rows[("prop", 3, "fixed")]["keyframe_fraction"] == pytest.approx(4 / FRAMES, abs=1e-3)  # frames 0, 3, 6, 9
+    assert set(report["components_ms"]) >= {"feature", "task", "labels"}
+    lines = res.output.strip().splitlines()
+    assert lines[0].startswith("mIoU vs ground-truth labels") and lines[1].split()[:3] == ["mode", "K", "fps"]
+    assert len(lines) == 2 + len(report["rows"]) and lines[2].split()[:2] == ["frame", "1"]
+    assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot_path.stat().st_size > 10_000
+
+
+def test_without_labels_measures_agreement_with_frame_mode(clip):
+    res = _bench(clip / "video.mp4", "--modes", "frame,interp", "--intervals", "1,4", "--adaptive", "",
+                 "--max-frames", "8", "--threads", "1")
+    assert res.exit_code == 0, res.output
+    lines = res.output.strip().splitlines()
+    assert lines[0].startswith("mIoU vs frame mode's output (agreement)")
+    cells = {tuple(line.split()[:2]): line.split() for line in lines[2:]}
+    assert set(cells) == {("frame", "1"), ("interp", "1"), ("interp", "4")}
+    assert float(cells[("frame", "1")][4]) == 100.0 and float(cells[("interp", "1")][4]) == 100.0
+    assert float(cells[("interp", "4")][4]) < 100.0  # interpolated frames differ somewhere from frame mode
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--modes", "frame,warp"], "Error: --modes 'frame,warp': unknown mode 'warp'"),
+    (["--intervals", ","], "Error: --intervals ',': empty interval list"),
+    (["--intervals", "2,x"], "Error: --intervals '2,x': expected comma-separated integers"),
+])
+def test_bad_options_are_one_line(clip, args, message):
+    res = _bench(clip / "video.mp4", *args)
+    assert res.exit_code == 1 and res.output.startswith(message) and len(res.output.strip().splitlines()) == 1
+
+
+def test_labels_that_do_not_match_the_video_are_one_line(clip, tmp_path):
+    few = tmp_path / "few"
+    shutil.copytree(clip / "labels", few)
+    (few / f"frame-{FRAMES - 1}.png").unlink()
+    res = _bench(clip / "video.mp4", "--labels", few, "--modes", "frame")
+    assert res.exit_code == 1
+    assert res.output.strip() == f"Error: --labels {few}: {FRAMES - 1} label files for a video of {FRAMES} frames"
+
+    from edgeseg.sink.png import write_png
+
+    small = tmp_path / "small"
+    small.mkdir()
+    for i in range(FRAMES):
+        write_png(small / f"frame-{i}.png", np.zeros((48, 64), np.uint8))
+    res = _bench(clip / "video.mp4", "--labels", small, "--modes", "frame")
+    assert res.exit_code == 1
+    assert res.output.strip() == f"Error: --labels {small}: labels are 64×48, the video is 128×96"
