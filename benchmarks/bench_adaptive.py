@@ -1,7 +1,8 @@
 """Adaptive vs fixed keyframes at the same keyframe budget, cheaply: features computed once per clip.
 
     python benchmarks/bench_adaptive.py CLIP [CLIP ...] [--model BUNDLE] [-k 5,10] [--max-intervals 15,20]
-                                        [--weights 4,1,4] [--calibrate] [--json OUT] [--cache F.npz]
+                                        [--weights 4,1,4] [--calibrate] [--oracle 20] [--json OUT]
+                                        [--cache F.npz]
 
 CLIP is a directory made by `edgeseg synth` (video.mp4 + labels/: mIoU vs ground truth) or a video file
 (agreement with frame mode's output). Every row runs the library's own StreamSegmenter over the decoded clip
@@ -9,6 +10,10 @@ CLIP is a directory made by `edgeseg synth` (video.mp4 + labels/: mIoU vs ground
 mode) runs it on every frame and keeps the features by a hash of the network input, so any keyframe schedule
 afterwards costs decoding, warps, the task network and labels. avg / min mIoU are edgeseg.benchmark's (min:
 the worst group of frames at the same offset from their keyframe).
+
+--oracle LONGEST adds, per fixed-K row, the schedule with the same number of keyframes (cuts forced, gaps
+≤ LONGEST) that minimises the clip's summed per-frame error against the reference (dynamic programming over
+every gap, each gap run through the StreamSegmenter): an upper bound for any keyframe policy at that budget.
 
 --calibrate fits the staleness weights (edgeseg.schedule.signal): prop runs with a keyframe every 30 frames
 (3 phases), and the per-frame error (% of pixels whose label differs from frame mode's) is regressed, without
@@ -29,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeseg.benchmark import LabelDir, _Scorer
-from edgeseg.metrics import miou
+from edgeseg.metrics import confusion, miou
 from edgeseg.pipeline.networks import open_networks
 from edgeseg.pipeline.run import run_stream
 from edgeseg.pipeline.segmenter import StreamSegmenter
@@ -67,10 +72,15 @@ class ReplayNetworks:
 
 
 class Scheduled:
-    """A keyframe at exactly the given frame indices (besides the first frame and the end of interp)."""
+    """A keyframe at exactly the given frame indices (besides the first frame and the end of interp).
 
-    def __init__(self, keys):
+    cuts: treat mostly-intra P/B frames as scene cuts the way the library's policies do (interp's backward
+    chain breaks there), so that a schedule is scored as the runtime would run it.
+    """
+
+    def __init__(self, keys, *, cuts: bool = False):
         self.keys = set(keys)
+        self.at_iframes, self.cut_valid_fraction = cuts, (0.25 if cuts else 0.0)
 
     def decide(self, frame, field, since_key):
         return frame.index in self.keys
@@ -135,6 +145,84 @@ def decision_us(clip_video: str, policy_factory, mode: str) -> float:
     return 1e6 * spent / max(len(pairs) - 1, 1)
 
 
+def oracle(clip: Clip, nets, bundle, mode: str, keyframes: int, *, longest: int = 20) -> list[int]:
+    """The schedule with `keyframes` keyframes (forced cuts included, gaps ≤ longest) that minimises the clip's
+    summed per-frame error against the reference, found by trying every gap and dynamic programming.
+
+    A frame's error (keyframes included: where a keyframe goes changes which frames get frame mode's own
+    error) is its misclassified pixels, each weighted by 1/(clip pixels of the true class) +
+    1/(clip pixels of the predicted class): the first-order change of mIoU, so that the sum is additive over
+    frames while it tracks what mIoU counts. An upper bound for what a keyframe policy can reach at this
+    budget on this clip (the error knows the ground truth; no causal policy does).
+    """
+    ref = clip.labels.__getitem__ if clip.labels is not None else clip.frame_labels.__getitem__
+    k = len(bundle.classes)
+    with open_source(clip.video) as src:
+        pairs = list(motion_pairs(src, mode="prop"))
+    n = len(pairs)
+    pixels = sum(np.bincount(ref(i).ravel(), minlength=256)[:k] for i in range(n)).astype(np.float64)
+    w = 1.0 / np.maximum(pixels, 1.0)
+    pair_w = w[:, None] + w[None, :]
+    np.fill_diagonal(pair_w, 0.0)
+
+    def errors(a: int, b: int) -> dict[int, float]:
+        """Per-frame error of the frames a+1 … b-1 with keyframes at a and b (prop: b = n is the end)."""
+        seg = StreamSegmenter(nets, mode=mode, policy=Scheduled({b}, cuts=True), model_hw=bundle.input_hw,
+                              mean=bundle.mean, std=bundle.std)
+        out = {}
+        for frame, fld in pairs[a:min(b + 1, n)]:
+            for r in seg.push(frame, fld):
+                if not r.keyframe:
+                    out[r.frame.index] = err(r.labels, r.frame.index)
+        return out
+
+    def err(labels, i: int) -> float:
+        return float((confusion(labels, ref(i), num_classes=k) * pair_w).sum())
+
+    key_err = [err(clip.frame_labels[i], i) if clip.labels is not None else 0.0 for i in range(n)]
+
+    forced = sorted(clip.forced | {0})
+    inf = float("inf")
+    # cost[a][b]: error of the frames after keyframe a up to keyframe b, b's own (frame-mode) error included
+    # (b = n: the end of a prop stream)
+    cost: dict[tuple[int, int], float] = {}
+    for a in range(n):
+        nxt = next((f for f in forced if f > a), n)  # a gap may not jump over a forced keyframe
+        if mode == "prop":
+            per = errors(a, min(a + longest, nxt, n))  # causal: one run gives every gap from a
+            acc = 0.0
+            for b in range(a + 1, min(a + longest, nxt, n) + 1):
+                cost[a, b] = acc + (key_err[b] if b < n else 0.0)
+                acc += per.get(b, 0.0)
+        else:
+            for b in range(a + 1, min(a + longest, nxt, n - 1) + 1):
+                cost[a, b] = sum(errors(a, b).values()) + key_err[b]
+    # best[b, m]: least error up to a keyframe at b with m keyframes so far (0 is the first)
+    best = np.full((n + 1, keyframes + 1), inf)
+    prev = np.zeros((n + 1, keyframes + 1), int)
+    best[0, 1] = 0.0
+    for b in range(1, n):
+        for a in range(max(0, b - longest), b):
+            if (a, b) in cost:
+                cand = best[a, :-1] + cost[a, b]
+                better = cand < best[b, 1:]
+                best[b, 1:][better], prev[b, 1:][better] = cand[better], a
+    if mode == "prop":  # the frames after the last keyframe: a virtual end at n that is no keyframe
+        for a in range(max(0, n - longest), n):
+            if (a, n) in cost and best[a, keyframes] + cost[a, n] < best[n, keyframes]:
+                best[n, keyframes], prev[n, keyframes] = best[a, keyframes] + cost[a, n], a
+    b, m = (n, keyframes) if mode == "prop" else (n - 1, keyframes)  # interp: the last frame is a keyframe
+    if not np.isfinite(best[b, m]):
+        raise SystemExit(f"{clip.name}: no {mode} schedule with {keyframes} keyframes and gaps ≤ {longest}")
+    keys = []
+    if b == n:
+        b = prev[n, m]
+    while b > 0:
+        keys.append(b)
+        b, m = prev[b, m], m - 1
+    return sorted([0, *keys])
+
+
 def nnls(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Non-negative least squares for a handful of columns: the best over all column subsets."""
     best, best_err = np.zeros(x.shape[1]), float(np.sum(y**2))
@@ -193,6 +281,8 @@ def main(argv=None) -> int:
     ap.add_argument("--modes", default="interp,prop")
     ap.add_argument("--weights", default=None, help="staleness weights invalid,motion,deform (default: the policy's)")
     ap.add_argument("--calibrate", action="store_true")
+    ap.add_argument("--oracle", type=int, default=0, metavar="LONGEST",
+                    help="also the error-minimising schedule with fixed K's keyframe count, gaps ≤ LONGEST")
     ap.add_argument("--json", default=None)
     ap.add_argument("--cache", default=None, help="NPZ file keeping the features between runs (one model!)")
     args = ap.parse_args(argv)
@@ -221,6 +311,9 @@ def main(argv=None) -> int:
         print(json.dumps(report["calibration"], indent=1))
     for clip, mode, k in itertools.product(clips, modes, ks):
         report["rows"].append(row(clip, nets, bundle, mode, FixedInterval(interval=k), "fixed", k))
+        if args.oracle:  # the best schedule with as many keyframes as fixed K (knows the ground truth)
+            keys = oracle(clip, nets, bundle, mode, len(report["rows"][-1]["keys"]), longest=args.oracle)
+            report["rows"].append(row(clip, nets, bundle, mode, Scheduled(keys, cuts=True), f"oracle≤{args.oracle}", k))
         for mx in maxes:
             policy = adaptive(k, mx)
             name = f"adaptive≤{policy.max_interval}"
