@@ -20,25 +20,21 @@ def fill_invalid(dx: np.ndarray, dy: np.ndarray, valid: np.ndarray, *, rounds: i
         return dx, dy
     dx, dy, known = dx.copy(), dy.copy(), valid.copy()
     h, w = known.shape
+    pad = np.zeros((3, h + 2, w + 2), np.float32)  # known, known·dx, known·dy inside a zero border
     for _ in range(rounds):
-        if known.all():
-            break
-        k = np.pad(known.astype(np.float32), 1)
-        sx, sy = np.pad(np.where(known, dx, 0), 1), np.pad(np.where(known, dy, 0), 1)
-        cnt = np.zeros((h, w), np.float32)
-        accx, accy = np.zeros_like(cnt), np.zeros_like(cnt)
-        for oy in (0, 1, 2):
-            for ox in (0, 1, 2):
-                if oy == 1 and ox == 1:
-                    continue
-                cnt += k[oy:oy + h, ox:ox + w]
-                accx += sx[oy:oy + h, ox:ox + w]
-                accy += sy[oy:oy + h, ox:ox + w]
-        grow = ~known & (cnt > 0)
+        pad[0, 1:-1, 1:-1] = known
+        np.multiply(known, dx, out=pad[1, 1:-1, 1:-1])
+        np.multiply(known, dy, out=pad[2, 1:-1, 1:-1])
+        rows = pad[:, :-2] + pad[:, 1:-1] + pad[:, 2:]
+        box = rows[:, :, :-2] + rows[:, :, 1:-1] + rows[:, :, 2:]  # 3×3 sums; a growing cell's own term is 0
+        grow = ~known & (box[0] > 0)
         if not grow.any():
             break
-        dx[grow], dy[grow] = accx[grow] / cnt[grow], accy[grow] / cnt[grow]
+        cnt = box[0][grow]
+        dx[grow], dy[grow] = box[1][grow] / cnt, box[2][grow] / cnt
         known |= grow
+        if known.all():
+            break
     return dx, dy
 
 

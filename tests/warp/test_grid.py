@@ -32,3 +32,34 @@ def test_resampler_scales_pixels_to_cells():
     disp, valid = FieldResampler(video_hw=(64, 128), feature_hw=(8, 16))(f)
     assert disp.shape == (8, 16, 2) and valid.all()
     assert np.allclose(disp[..., 0], 2.0) and np.allclose(disp[..., 1], -1.0)
+
+
+def _fill_by_hand(dx, dy, valid, rounds):
+    """The contract cell by cell: each round, an unknown cell with known 8-neighbours takes their mean."""
+    dx, dy, known = dx.astype(float), dy.astype(float), valid.copy()
+    h, w = known.shape
+    for _ in range(rounds):
+        new = {}
+        for i in range(h):
+            for j in range(w):
+                if known[i, j]:
+                    continue
+                nb = [(a, b) for a in range(i - 1, i + 2) for b in range(j - 1, j + 2)
+                      if 0 <= a < h and 0 <= b < w and (a, b) != (i, j) and known[a, b]]
+                if nb:
+                    new[i, j] = (np.mean([dx[c] for c in nb]), np.mean([dy[c] for c in nb]))
+        for c, (x, y) in new.items():
+            dx[c], dy[c], known[c] = x, y, True
+    return dx, dy
+
+
+def test_fill_invalid_matches_the_cell_by_cell_contract():
+    rng = np.random.default_rng(5)
+    dx, dy = (rng.normal(scale=4, size=(9, 13)).astype(np.float32) for _ in range(2))
+    valid = rng.random((9, 13)) > 0.6  # many holes, some several cells deep
+    for rounds in (1, 2, 4):
+        fx, fy = fill_invalid(dx, dy, valid, rounds=rounds)
+        ex, ey = _fill_by_hand(dx, dy, valid, rounds)
+        np.testing.assert_allclose(fx, ex, atol=1e-5)
+        np.testing.assert_allclose(fy, ey, atol=1e-5)
+        assert (fx[valid] == dx[valid]).all()
