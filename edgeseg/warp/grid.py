@@ -23,8 +23,8 @@ def fill_invalid(dx: np.ndarray, dy: np.ndarray, valid: np.ndarray, *, rounds: i
     pad = np.zeros((3, h + 2, w + 2), np.float32)  # known, known·dx, known·dy inside a zero border
     for _ in range(rounds):
         pad[0, 1:-1, 1:-1] = known
-        np.multiply(known, dx, out=pad[1, 1:-1, 1:-1])
-        np.multiply(known, dy, out=pad[2, 1:-1, 1:-1])
+        pad[1, 1:-1, 1:-1] = np.where(known, dx, 0.0)  # whatever an invalid cell holds counts as nothing
+        pad[2, 1:-1, 1:-1] = np.where(known, dy, 0.0)
         rows = pad[:, :-2] + pad[:, 1:-1] + pad[:, 2:]
         box = rows[:, :, :-2] + rows[:, :, 1:-1] + rows[:, :, 2:]  # 3×3 sums; a growing cell's own term is 0
         grow = ~known & (box[0] > 0)
