@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgeseg.jit import compiled
+
 
 def resize_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Source indices i0, i1 and weight of i1 for bilinear resize along one axis (align_corners=False)."""
@@ -54,6 +56,60 @@ def _argmax_axis1(vals: np.ndarray) -> np.ndarray:
     return (k - ((vals == best).view(np.uint8) * rank).max(axis=1)).astype(np.uint8)
 
 
+def _upsample_argmax(scores, by0, by1, bny, ystart, wy, bx0, bx1, bnx, xstart, wx, out):
+    """The kernel of LabelUpsampler (one band pair = quad at a time; numba-compiled)."""
+    k, mx = scores.shape[0], wx.shape[1]
+    s = np.empty((4, k), np.float32)  # the quad's corner scores: (y0, x0), (y0, x1), (y1, x0), (y1, x1)
+    corner = np.empty(4, np.int64)  # their argmax classes
+    cand = np.empty(k, np.int64)
+    top, bot = np.empty((k, mx), np.float32), np.empty((k, mx), np.float32)
+    for bi in range(by0.shape[0]):
+        ya, yb, ny, r0 = by0[bi], by1[bi], bny[bi], ystart[bi]
+        for bj in range(bx0.shape[0]):
+            xa, xb, nx, c0 = bx0[bj], bx1[bj], bnx[bj], xstart[bj]
+            for q in range(4):
+                yy = ya if q < 2 else yb
+                xx = xa if q % 2 == 0 else xb
+                best, lab = scores[0, yy, xx], 0
+                s[q, 0] = best
+                for c in range(1, k):
+                    v = scores[c, yy, xx]
+                    s[q, c] = v
+                    if v > best:
+                        best, lab = v, c
+                corner[q] = lab
+            if corner[0] == corner[1] and corner[0] == corner[2] and corner[0] == corner[3]:
+                out[r0:r0 + ny, c0:c0 + nx] = np.uint8(corner[0])
+                continue
+            nc = 0  # classes that no other class beats at all four corners
+            for c in range(k):
+                beaten = False
+                for m in range(k):
+                    if s[0, m] > s[0, c] and s[1, m] > s[1, c] and s[2, m] > s[2, c] and s[3, m] > s[3, c]:
+                        beaten = True
+                        break
+                if not beaten:
+                    cand[nc] = c
+                    nc += 1
+            for j in range(nc):  # along x once per column, for the top and bottom cell rows
+                c = cand[j]
+                for u in range(nx):
+                    w1x = wx[bj, u]
+                    w0x = np.float32(1.0) - w1x
+                    top[j, u] = w0x * s[0, c] + w1x * s[1, c]
+                    bot[j, u] = w0x * s[2, c] + w1x * s[3, c]
+            for t in range(ny):
+                w1y = wy[bi, t]
+                w0y = np.float32(1.0) - w1y
+                for u in range(nx):
+                    best, lab = w0y * top[0, u] + w1y * bot[0, u], cand[0]
+                    for j in range(1, nc):
+                        v = w0y * top[j, u] + w1y * bot[j, u]
+                        if v > best:
+                            best, lab = v, cand[j]
+                    out[r0 + t, c0 + u] = np.uint8(lab)
+
+
 class LabelUpsampler:
     """argmax over classes of bilinearly upsampled scores (align_corners=False), computed sparsely.
 
@@ -74,6 +130,7 @@ class LabelUpsampler:
         self._pix = np.where(ok, pix, dst_hw[0] * dst_hw[1]).reshape(len(self._y0), len(self._x0), -1)
         self._wxm = np.stack([1 - self._wx, self._wx], axis=1)  # (bands, 2, mx): weights of cells x0, x1
         self._wym = np.stack([1 - self._wy, self._wy], axis=2)  # (bands, my, 2): weights of rows y0, y1
+        self._ystart, self._xstart = self._rows[:, 0].copy(), self._cols[:, 0].copy()  # first pixel of each band
 
     @staticmethod
     def _bands(n_in: int, n_out: int):
@@ -93,6 +150,17 @@ class LabelUpsampler:
         """scores: (K, h, w) float → (H, W) uint8 labels."""
         k, h, w = scores.shape
         assert (h, w) == self.src_hw, f"scores are {h}×{w}, upsampler built for {self.src_hw}"
+        kernel = compiled(_upsample_argmax)
+        if kernel is None:
+            return self.numpy(scores)
+        out = np.empty(self.dst_hw, np.uint8)
+        kernel(np.ascontiguousarray(scores, np.float32), self._y0, self._y1, self._ny, self._ystart, self._wy,
+               self._x0, self._x1, self._nx, self._xstart, self._wx, out)
+        return out
+
+    def numpy(self, scores: np.ndarray) -> np.ndarray:
+        """The same labels in NumPy (without numba): whole-array passes over the crossed quads."""
+        k, h, w = scores.shape
         low = scores.argmax(axis=0).astype(np.uint8)
         buf = np.empty(self.dst_hw[0] * self.dst_hw[1] + 1, np.uint8)
         out = buf[:-1].reshape(self.dst_hw)

@@ -39,3 +39,18 @@ def test_score_resizer_matches_bilinear():
     scores = np.random.default_rng(3).normal(size=(5, 23, 30)).astype(np.float32)
     ref = F.interpolate(torch.from_numpy(scores)[None], size=(45, 60), mode="bilinear", align_corners=False)[0]
     np.testing.assert_allclose(ScoreResizer((23, 30), (45, 60))(scores), ref.numpy(), atol=1e-5)
+
+
+def test_compiled_kernel_and_numpy_path_agree():
+    pytest.importorskip("numba")
+    from edgeseg.jit import compiled
+    from edgeseg.labels import _upsample_argmax
+
+    assert compiled(_upsample_argmax) is not None  # with numba installed, LabelUpsampler runs the kernel
+    rng = np.random.default_rng(8)
+    for src, dst in [((23, 30), (360, 480)), ((9, 13), (40, 30)), ((12, 17), (200, 270))]:
+        coarse = rng.normal(size=(8, src[0] // 2 + 2, src[1] // 2 + 2)).astype(np.float32)
+        scores = F.interpolate(torch.from_numpy(coarse)[None], size=src, mode="bilinear",
+                               align_corners=False)[0].numpy().copy()
+        up = LabelUpsampler(src, dst)
+        assert (up(scores) != up.numpy(scores)).mean() < 1e-4

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from edgeseg.errors import ConfigError
+from edgeseg.jit import compiled
 from edgeseg.motion.field import MotionField
 from edgeseg.source.frame import Frame
 
@@ -151,6 +152,16 @@ def _pick_distances(mvs: np.ndarray, dist: np.ndarray, kmax: int, prior: MotionF
     |m|² / (m·p) in the continuous case, so only its floor and ceiling are tried. The vector keeps its nearest-
     anchor distance unless the prior is valid there, that error is over 0.5 px, and the pick halves it.
     """
+    kernel = compiled(_pick_into)
+    if kernel is not None:
+        out = dist.astype(np.float64, copy=True)
+        kernel(mvs, out, kmax, prior.dx, prior.dy, prior.valid, prior.stride, direction)
+        return out
+    return _pick_numpy(mvs, dist, kmax, prior, direction)
+
+
+def _pick_numpy(mvs: np.ndarray, dist: np.ndarray, kmax: int, prior: MotionField, direction: int) -> np.ndarray:
+    """_pick_distances as whole-array passes (without numba)."""
     # only vectors that move (a zero vector is zero at any distance) and whose block has a valid prior
     sel = np.flatnonzero((mvs[:, 0] == direction) & ((mvs[:, 7] != 0) | (mvs[:, 8] != 0)))
     if not len(sel):
@@ -184,6 +195,33 @@ def _pick_distances(mvs: np.ndarray, dist: np.ndarray, kmax: int, prior: MotionF
     out = dist.copy()
     out[sel[take]] = k_best[take]
     return out
+
+
+def _pick_into(mvs, dist, kmax, pdx, pdy, pvalid, stride, direction):
+    """numba kernel of _pick_distances: the same rule, one vector at a time, written into dist."""
+    gh, gw = pvalid.shape
+    for i in range(mvs.shape[0]):
+        if mvs[i, 0] != direction or (mvs[i, 7] == 0 and mvs[i, 8] == 0):
+            continue
+        cy, cx = min(mvs[i, 6] // stride, gh - 1), min(mvs[i, 5] // stride, gw - 1)
+        if not pvalid[cy, cx]:
+            continue
+        scale = -direction / mvs[i, 9]
+        mx, my = mvs[i, 7] * scale, mvs[i, 8] * scale
+        px, py = np.float64(pdx[cy, cx]), np.float64(pdy[cy, cx])
+        near = dist[i]
+        ex, ey = mx / near - px, my / near - py
+        e2_near = ex * ex + ey * ey
+        if not e2_near > 0.25:
+            continue
+        dot = mx * px + my * py
+        kstar = (mx * mx + my * my) / dot if dot > 1e-6 else 1.0
+        k_lo = min(max(np.floor(kstar), 1.0), kmax)
+        k_hi = min(max(np.ceil(kstar), 1.0), kmax)
+        e2_lo = (mx / k_lo - px) ** 2 + (my / k_lo - py) ** 2
+        e2_hi = (mx / k_hi - px) ** 2 + (my / k_hi - py) ** 2
+        if min(e2_lo, e2_hi) < 0.25 * e2_near:
+            dist[i] = k_hi if e2_hi < e2_lo else k_lo
 
 
 class MotionFieldBuilder:

@@ -39,7 +39,7 @@ from edgeseg.pipeline.linearity import pointwise_affine
 from edgeseg.pipeline.preprocess import Preprocessor
 from edgeseg.schedule.policy import KeyframePolicy
 from edgeseg.source.frame import Frame
-from edgeseg.warp.bilinear import identity_grid, warp, warp_blend
+from edgeseg.warp.bilinear import chain, identity_grid, warp, warp_blend
 from edgeseg.warp.grid import FieldResampler
 
 MODES = ("frame", "prop", "interp", "reuse", "flow")
@@ -302,23 +302,20 @@ class StreamSegmenter:
         if n == 0:
             return []
         t = time.perf_counter()
-        # Backward chain: positions of frame i's cells in keyframe b, via q_{i+1} ≈ q_i - d_{i+1}(q_i).
+        # Backward chain: positions of frame i's cells in keyframe b, via q_{i} ≈ q_{i+1}(grid - d_{i+1}), from
+        # the keyframe back to the first frame without motion to its predecessor (those use keyframe a alone).
         backward: list[np.ndarray | None] = [None] * n
         if key_b is not None and disp_b is not None:
-            q, d_next = grid, disp_b
-            for k in range(n - 1, -1, -1):
-                if d_next is None:
-                    break  # chain broken further back: those frames use keyframe a alone
-                q = warp(q, grid - d_next)
+            steps = [disp_b]
+            for k in range(n - 1, 0, -1):
+                if pending[k].disp is None:
+                    break
+                steps.append(pending[k].disp)
+            for k, q in zip(range(n - 1, -1, -1), chain(grid, steps, sign=-1.0), strict=False):
                 backward[k] = q
-                d_next = pending[k].disp
         # Forward chain: positions of frame i's cells in keyframe a; then every frame of the gap is fused in
         # one batched gather per chain (per-frame calls would cost more than the arithmetic).
-        forward, p = [], grid
-        for item in pending:
-            if item.disp is not None:
-                p = warp(p, grid + item.disp)
-            forward.append(p)
+        forward = chain(grid, [item.disp for item in pending])
         xp = self._xp
         wb = np.array([(k + 1) / (n + 1) if backward[k] is not None else 0.0 for k in range(n)], np.float32)
         parts = [(key_a, xp.stack(forward), 1.0 - wb)]

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgeseg.jit import compiled
+
 
 def array_module(a):
     """numpy, or cupy for CuPy arrays (without importing CuPy on machines that do not use it)."""
@@ -42,12 +44,40 @@ def _taps(pos, h: int, w: int):
     return xp.stack([i00, i00 + dx, i00 + dy, i00 + dy + dx]), xp.stack([gx * gy, fx * gy, gx * fy, fx * fy])[..., None]
 
 
+def _blend_into(src, pos, alpha, out, first):
+    """out (N, C) (+)= alpha[i] · bilinear sample of src (h_s, w_s, C) at pos (N, 2): the numba kernel of
+    warp_blend, with _taps' clamping and float32 weights."""
+    hs, ws, c = src.shape
+    for i in range(pos.shape[0]):
+        x = min(max(pos[i, 0], np.float32(0.0)), np.float32(ws - 1))
+        y = min(max(pos[i, 1], np.float32(0.0)), np.float32(hs - 1))
+        x0 = min(int(x), ws - 2) if ws > 1 else 0
+        y0 = min(int(y), hs - 2) if hs > 1 else 0
+        fx, fy = x - np.float32(x0), y - np.float32(y0)
+        gx, gy = np.float32(1.0) - fx, np.float32(1.0) - fy
+        x1, y1 = x0 + (1 if ws > 1 else 0), y0 + (1 if hs > 1 else 0)
+        a = alpha[i]
+        w00, w01, w10, w11 = gx * gy * a, fx * gy * a, gx * fy * a, fx * fy * a
+        for k in range(c):
+            v = src[y0, x0, k] * w00 + src[y0, x1, k] * w01 + src[y1, x0, k] * w10 + src[y1, x1, k] * w11
+            if first:
+                out[i, k] = v
+            else:
+                out[i, k] += v
+
+
 def warp_blend(parts: list[tuple[np.ndarray, np.ndarray, float | np.ndarray]]) -> np.ndarray:
     """Σ alpha · warp(src, pos) over (src (h_s, w_s, C), pos (..., h, w, 2), alpha) parts → (..., h, w, C).
 
     Batched: pos may hold n position maps (n, h, w, 2) with alpha an (n,) array of per-map weights; all n
     outputs then come from one gather per tap (interp fuses a whole keyframe gap at once).
     """
+    kernel = compiled(_blend_into) if all(array_module(src) is np for src, _, _ in parts) else None
+    return _blend_compiled(kernel, parts) if kernel is not None else _blend_arrays(parts)
+
+
+def _blend_arrays(parts) -> np.ndarray:
+    """warp_blend as whole-array gathers: NumPy without numba, and CuPy on the GPU."""
     out = None
     for src, pos, alpha in parts:
         xp = array_module(src)
@@ -73,6 +103,73 @@ def warp_blend(parts: list[tuple[np.ndarray, np.ndarray, float | np.ndarray]]) -
     return out.reshape(*parts[0][1].shape[:-1], parts[0][0].shape[2])
 
 
+def _blend_compiled(kernel, parts) -> np.ndarray:
+    """warp_blend on the host through the compiled kernel: one pass per part, no temporaries."""
+    shape = parts[0][1].shape[:-1]
+    n = int(np.prod(shape))
+    out = np.empty((n, parts[0][0].shape[2]), np.float32)
+    first = True
+    for src, pos, alpha in parts:
+        alpha = np.asarray(alpha, np.float32)
+        if alpha.ndim == 0 and alpha == 0.0:
+            continue
+        per_point = np.repeat(alpha, n // alpha.size) if alpha.ndim else np.full(n, alpha, np.float32)
+        kernel(np.ascontiguousarray(src, np.float32), np.ascontiguousarray(pos, np.float32).reshape(n, 2),
+               per_point, out, first)
+        first = False
+    if first:
+        raise ValueError("warp_blend needs at least one part with a non-zero weight")
+    return out.reshape(*shape, parts[0][0].shape[2])
+
+
 def warp(src: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """Sample src (h_s, w_s, C) at positions pos (h, w, 2) → (h, w, C) float32."""
     return warp_blend([(src, pos, 1.0)])
+
+
+def _chain_into(grid, disps, has, sign, out):
+    """numba kernel of chain(): out[k] = positions after step k (bilinear composition on the host)."""
+    h, w = grid.shape[0], grid.shape[1]
+    prev = grid.copy()
+    for k in range(disps.shape[0]):
+        if not has[k]:
+            out[k] = prev
+            continue
+        for i in range(h):
+            for j in range(w):
+                x = min(max(grid[i, j, 0] + sign * disps[k, i, j, 0], np.float32(0.0)), np.float32(w - 1))
+                y = min(max(grid[i, j, 1] + sign * disps[k, i, j, 1], np.float32(0.0)), np.float32(h - 1))
+                x0 = min(int(x), w - 2) if w > 1 else 0
+                y0 = min(int(y), h - 2) if h > 1 else 0
+                fx, fy = x - np.float32(x0), y - np.float32(y0)
+                gx, gy = np.float32(1.0) - fx, np.float32(1.0) - fy
+                x1, y1 = x0 + (1 if w > 1 else 0), y0 + (1 if h > 1 else 0)
+                for c in range(2):
+                    out[k, i, j, c] = (prev[y0, x0, c] * (gx * gy) + prev[y0, x1, c] * (fx * gy)
+                                       + prev[y1, x0, c] * (gx * fy) + prev[y1, x1, c] * (fx * fy))
+        prev = out[k]
+
+
+def chain(grid: np.ndarray, disps: list, *, sign: float = 1.0) -> list:
+    """Compose per-frame displacement fields into positions: p_k = warp(p_{k-1}, grid + sign · d_k), p_{-1} = grid.
+
+    Usage: ``positions = chain(identity_grid(h, w), [d1, d2, d3])`` (prop/interp's forward chain; sign=-1
+    with the fields in reverse order is interp's backward chain). A None field keeps the previous positions.
+    One compiled call for the whole chain on the host; step by step elsewhere (CuPy, no numba).
+    """
+    if not disps:
+        return []
+    kernel = compiled(_chain_into) if array_module(grid) is np else None
+    if kernel is None:
+        out, p = [], grid
+        for d in disps:
+            if d is not None:
+                p = warp(p, grid + sign * d)
+            out.append(p)
+        return out
+    has = np.array([d is not None for d in disps])
+    zero = np.zeros_like(grid)
+    stacked = np.stack([d if d is not None else zero for d in disps]).astype(np.float32, copy=False)
+    out = np.empty((len(disps), *grid.shape), np.float32)
+    kernel(np.ascontiguousarray(grid, np.float32), stacked, has, np.float32(sign), out)
+    return list(out)

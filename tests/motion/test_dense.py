@@ -159,3 +159,24 @@ def test_frame_with_empty_vectors_on_p_is_all_invalid():
     frames = [Frame(0, 0.0, "I", img, np.zeros((0, 10), np.int32)), Frame(1, 0.04, "P", img, np.zeros((0, 10), np.int32))]
     out = list(MotionFieldBuilder().fields(frames))
     assert out[1][1].shape == (2, 2) and not out[1][1].valid.any()
+
+
+def test_compiled_distance_pick_equals_the_array_path():
+    pytest.importorskip("numba")
+    from edgeseg.jit import compiled
+    from edgeseg.motion.dense import _pick_distances, _pick_into, _pick_numpy
+    from edgeseg.motion.field import MotionField
+
+    assert compiled(_pick_into) is not None  # with numba installed, the builder runs the kernel
+    rng = np.random.default_rng(11)
+    prior = MotionField.empty(96, 160, 16)
+    prior.dx[:], prior.dy[:] = rng.normal(scale=3, size=(2, *prior.shape)).astype(np.float32)
+    prior.valid[:] = rng.random(prior.shape) > 0.2
+    mvs = np.array([_mv(int(rng.choice([-1, 1])), 16, 16, 8 + 16 * c, 8 + 16 * r, *rng.integers(-40, 40, 2),
+                        scale=int(rng.choice([1, 2, 4])))
+                     for r in range(6) for c in range(10) for _ in range(3)], np.int32)
+    dist = rng.choice([1.0, 2.0, 3.0], size=len(mvs))
+    for direction in (-1, 1):
+        want = _pick_numpy(mvs, dist, 4, prior, direction)
+        np.testing.assert_array_equal(_pick_distances(mvs, dist, 4, prior, direction), want)
+        assert (want != dist).any()  # the case exercises the pick

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from edgeseg.warp.bilinear import identity_grid, warp, warp_blend
 
@@ -40,3 +41,39 @@ def test_batched_blend_equals_one_blend_per_map():
     for i in range(3):
         one = warp_blend([(a, pa[i], 1 - wb[i])] + ([(b, pb[i], wb[i])] if wb[i] else []))
         np.testing.assert_allclose(out[i], one, atol=1e-6)
+
+
+def test_compiled_blend_equals_the_array_path():
+    pytest.importorskip("numba")
+    from edgeseg.jit import compiled
+    from edgeseg.warp.bilinear import _blend_arrays, _blend_into
+
+    assert compiled(_blend_into) is not None  # with numba installed, warp_blend runs the compiled kernel
+    rng = np.random.default_rng(4)
+    a, b = (rng.normal(size=(7, 9, 8)).astype(np.float32) for _ in range(2))
+    pa = identity_grid(7, 9) + rng.uniform(-3, 3, size=(4, 7, 9, 2)).astype(np.float32)  # some clamp at borders
+    pb = identity_grid(7, 9) + rng.uniform(-3, 3, size=(4, 7, 9, 2)).astype(np.float32)
+    wb = np.array([0.1, 0.0, 0.5, 0.9], np.float32)
+    for parts in ([(a, pa, 1 - wb), (b, pb, wb)], [(a, pa[0], 0.3), (b, pb[0], 0.7)], [(a[:1, :1], pa[0], 1.0)]):
+        np.testing.assert_allclose(warp_blend(parts), _blend_arrays(parts), rtol=1e-5, atol=1e-5)
+
+
+def test_chain_composes_fields_like_repeated_warps():
+    from edgeseg.warp.bilinear import chain
+
+    rng = np.random.default_rng(6)
+    g = identity_grid(6, 8)
+    fields = [rng.uniform(-2, 2, size=(6, 8, 2)).astype(np.float32) for _ in range(4)]
+    fields[2] = None  # a frame without motion keeps the previous positions
+    for sign in (1.0, -1.0):
+        got = chain(g, fields, sign=sign)
+        p, want = g, []
+        for d in fields:
+            if d is not None:
+                p = warp(p, g + sign * d)
+            want.append(p)
+        assert len(got) == 4
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-5)
+        np.testing.assert_array_equal(got[2], got[1])
+    assert chain(g, []) == []
