@@ -44,8 +44,8 @@ def _taps(pos, h: int, w: int):
     return xp.stack([i00, i00 + dx, i00 + dy, i00 + dy + dx]), xp.stack([gx * gy, fx * gy, gx * fy, fx * fy])[..., None]
 
 
-def _blend_into(src, pos, alpha, out, first):
-    """out (N, C) (+)= alpha[i] · bilinear sample of src (h_s, w_s, C) at pos (N, 2): the numba kernel of
+def _blend_into(src, pos, alpha, per, out, first):
+    """out (N, C) (+)= alpha[i // per] · bilinear sample of src (h_s, w_s, C) at pos (N, 2): the numba kernel of
     warp_blend, with _taps' clamping and float32 weights."""
     hs, ws, c = src.shape
     for i in range(pos.shape[0]):
@@ -56,14 +56,15 @@ def _blend_into(src, pos, alpha, out, first):
         fx, fy = x - np.float32(x0), y - np.float32(y0)
         gx, gy = np.float32(1.0) - fx, np.float32(1.0) - fy
         x1, y1 = x0 + (1 if ws > 1 else 0), y0 + (1 if hs > 1 else 0)
-        a = alpha[i]
+        a = alpha[i // per]
         w00, w01, w10, w11 = gx * gy * a, fx * gy * a, gx * fy * a, fx * fy * a
-        for k in range(c):
-            v = src[y0, x0, k] * w00 + src[y0, x1, k] * w01 + src[y1, x0, k] * w10 + src[y1, x1, k] * w11
-            if first:
-                out[i, k] = v
-            else:
-                out[i, k] += v
+        s00, s01, s10, s11, o = src[y0, x0], src[y0, x1], src[y1, x0], src[y1, x1], out[i]
+        if first:
+            for k in range(c):
+                o[k] = s00[k] * w00 + s01[k] * w01 + s10[k] * w10 + s11[k] * w11
+        else:
+            for k in range(c):
+                o[k] += s00[k] * w00 + s01[k] * w01 + s10[k] * w10 + s11[k] * w11
 
 
 def warp_blend(parts: list[tuple[np.ndarray, np.ndarray, float | np.ndarray]]) -> np.ndarray:
@@ -113,9 +114,8 @@ def _blend_compiled(kernel, parts) -> np.ndarray:
         alpha = np.asarray(alpha, np.float32)
         if alpha.ndim == 0 and alpha == 0.0:
             continue
-        per_point = np.repeat(alpha, n // alpha.size) if alpha.ndim else np.full(n, alpha, np.float32)
         kernel(np.ascontiguousarray(src, np.float32), np.ascontiguousarray(pos, np.float32).reshape(n, 2),
-               per_point, out, first)
+               alpha.reshape(-1), n // alpha.size, out, first)  # one weight per position map (or one in all)
         first = False
     if first:
         raise ValueError("warp_blend needs at least one part with a non-zero weight")
