@@ -304,23 +304,26 @@ class StreamSegmenter:
         t = time.perf_counter()
         # Backward chain: positions of frame i's cells in keyframe b, via q_{i} ≈ q_{i+1}(grid - d_{i+1}), from
         # the keyframe back to the first frame without motion to its predecessor (those use keyframe a alone).
-        backward: list[np.ndarray | None] = [None] * n
+        back, m = None, 0  # m: frames (the last m of the gap) that keyframe b reaches
         if key_b is not None and disp_b is not None:
             steps = [disp_b]
             for k in range(n - 1, 0, -1):
                 if pending[k].disp is None:
                     break
                 steps.append(pending[k].disp)
-            for k, q in zip(range(n - 1, -1, -1), chain(grid, steps, sign=-1.0), strict=False):
-                backward[k] = q
+            back, m = chain(grid, steps, sign=-1.0), len(steps)  # positions of frames n-1, n-2, … n-m
         # Forward chain: positions of frame i's cells in keyframe a; then every frame of the gap is fused in
-        # one batched gather per chain (per-frame calls would cost more than the arithmetic).
-        forward = chain(grid, [item.disp for item in pending])
-        xp = self._xp
-        wb = np.array([(k + 1) / (n + 1) if backward[k] is not None else 0.0 for k in range(n)], np.float32)
-        parts = [(key_a, xp.stack(forward), 1.0 - wb)]
-        if wb.any():
-            parts.append((key_b, xp.stack([q if q is not None else grid for q in backward]), wb))
+        # one batched call per chain (per-frame calls would cost more than the arithmetic).
+        forward = chain(grid, [item.disp for item in pending])  # (n, h, w, 2)
+        wb = np.zeros(n, np.float32)
+        wb[n - m:] = (np.arange(n - m, n) + 1) / (n + 1)
+        parts = [(key_a, forward, 1.0 - wb)]
+        if m:
+            xp = self._xp
+            bpos = xp.empty_like(forward)
+            bpos[:n - m] = grid
+            bpos[n - m:] = back[::-1]
+            parts.append((key_b, bpos, wb))
         fused = warp_blend(parts)  # (n, h, w, C)
         self.timings.add("warp", t)
         return [self._emit_hwc(item.frame, fused[k], item.t0) for k, item in enumerate(pending)]
