@@ -80,7 +80,7 @@ class Scheduled:
 
     def __init__(self, keys, *, cuts: bool = False):
         self.keys = set(keys)
-        self.at_iframes, self.cut_valid_fraction = cuts, (0.25 if cuts else 0.0)
+        self.at_iframes, self.cut_valid_fraction = cuts, (FixedInterval.cut_valid_fraction if cuts else 0.0)
 
     def decide(self, frame, field, since_key):
         return frame.index in self.keys
@@ -97,7 +97,8 @@ class Clip:
             for frame, fld in motion_pairs(src, mode="prop"):
                 self.stream.append((frame.pict_type, measures(fld)))
         self.frames = len(self.stream)
-        self.forced = {i for i, (pict, mm) in enumerate(self.stream) if pict == "I" or mm[0] > 0.75}  # cuts
+        cut = 1.0 - FixedInterval.cut_valid_fraction  # the library's scene-cut rule: mostly uncovered cells
+        self.forced = {i for i, (pict, mm) in enumerate(self.stream) if pict == "I" or mm[0] > cut}
         self.frame_labels: dict[int, np.ndarray] = {}
 
 

@@ -134,7 +134,11 @@ def warp(src: np.ndarray, pos: np.ndarray) -> np.ndarray:
 
 
 def _chain_into(grid, disps, has, sign, out):
-    """numba kernel of chain(): out[k] = positions after step k (bilinear composition on the host)."""
+    """numba kernel of chain(): out[k] = positions after step k (bilinear composition on the host).
+
+    The 2-channel case of _blend_into fused over the steps: one call per chain instead of one per step
+    (41–47 vs 64 µs for a 9-step chain on 23×30 cells), which is why its tap arithmetic is written again here.
+    """
     h, w = grid.shape[0], grid.shape[1]
     xmax, ymax = np.float32(w - 1), np.float32(h - 1)
     wu = np.uintp(w)
