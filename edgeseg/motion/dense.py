@@ -69,22 +69,12 @@ def dense_field(mvs: np.ndarray | None, *, height: int, width: int, stride: int 
             dist = _pick_distances(mvs, dist, max_past, prior, -1)
         if max_future > 1:
             dist = _pick_distances(mvs, dist, max_future, prior, 1)
-    div = np.where(mvs[:, 0] < 0, dist, -dist) * mvs[:, 9]
-    bw, bh = mvs[:, 1], mvs[:, 2]
-    x0, y0 = mvs[:, 5] - (bw >> 1), mvs[:, 6] - (bh >> 1)  # block top-left (dst is the block centre)
     if stride >= 16:  # per macroblock (blocks never straddle one), area-weighted; then pooled
-        mx, my = x0 >> 4, y0 >> 4
-        ok = (mx >= 0) & (mx < mw) & (my >= 0) & (my < mh)
-        flat, size = np.where(ok, my * mw + mx, mh * mw), mh * mw + 1
-        area = (bw * bh).astype(np.float64)
-        cnt = np.bincount(flat, area, size)[:-1].reshape(mh, mw)
-        has = cnt > 0
-        cell_x = np.divide(np.bincount(flat, area * mvs[:, 7] / div, size)[:-1].reshape(mh, mw), cnt,
-                           out=np.zeros((mh, mw)), where=has)
-        cell_y = np.divide(np.bincount(flat, area * mvs[:, 8] / div, size)[:-1].reshape(mh, mw), cnt,
-                           out=np.zeros((mh, mw)), where=has)
-        dx, dy, valid = _pool(cell_x, cell_y, has, stride // 16)
+        dx, dy, valid = _pool(*_macroblock_cells(mvs, dist, mh, mw), stride // 16)
     else:  # per 8×8 unit
+        div = np.where(mvs[:, 0] < 0, dist, -dist) * mvs[:, 9]
+        bw, bh = mvs[:, 1], mvs[:, 2]
+        x0, y0 = mvs[:, 5] - (bw >> 1), mvs[:, 6] - (bh >> 1)  # block top-left (dst is the block centre)
         aligned = (bw == 16) & (bh == 16) & (((x0 | y0) & 15) == 0)
         sums = _accumulate(mvs, div, x0, y0, aligned, mh, mw)
         cnt = sums[2]
@@ -100,6 +90,54 @@ def dense_field(mvs: np.ndarray | None, *, height: int, width: int, stride: int 
     return MotionField(np.ascontiguousarray(dx[:gh, :gw], np.float32),
                        np.ascontiguousarray(dy[:gh, :gw], np.float32),
                        np.ascontiguousarray(valid[:gh, :gw]), stride, height, width)
+
+
+def _macroblock_cells(mvs: np.ndarray, dist: np.ndarray, mh: int, mw: int):
+    """Per macroblock (mh, mw): the area-weighted mean of the per-frame motion (motion / (±distance ·
+    motion_scale)) of the vectors whose block's top-left corner lies in it (dst is the block centre), as
+    float64 x and y (0 where none), and whether any does."""
+    kernel = compiled(_macroblock_cells_into)
+    if kernel is None:
+        return _macroblock_cells_numpy(mvs, dist, mh, mw)
+    cells, has = np.zeros((3, mh, mw)), np.empty((mh, mw), bool)
+    kernel(mvs, dist, cells, has)
+    return cells[1], cells[2], has
+
+
+def _macroblock_cells_numpy(mvs: np.ndarray, dist: np.ndarray, mh: int, mw: int):
+    """_macroblock_cells as whole-array passes (without numba)."""
+    div = np.where(mvs[:, 0] < 0, dist, -dist) * mvs[:, 9]
+    bw, bh = mvs[:, 1], mvs[:, 2]
+    mx, my = (mvs[:, 5] - (bw >> 1)) >> 4, (mvs[:, 6] - (bh >> 1)) >> 4
+    ok = (mx >= 0) & (mx < mw) & (my >= 0) & (my < mh)
+    flat, size = np.where(ok, my * mw + mx, mh * mw), mh * mw + 1
+    area = (bw * bh).astype(np.float64)
+    cnt, sx, sy = (np.bincount(flat, weights, size)[:-1].reshape(mh, mw)
+                   for weights in (area, area * mvs[:, 7] / div, area * mvs[:, 8] / div))
+    has = cnt > 0
+    return (np.divide(sx, cnt, out=np.zeros((mh, mw)), where=has),
+            np.divide(sy, cnt, out=np.zeros((mh, mw)), where=has), has)
+
+
+def _macroblock_cells_into(mvs, dist, cells, has):
+    """numba kernel of _macroblock_cells: the same sums, accumulated in the same (vector) order, then divided."""
+    mh, mw = has.shape
+    for i in range(mvs.shape[0]):
+        div = (dist[i] if mvs[i, 0] < 0 else -dist[i]) * mvs[i, 9]
+        bw, bh = mvs[i, 1], mvs[i, 2]
+        mx, my = (mvs[i, 5] - (bw >> 1)) >> 4, (mvs[i, 6] - (bh >> 1)) >> 4
+        if mx < 0 or mx >= mw or my < 0 or my >= mh:
+            continue
+        area = np.float64(bw * bh)
+        cells[0, my, mx] += area
+        cells[1, my, mx] += area * mvs[i, 7] / div
+        cells[2, my, mx] += area * mvs[i, 8] / div
+    for r in range(mh):
+        for c in range(mw):
+            has[r, c] = cells[0, r, c] > 0
+            if has[r, c]:
+                cells[1, r, c] /= cells[0, r, c]
+                cells[2, r, c] /= cells[0, r, c]
 
 
 def _pool(x: np.ndarray, y: np.ndarray, has: np.ndarray, f: int):

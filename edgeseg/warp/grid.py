@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgeseg.jit import compiled
 from edgeseg.motion.field import MotionField
 
 
@@ -19,6 +20,10 @@ def fill_invalid(dx: np.ndarray, dy: np.ndarray, valid: np.ndarray, *, rounds: i
     if valid.all() or not valid.any():
         return dx, dy
     dx, dy, known = dx.copy(), dy.copy(), valid.copy()
+    kernel = compiled(_fill_into)
+    if kernel is not None:
+        kernel(dx, dy, known, rounds)
+        return dx, dy
     h, w = known.shape
     pad = np.zeros((3, h + 2, w + 2), np.float32)  # known, known·dx, known·dy inside a zero border
     for _ in range(rounds):
@@ -36,6 +41,42 @@ def fill_invalid(dx: np.ndarray, dy: np.ndarray, valid: np.ndarray, *, rounds: i
         if known.all():
             break
     return dx, dy
+
+
+def _fill_into(dx, dy, known, rounds):
+    """numba kernel of fill_invalid, in place: the same rounds and the same float32 sums in the same order
+    (3 rows down each of 3 columns, then the columns left to right)."""
+    h, w = known.shape
+    grow = np.zeros((h, w), np.bool_)
+    nx, ny = np.empty((h, w), np.float32), np.empty((h, w), np.float32)
+    for _ in range(rounds):
+        grew = False
+        for i in range(h):
+            for j in range(w):
+                grow[i, j] = False
+                if known[i, j]:
+                    continue
+                bc, bx, by = np.float32(0.0), np.float32(0.0), np.float32(0.0)
+                for b in range(j - 1, j + 2):
+                    cc, cx, cy = np.float32(0.0), np.float32(0.0), np.float32(0.0)
+                    for a in range(i - 1, i + 2):
+                        if 0 <= a < h and 0 <= b < w and known[a, b]:
+                            cc += np.float32(1.0)
+                            cx += dx[a, b]
+                            cy += dy[a, b]
+                    bc, bx, by = bc + cc, bx + cx, by + cy
+                if bc > 0:
+                    grow[i, j], nx[i, j], ny[i, j], grew = True, bx / bc, by / bc, True
+        if not grew:
+            break
+        done = True
+        for i in range(h):
+            for j in range(w):
+                if grow[i, j]:
+                    dx[i, j], dy[i, j], known[i, j] = nx[i, j], ny[i, j], True
+                done = done and known[i, j]
+        if done:
+            break
 
 
 class FieldResampler:
@@ -65,8 +106,21 @@ class FieldResampler:
         """→ (disp (h, w, 2) float32 in feature cells, valid (h, w) bool before filling)."""
         rows, cols = self._index(field)
         dx, dy = fill_invalid(field.dx, field.dy, field.valid, rounds=self.fill_rounds)
+        disp, valid = np.empty((self.h, self.w, 2), np.float32), np.empty((self.h, self.w), bool)
+        sx, sy = np.float32(self.w / self.W), np.float32(self.h / self.H)
+        kernel = compiled(_resample_into)
+        if kernel is not None:
+            kernel(dx, dy, field.valid, rows, cols, sx, sy, disp, valid)
+            return disp, valid
         sel = (rows[:, None], cols[None, :])
-        disp = np.empty((self.h, self.w, 2), np.float32)
-        disp[..., 0] = dx[sel] * np.float32(self.w / self.W)
-        disp[..., 1] = dy[sel] * np.float32(self.h / self.H)
-        return disp, field.valid[sel]
+        disp[..., 0], disp[..., 1], valid[...] = dx[sel] * sx, dy[sel] * sy, field.valid[sel]
+        return disp, valid
+
+
+def _resample_into(dx, dy, valid, rows, cols, sx, sy, disp, valid_out):
+    """numba kernel of FieldResampler: nearest field cell of every feature cell, scaled to feature cells."""
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for j in range(cols.shape[0]):
+            c = cols[j]
+            disp[i, j, 0], disp[i, j, 1], valid_out[i, j] = dx[r, c] * sx, dy[r, c] * sy, valid[r, c]

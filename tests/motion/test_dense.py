@@ -180,3 +180,26 @@ def test_compiled_distance_pick_equals_the_array_path():
         want = _pick_numpy(mvs, dist, 4, prior, direction)
         np.testing.assert_array_equal(_pick_distances(mvs, dist, 4, prior, direction), want)
         assert (want != dist).any()  # the case exercises the pick
+
+
+def test_compiled_macroblock_cells_equal_the_array_path():
+    pytest.importorskip("numba")
+    from edgeseg.jit import compiled
+    from edgeseg.motion.dense import _macroblock_cells, _macroblock_cells_into, _macroblock_cells_numpy
+
+    assert compiled(_macroblock_cells_into) is not None  # with numba installed, dense_field runs the kernel
+    rng = np.random.default_rng(12)
+    sizes = [(16, 16), (16, 8), (8, 16), (8, 8)]
+    mvs = []
+    for _ in range(400):  # blocks of every H.264 size, some partly or wholly outside the frame
+        bw, bh = sizes[rng.integers(len(sizes))]
+        x, y = int(rng.integers(-2, 12)) * 8 + bw // 2, int(rng.integers(-2, 8)) * 8 + bh // 2
+        mvs.append(_mv(int(rng.choice([-1, 1])), bw, bh, x, y, *rng.integers(-40, 40, 2),
+                       scale=int(rng.choice([1, 2, 4]))))
+    mvs = np.array(mvs, np.int32)
+    dist = rng.choice([1.0, 2.0, 3.0], size=len(mvs))
+    want = _macroblock_cells_numpy(mvs, dist, 5, 6)
+    got = _macroblock_cells(mvs, dist, 5, 6)
+    assert want[2].sum() > 20 and not want[2].all()  # covered and uncovered macroblocks
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from edgeseg.motion.field import MotionField
 from edgeseg.warp.grid import FieldResampler, fill_invalid
@@ -63,3 +64,39 @@ def test_fill_invalid_matches_the_cell_by_cell_contract():
         np.testing.assert_allclose(fx, ex, atol=1e-5)
         np.testing.assert_allclose(fy, ey, atol=1e-5)
         assert (fx[valid] == dx[valid]).all()
+
+
+def test_compiled_fill_equals_the_array_path(monkeypatch):
+    pytest.importorskip("numba")
+    from edgeseg.jit import compiled
+    from edgeseg.warp import grid
+
+    assert compiled(grid._fill_into) is not None  # with numba installed, fill_invalid runs the kernel
+    rng = np.random.default_rng(6)
+    dx, dy = (rng.normal(scale=4, size=(23, 30)).astype(np.float32) for _ in range(2))
+    valid = rng.random((23, 30)) > 0.7
+    got = [fill_invalid(dx, dy, valid, rounds=r) for r in (1, 2, 4)]
+    monkeypatch.setattr(grid, "compiled", lambda fn: None)  # the NumPy path
+    for r, (gx, gy) in zip((1, 2, 4), got, strict=True):
+        wx, wy = fill_invalid(dx, dy, valid, rounds=r)
+        np.testing.assert_array_equal(gx, wx)
+        np.testing.assert_array_equal(gy, wy)
+
+
+def test_compiled_resampler_equals_the_array_path(monkeypatch):
+    pytest.importorskip("numba")
+    from edgeseg.jit import compiled
+    from edgeseg.warp import grid
+
+    assert compiled(grid._resample_into) is not None
+    rng = np.random.default_rng(7)
+    f = MotionField.empty(360, 480, 16)
+    f.dx[:], f.dy[:] = rng.normal(scale=5, size=(2, *f.shape)).astype(np.float32)
+    f.valid[:] = rng.random(f.shape) > 0.2
+    to_grid = FieldResampler(video_hw=(360, 480), feature_hw=(23, 30))
+    disp, valid = to_grid(f)
+    monkeypatch.setattr(grid, "compiled", lambda fn: None)
+    want_disp, want_valid = to_grid(f)
+    np.testing.assert_array_equal(disp, want_disp)
+    np.testing.assert_array_equal(valid, want_valid)
+    assert valid.any() and not valid.all()
