@@ -10,6 +10,9 @@ from times measured in this same run; "efficiency" is measured interp throughput
 --rounds N adds N paired rounds (frame mode and interp back to back, order alternating) and reports every
 round's interp / frame ratio and their median: on a shared machine the pairing cancels slow phases that a
 single pass of each mode does not.
+"predecoded" repeats frame mode and interp on frames decoded into memory beforehand: the task network's
+and interp's warp + fusion costs without decoder threads preempting them (in the streaming passes above both
+include such waits).
 "-features" variants force the feature-space path (warp C feature channels, task network on every frame)
 where the default warps the K class scores (exact for the reference model's 1×1-conv task network).
 """
@@ -66,6 +69,36 @@ def decode_motion_ms(clip: str, frames: int | None, mode: str = "prop") -> float
             if frames and n >= frames:
                 break
     return 1e3 * (time.perf_counter() - t0) / max(n, 1)
+
+
+def predecoded_components(clip: str, nets, bundle, *, k: int, frames: int | None, repeats: int = 5) -> dict:
+    """Stage costs without decoder threads competing for the cores: the clip's frames and motion fields are
+    decoded into memory first, then frame mode and interp run from that list, back to back, `repeats` times.
+    Returns per repeat the task network's ms per call (frame mode), interp's warp + fusion ms per non-keyframe,
+    their ratio, and the medians."""
+    with open_source(clip, export_mvs=True) as src:
+        pairs = []
+        for pair in motion_pairs(src, mode="interp"):
+            _ = pair[0].image  # convert now: the runs below time the segmenter, not the decoder
+            pairs.append(pair)
+            if frames and len(pairs) >= frames:
+                break
+    rows = []
+    for _ in range(repeats):
+        out = {}
+        for mode in ("frame", "interp"):
+            seg = StreamSegmenter(nets, mode=mode, policy=FixedInterval(interval=k), model_hw=bundle.input_hw,
+                                  mean=bundle.mean, std=bundle.std)
+            summary = run_stream(iter(pairs), seg)
+            out[mode] = (seg.timings, summary.frames - summary.keyframes)
+        task_ms = out["frame"][0].mean_ms()["task"]
+        timings, nonkey = out["interp"]
+        warp_ms = 1e3 * timings.seconds.get("warp", 0.0) / max(nonkey, 1)
+        rows.append({"task_ms": round(task_ms, 4), "warp_fuse_ms": round(warp_ms, 4),
+                     "ratio": round(warp_ms / task_ms, 3)})
+    return {"repeats": rows, "median_ratio": float(np.median([r["ratio"] for r in rows])),
+            "median_task_ms": float(np.median([r["task_ms"] for r in rows])),
+            "median_warp_fuse_ms": float(np.median([r["warp_fuse_ms"] for r in rows]))}
 
 
 def soak(clip: str, nets, bundle, *, k: int, total: int) -> list[tuple[int, float]]:
@@ -172,6 +205,7 @@ def main(argv=None) -> int:
             ratios.append(round(fps["interp"] / fps["frame"], 2))
         out["interp_vs_frame_rounds"] = ratios
         out["interp_vs_frame_median"] = float(np.median(ratios))
+    out["predecoded"] = predecoded_components(clip, nets, bundle, k=args.k, frames=args.frames)
     if args.soak:
         samples, held = soak(clip, nets, bundle, k=args.k, total=args.soak)
         out["soak"] = {"frames": args.soak, "rss_mb": samples, "max_held": held}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import os
-import types
 
 
 @functools.cache
@@ -26,17 +25,7 @@ def _numba():
 
 
 @functools.cache
-def compiled(fn, *helpers):
-    """fn compiled by numba (nopython, no GIL, on-disk cache), or None where numba is unavailable or disabled.
-
-    helpers: plain functions that fn calls by name; fn then calls their compiled versions (the module keeps
-    the plain ones, so the NumPy paths and tests can call them too).
-    """
+def compiled(fn):
+    """fn compiled by numba (nopython, no GIL, on-disk cache), or None where numba is unavailable or disabled."""
     numba = _numba()
-    if numba is None:
-        return None
-    if helpers:
-        names = {**fn.__globals__, **{h.__name__: compiled(h) for h in helpers}}
-        fn = functools.update_wrapper(types.FunctionType(fn.__code__, names, fn.__name__, fn.__defaults__,
-                                                         fn.__closure__), fn)
-    return numba.njit(cache=True, nogil=True)(fn)
+    return numba.njit(cache=True, nogil=True)(fn) if numba is not None else None

@@ -46,9 +46,9 @@ def test_batched_blend_equals_one_blend_per_map():
 def test_compiled_blend_equals_the_array_path():
     pytest.importorskip("numba")
     from edgeseg.jit import compiled
-    from edgeseg.warp.bilinear import _blend_arrays, _blend_into, _taps_into
+    from edgeseg.warp.bilinear import _blend_arrays, _blend_into
 
-    assert compiled(_blend_into, _taps_into) is not None  # with numba installed, warp_blend runs the compiled kernel
+    assert compiled(_blend_into) is not None  # with numba installed, warp_blend runs the compiled kernel
     rng = np.random.default_rng(4)
     a, b = (rng.normal(size=(7, 9, 8)).astype(np.float32) for _ in range(2))
     pa = identity_grid(7, 9) + rng.uniform(-3, 3, size=(4, 7, 9, 2)).astype(np.float32)  # some clamp at borders
