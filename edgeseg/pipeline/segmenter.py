@@ -274,12 +274,9 @@ class StreamSegmenter:
         if not is_key:
             self._pending.append(_Pending(frame, disp, t0))
             return []
-        prev_key = self._key
-        key_result = self._keyframe(frame, t0)
         # A keyframe without motion to its predecessor (I-frame, scene cut) breaks the backward chain:
         # the frames before it then use the previous keyframe alone.
-        results = self._interpolate(prev_key, self._key, disp)
-        return [*results, key_result]
+        return self._close_gap(frame, t0, disp)
 
     def _push_lookahead(self, frame: Frame, field: MotionField | None, t0: float) -> list[Result]:
         """interp with a look-ahead policy: hold the frame; each keyframe the policy places among the held
@@ -289,43 +286,59 @@ class StreamSegmenter:
         for pos in self.policy.place(frame, field, len(self._pending)):
             held, cut = self._pending, pos - done - 1
             self._pending, key = held[:cut], held[cut]
-            prev_key = self._key
-            key_result = self._keyframe(key.frame, key.t0)
-            results += [*self._interpolate(prev_key, self._key, key.disp), key_result]
+            results += self._close_gap(key.frame, key.t0, key.disp)
             self._pending, done = held[cut + 1:], pos
         self._since_key = len(self._pending)
         return results
 
-    def _interpolate(self, key_a: np.ndarray, key_b: np.ndarray | None, disp_b: np.ndarray | None) -> list[Result]:
-        pending, self._pending = self._pending, []
-        n, grid = len(pending), self._grid
+    def _close_gap(self, frame: Frame, t0: float, disp_b: np.ndarray | None) -> list[Result]:
+        """Keyframe b = `frame` ends the gap of held frames: their results (display order), then b's."""
+        partial = self._blend_from_a(disp_b)  # before the feature network, while the gap's data is in cache
+        key_result = self._keyframe(frame, t0)
+        return [*self._blend_in_b(partial), key_result]
+
+    def _blend_from_a(self, disp_b: np.ndarray | None):
+        """The held frames' positions in keyframe a (forward chain) and in keyframe b (backward chain), and
+        the first half of their fusion: (1 - w_b) · keyframe a at the forward positions. None if none held."""
+        pending, grid = self._pending, self._grid
+        n = len(pending)
         if n == 0:
-            return []
+            return None
         t = time.perf_counter()
         # Backward chain: positions of frame i's cells in keyframe b, via q_{i} ≈ q_{i+1}(grid - d_{i+1}), from
         # the keyframe back to the first frame without motion to its predecessor (those use keyframe a alone).
         back, m = None, 0  # m: frames (the last m of the gap) that keyframe b reaches
-        if key_b is not None and disp_b is not None:
+        if disp_b is not None:
             steps = [disp_b]
             for k in range(n - 1, 0, -1):
                 if pending[k].disp is None:
                     break
                 steps.append(pending[k].disp)
             back, m = chain(grid, steps, sign=-1.0), len(steps)  # positions of frames n-1, n-2, … n-m
-        # Forward chain: positions of frame i's cells in keyframe a; then every frame of the gap is fused in
-        # one batched call per chain (per-frame calls would cost more than the arithmetic).
+        # Forward chain: positions of frame i's cells in keyframe a; every frame of the gap is fused in one
+        # batched call per keyframe (per-frame calls would cost more than the arithmetic).
         forward = chain(grid, [item.disp for item in pending])  # (n, h, w, 2)
         wb = np.zeros(n, np.float32)
         wb[n - m:] = (np.arange(n - m, n) + 1) / (n + 1)
-        parts = [(key_a, forward, 1.0 - wb)]
+        fused = warp_blend([(self._key, forward, 1.0 - wb)])  # (n, h, w, C)
+        bpos = None
         if m:
-            xp = self._xp
-            bpos = xp.empty_like(forward)
+            bpos = self._xp.empty_like(forward)
             bpos[:n - m] = grid
             bpos[n - m:] = back[::-1]
-            parts.append((key_b, bpos, wb))
-        fused = warp_blend(parts)  # (n, h, w, C)
         self.timings.add("warp", t)
+        return fused, bpos, wb
+
+    def _blend_in_b(self, partial) -> list[Result]:
+        """Add w_b · the new keyframe b at the backward positions, then emit the held frames."""
+        pending, self._pending = self._pending, []
+        if partial is None:
+            return []
+        fused, bpos, wb = partial
+        if bpos is not None:
+            t = time.perf_counter()
+            fused = warp_blend([(self._key, bpos, wb)], add_to=fused)
+            self.timings.add("warp", t)
         return [self._emit_hwc(item.frame, fused[k], item.t0) for k, item in enumerate(pending)]
 
     def flush(self) -> list[Result]:
@@ -333,9 +346,7 @@ class StreamSegmenter:
         if not self._pending:
             return []
         last = self._pending.pop()
-        prev_key = self._key
-        key_result = self._keyframe(last.frame, last.t0)
-        return [*self._interpolate(prev_key, self._key, last.disp), key_result]
+        return self._close_gap(last.frame, last.t0, last.disp)
 
     @property
     def held(self) -> int:

@@ -80,14 +80,22 @@ def _blend_into(src, pos, alpha, per, out, first):
                                   + flat[b + dy + dx + k] * w11)
 
 
-def warp_blend(parts: list[tuple[np.ndarray, np.ndarray, float | np.ndarray]]) -> np.ndarray:
+def warp_blend(parts: list[tuple[np.ndarray, np.ndarray, float | np.ndarray]], *, add_to=None) -> np.ndarray:
     """Σ alpha · warp(src, pos) over (src (h_s, w_s, C), pos (..., h, w, 2), alpha) parts → (..., h, w, C).
 
     Batched: pos may hold n position maps (n, h, w, 2) with alpha an (n,) array of per-map weights; all n
     outputs then come from one gather per tap (interp fuses a whole keyframe gap at once).
+    add_to: an earlier result (contiguous, same shape) that the sum is added into and returned, so that a
+    blend can be computed part by part (interp warps keyframe a before keyframe b's features exist).
     """
     kernel = compiled(_blend_into) if all(array_module(src) is np for src, _, _ in parts) else None
-    return _blend_compiled(kernel, parts) if kernel is not None else _blend_arrays(parts)
+    if kernel is None:
+        out = _blend_arrays(parts)
+        if add_to is not None:
+            add_to += out
+            return add_to
+        return out
+    return _blend_compiled(kernel, parts, add_to)
 
 
 def _blend_arrays(parts) -> np.ndarray:
@@ -117,12 +125,15 @@ def _blend_arrays(parts) -> np.ndarray:
     return out.reshape(*parts[0][1].shape[:-1], parts[0][0].shape[2])
 
 
-def _blend_compiled(kernel, parts) -> np.ndarray:
+def _blend_compiled(kernel, parts, add_to=None) -> np.ndarray:
     """warp_blend on the host through the compiled kernel: one pass per part, no temporaries."""
     shape = parts[0][1].shape[:-1]
     n = int(np.prod(shape))
-    out = np.empty((n, parts[0][0].shape[2]), np.float32)
-    first = True
+    c = parts[0][0].shape[2]
+    if add_to is not None:
+        assert add_to.shape == (*shape, c) and add_to.flags.c_contiguous and add_to.dtype == np.float32
+    out = np.empty((n, c), np.float32) if add_to is None else add_to.reshape(n, c)
+    first = add_to is None
     for src, pos, alpha in parts:
         alpha = np.asarray(alpha, np.float32)
         if alpha.ndim == 0 and alpha == 0.0:
@@ -130,9 +141,11 @@ def _blend_compiled(kernel, parts) -> np.ndarray:
         kernel(np.ascontiguousarray(src, np.float32), np.ascontiguousarray(pos, np.float32).reshape(n, 2),
                alpha.reshape(-1), n // alpha.size, out, first)  # one weight per position map (or one in all)
         first = False
+    if add_to is not None:
+        return add_to
     if first:
         raise ValueError("warp_blend needs at least one part with a non-zero weight")
-    return out.reshape(*shape, parts[0][0].shape[2])
+    return out.reshape(*shape, c)
 
 
 def warp(src: np.ndarray, pos: np.ndarray) -> np.ndarray:

@@ -77,3 +77,23 @@ def test_chain_composes_fields_like_repeated_warps():
             np.testing.assert_allclose(a, b, atol=1e-5)
         np.testing.assert_array_equal(got[2], got[1])
     assert chain(g, []).shape == (0, 6, 8, 2)
+
+
+@pytest.mark.parametrize("jit", ["1", "0"])
+def test_blend_part_by_part_equals_the_whole_blend(monkeypatch, jit):
+    from edgeseg import jit as jit_module
+
+    monkeypatch.setenv("EDGESEG_NO_JIT", "0" if jit == "1" else "1")
+    jit_module._numba.cache_clear()
+    jit_module.compiled.cache_clear()
+    rng = np.random.default_rng(3)
+    a, b = (rng.normal(size=(6, 7, 4)).astype(np.float32) for _ in range(2))
+    pa, pb = (rng.uniform(-1, 8, size=(3, 6, 7, 2)).astype(np.float32) for _ in range(2))
+    wb = np.array([0.25, 0.5, 0.75], np.float32)
+    whole = warp_blend([(a, pa, 1 - wb), (b, pb, wb)])
+    first = warp_blend([(a, pa, 1 - wb)])
+    got = warp_blend([(b, pb, wb)], add_to=first)
+    assert got is first  # accumulated in place
+    np.testing.assert_allclose(got, whole, atol=1e-6)
+    jit_module._numba.cache_clear()
+    jit_module.compiled.cache_clear()
