@@ -39,7 +39,7 @@ from edgeseg.pipeline.linearity import pointwise_affine
 from edgeseg.pipeline.preprocess import Preprocessor
 from edgeseg.schedule.policy import KeyframePolicy
 from edgeseg.source.frame import Frame
-from edgeseg.warp.bilinear import chain, identity_grid, warp, warp_blend
+from edgeseg.warp.bilinear import gap_positions, identity_grid, warp, warp_blend
 from edgeseg.warp.grid import FieldResampler
 
 MODES = ("frame", "prop", "interp", "reuse", "flow")
@@ -305,27 +305,14 @@ class StreamSegmenter:
         if n == 0:
             return None
         t = time.perf_counter()
-        # Backward chain: positions of frame i's cells in keyframe b, via q_{i} ≈ q_{i+1}(grid - d_{i+1}), from
-        # the keyframe back to the first frame without motion to its predecessor (those use keyframe a alone).
-        back, m = None, 0  # m: frames (the last m of the gap) that keyframe b reaches
-        if disp_b is not None:
-            steps = [disp_b]
-            for k in range(n - 1, 0, -1):
-                if pending[k].disp is None:
-                    break
-                steps.append(pending[k].disp)
-            back, m = chain(grid, steps, sign=-1.0), len(steps)  # positions of frames n-1, n-2, … n-m
-        # Forward chain: positions of frame i's cells in keyframe a; every frame of the gap is fused in one
-        # batched call per keyframe (per-frame calls would cost more than the arithmetic).
-        forward = chain(grid, [item.disp for item in pending])  # (n, h, w, 2)
+        # Positions of the held frames' cells in keyframe a (forward chain) and in keyframe b (backward chain,
+        # for the last m frames: a frame without motion to its predecessor cuts it; those before use a alone).
+        forward, bpos, m = gap_positions(grid, [item.disp for item in pending], disp_b)
         wb = np.zeros(n, np.float32)
         wb[n - m:] = (np.arange(n - m, n) + 1) / (n + 1)
+        # every frame of the gap is fused in one batched call per keyframe (per-frame calls cost more)
         fused = warp_blend([(self._key, forward, 1.0 - wb)])  # (n, h, w, C)
-        bpos = None
-        if m:
-            bpos = self._xp.empty_like(forward)
-            bpos[:n - m] = grid
-            bpos[n - m:] = back[::-1]
+        bpos = bpos if m else None
         self.timings.add("warp", t)
         return fused, bpos, wb
 

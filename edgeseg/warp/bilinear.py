@@ -10,6 +10,8 @@ kernels), NumPy arrays on the host.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from edgeseg.jit import compiled
@@ -128,7 +130,7 @@ def _blend_arrays(parts) -> np.ndarray:
 def _blend_compiled(kernel, parts, add_to=None) -> np.ndarray:
     """warp_blend on the host through the compiled kernel: one pass per part, no temporaries."""
     shape = parts[0][1].shape[:-1]
-    n = int(np.prod(shape))
+    n = math.prod(shape)  # np.prod of a small tuple costs ~10-30 µs
     c = parts[0][0].shape[2]
     if add_to is not None:
         assert add_to.shape == (*shape, c) and add_to.flags.c_contiguous and add_to.dtype == np.float32
@@ -153,30 +155,28 @@ def warp(src: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return warp_blend([(src, pos, 1.0)])
 
 
-def _chain_into(grid, disps, has, sign, out):
-    """numba kernel of chain(): out[k] = positions after step k (bilinear composition on the host).
+def _gap_into(grid, fields, has, m, forward, back):
+    """numba kernel of gap_positions: both chains of a gap in one call (bilinear composition on the host).
 
-    The 2-channel case of _blend_into fused over the steps: one call per chain instead of one per step
-    (41–47 vs 64 µs for a 9-step chain on 23×30 cells), which is why its tap arithmetic is written again here.
+    fields (n + 1, h, w, 2): the held frames' fields, then keyframe b's; has: which exist. The step repeats the
+    blend kernel's tap arithmetic for 2 channels: one call per gap, where Python-level calls per chain or per
+    step cost more than the arithmetic.
     """
-    h, w = grid.shape[0], grid.shape[1]
+    n, h, w = forward.shape[0], grid.shape[0], grid.shape[1]
     xmax, ymax = np.float32(w - 1), np.float32(h - 1)
     wu = np.uintp(w)
     dx = np.uintp(2) if w > 1 else np.uintp(0)
     dy = np.uintp(2 * w) if h > 1 else np.uintp(0)
-    g, d = grid.reshape(-1), disps.reshape(disps.shape[0], -1)
-    prev = g.copy()
-    for k in range(disps.shape[0]):
-        o = out[k].reshape(-1)
-        if not has[k]:
-            o[:] = prev
-            continue
+    xm = np.uintp(w - 2) if w > 1 else np.uintp(0)
+    ym = np.uintp(h - 2) if h > 1 else np.uintp(0)
+    g = grid.reshape(-1)
+
+    def step(prev, d, sign, o):  # o = prev sampled at grid + sign · d
         for p in range(h * w):
             q = np.uintp(2 * p)
-            x = min(max(g[q] + sign * d[k, q], np.float32(0.0)), xmax)
-            y = min(max(g[q + 1] + sign * d[k, q + 1], np.float32(0.0)), ymax)
-            x0 = min(np.uintp(x), np.uintp(w - 2)) if w > 1 else np.uintp(0)
-            y0 = min(np.uintp(y), np.uintp(h - 2)) if h > 1 else np.uintp(0)
+            x = min(max(g[q] + sign * d[q], np.float32(0.0)), xmax)
+            y = min(max(g[q + 1] + sign * d[q + 1], np.float32(0.0)), ymax)
+            x0, y0 = min(np.uintp(x), xm), min(np.uintp(y), ym)
             fx, fy = x - np.float32(x0), y - np.float32(y0)
             gx, gy = np.float32(1.0) - fx, np.float32(1.0) - fy
             b = (y0 * wu + x0) * np.uintp(2)
@@ -184,28 +184,64 @@ def _chain_into(grid, disps, has, sign, out):
                 c = np.uintp(cc)
                 o[q + c] = (prev[b + c] * (gx * gy) + prev[b + dx + c] * (fx * gy)
                             + prev[b + dy + c] * (gx * fy) + prev[b + dy + dx + c] * (fx * fy))
+
+    prev = g
+    for k in range(n):
+        o = forward[k].reshape(-1)
+        if has[k]:
+            step(prev, fields[k].reshape(-1), np.float32(1.0), o)
+        else:
+            o[:] = prev
         prev = o
+    prev = g
+    for i in range(m):  # frame n-1-i: through keyframe b's field, then those of frames n-1 … n-i
+        o = back[n - 1 - i].reshape(-1)
+        step(prev, fields[n - i].reshape(-1), np.float32(-1.0), o)
+        prev = o
+    for i in range(n - m):
+        back[i] = grid
 
 
-def chain(grid: np.ndarray, disps: list, *, sign: float = 1.0) -> np.ndarray:
-    """Compose per-frame displacement fields into positions: p_k = warp(p_{k-1}, grid + sign · d_k), p_{-1} = grid.
+def gap_positions(grid: np.ndarray, fields: list, field_b) -> tuple[np.ndarray, np.ndarray, int]:
+    """Where the cells of a keyframe gap's held frames lie in the keyframe before (a) and after (b) the gap.
 
-    Usage: ``positions = chain(identity_grid(h, w), [d1, d2, d3])`` → (3, h, w, 2) (prop/interp's forward chain;
-    sign=-1 with the fields in reverse order is interp's backward chain). A None field keeps the previous
-    positions. One compiled call for the whole chain on the host; step by step elsewhere (CuPy, no numba).
+    Usage: ``forward, back, m = gap_positions(identity_grid(h, w), [d1, d2, d3], d_b)`` → two (3, h, w, 2) arrays.
+    fields: each held frame's displacement field to its predecessor (None: no motion, positions kept);
+    field_b: keyframe b's, or None. forward[i] = p_i with p_i = warp(p_{i-1}, grid + d_i), p_{-1} = grid.
+    back: the backward chain q_i = warp(q_{i+1}, grid - d_{i+1}), q_n = grid, for the last m frames: it stops
+    at the first frame without motion to its predecessor (frames before it have grid; b does not reach them).
+    One compiled call on the host; step by step elsewhere (CuPy, no numba).
     """
     xp = array_module(grid)
-    kernel = compiled(_chain_into) if xp is np else None
-    if kernel is None or not disps:
-        out, p = [], grid
-        for d in disps:
-            if d is not None:
-                p = warp(p, grid + sign * d)
-            out.append(p)
-        return xp.stack(out) if out else xp.empty((0, *grid.shape), xp.float32)
-    has = np.array([d is not None for d in disps])
-    zero = np.zeros_like(grid)
-    stacked = np.stack([d if d is not None else zero for d in disps]).astype(np.float32, copy=False)
-    out = np.empty((len(disps), *grid.shape), np.float32)
-    kernel(np.ascontiguousarray(grid, np.float32), stacked, has, np.float32(sign), out)
-    return out
+    n = len(fields)
+    m = 0
+    if field_b is not None and n:
+        m = 1
+        while m < n and fields[n - m] is not None:
+            m += 1
+    kernel = compiled(_gap_into) if xp is np else None
+    if kernel is None:
+        def steps(chain, sign):
+            out, p = [], grid
+            for d in chain:
+                if d is not None:
+                    p = warp(p, grid + sign * d)
+                out.append(p)
+            return out
+        forward = xp.stack(steps(fields, 1.0)) if n else xp.empty((0, *grid.shape), xp.float32)
+        back = xp.empty_like(forward)
+        back[:n - m] = grid
+        if m:
+            back[n - m:] = xp.stack(steps([field_b, *fields[n - 1:n - m:-1]], -1.0)[::-1])
+        return forward, back, m
+    # Preallocated arrays and plain loops: np.stack / np.zeros_like cost more than the copies themselves here.
+    has = np.ones(n + 1, np.bool_)
+    stacked = np.empty((n + 1, *grid.shape), np.float32)
+    for k, d in enumerate([*fields, field_b]):
+        if d is None:
+            has[k] = False
+        else:
+            stacked[k] = d
+    forward, back = np.empty((2, n, *grid.shape), np.float32)
+    kernel(np.ascontiguousarray(grid, np.float32), stacked, has, m, forward, back)
+    return forward, back, m

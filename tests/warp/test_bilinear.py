@@ -58,25 +58,41 @@ def test_compiled_blend_equals_the_array_path():
         np.testing.assert_allclose(warp_blend(parts), _blend_arrays(parts), rtol=1e-5, atol=1e-5)
 
 
-def test_chain_composes_fields_like_repeated_warps():
-    from edgeseg.warp.bilinear import chain
+@pytest.mark.parametrize("jit", ["1", "0"])
+def test_gap_positions_compose_fields_like_repeated_warps(monkeypatch, jit):
+    from edgeseg import jit as jit_module
+    from edgeseg.warp.bilinear import gap_positions
 
+    monkeypatch.setenv("EDGESEG_NO_JIT", "0" if jit == "1" else "1")
+    jit_module._numba.cache_clear()
+    jit_module.compiled.cache_clear()
     rng = np.random.default_rng(6)
     g = identity_grid(6, 8)
-    fields = [rng.uniform(-2, 2, size=(6, 8, 2)).astype(np.float32) for _ in range(4)]
-    fields[2] = None  # a frame without motion keeps the previous positions
-    for sign in (1.0, -1.0):
-        got = chain(g, fields, sign=sign)
-        p, want = g, []
-        for d in fields:
-            if d is not None:
-                p = warp(p, g + sign * d)
-            want.append(p)
-        assert len(got) == 4
-        for a, b in zip(got, want, strict=True):
-            np.testing.assert_allclose(a, b, atol=1e-5)
-        np.testing.assert_array_equal(got[2], got[1])
-    assert chain(g, []).shape == (0, 6, 8, 2)
+    fields = [rng.uniform(-2, 2, size=(6, 8, 2)).astype(np.float32) for _ in range(5)]
+    fields[2] = None  # frame 2 has no motion to frame 1: it keeps frame 1's positions in a; b reaches 2, 3, 4
+    field_b = rng.uniform(-2, 2, size=(6, 8, 2)).astype(np.float32)
+    forward, back, m = gap_positions(g, fields, field_b)
+    p, want = g, []
+    for d in fields:
+        if d is not None:
+            p = warp(p, g + d)
+        want.append(p)
+    q, want_back = g, {}
+    for i, d in zip((4, 3, 2), (field_b, fields[4], fields[3]), strict=True):
+        q = warp(q, g - d)
+        want_back[i] = q
+    assert forward.shape == back.shape == (5, 6, 8, 2) and m == 3
+    for a, b in zip(forward, want, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    np.testing.assert_array_equal(forward[2], forward[1])
+    for i in (2, 3, 4):
+        np.testing.assert_allclose(back[i], want_back[i], atol=1e-5)
+    np.testing.assert_array_equal(back[:2], np.stack([g, g]))  # b does not reach frames before the cut
+    _, back_none, m_none = gap_positions(g, fields, None)  # keyframe b without motion: a alone everywhere
+    assert m_none == 0 and (back_none == g).all()
+    assert gap_positions(g, [], field_b)[2] == 0
+    jit_module._numba.cache_clear()
+    jit_module.compiled.cache_clear()
 
 
 @pytest.mark.parametrize("jit", ["1", "0"])
