@@ -27,6 +27,7 @@ forces the feature path; GPU backends always use it (their warps are cheap and t
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -92,6 +93,18 @@ def _nearest(labels: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     rows = ((np.arange(hw[0]) + 0.5) * labels.shape[0] / hw[0]).astype(np.intp)
     cols = ((np.arange(hw[1]) + 0.5) * labels.shape[1] / hw[1]).astype(np.intp)
     return labels[rows[:, None], cols[None, :]]
+
+
+@functools.lru_cache(maxsize=256)
+def _gap_weights(n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """interp's blend weights for the n held frames of a gap, the last m of which keyframe b reaches:
+    frame i gets (n - i)/(n + 1) of keyframe a and (i + 1)/(n + 1) of b (all of a where b does not reach).
+    Cached, read-only: building them costs more than the frames' share of the blend at these sizes."""
+    wb = np.zeros(n, np.float32)
+    wb[n - m:] = (np.arange(n - m, n) + 1) / (n + 1)
+    wa = 1.0 - wb
+    wa.flags.writeable = wb.flags.writeable = False
+    return wa, wb
 
 
 @dataclass(slots=True)
@@ -308,10 +321,9 @@ class StreamSegmenter:
         # Positions of the held frames' cells in keyframe a (forward chain) and in keyframe b (backward chain,
         # for the last m frames: a frame without motion to its predecessor cuts it; those before use a alone).
         forward, bpos, m = gap_positions(grid, [item.disp for item in pending], disp_b)
-        wb = np.zeros(n, np.float32)
-        wb[n - m:] = (np.arange(n - m, n) + 1) / (n + 1)
+        wa, wb = _gap_weights(n, m)
         # every frame of the gap is fused in one batched call per keyframe (per-frame calls cost more)
-        fused = warp_blend([(self._key, forward, 1.0 - wb)])  # (n, h, w, C)
+        fused = warp_blend([(self._key, forward, wa)])  # (n, h, w, C)
         bpos = bpos if m else None
         self.timings.add("warp", t)
         return fused, bpos, wb
