@@ -4,6 +4,19 @@ import pytest
 from edgeseg.warp.bilinear import identity_grid, warp, warp_blend
 
 
+@pytest.fixture(params=["numba", "numpy"])
+def jit_mode(request, monkeypatch):
+    """Run the test once with the compiled kernels and once with the NumPy paths (EDGESEG_NO_JIT)."""
+    from edgeseg import jit as jit_module
+
+    monkeypatch.setenv("EDGESEG_NO_JIT", "0" if request.param == "numba" else "1")
+    jit_module._numba.cache_clear()
+    jit_module.compiled.cache_clear()
+    yield request.param
+    jit_module._numba.cache_clear()
+    jit_module.compiled.cache_clear()
+
+
 def test_identity_warp_is_exact():
     src = np.random.default_rng(0).normal(size=(7, 9, 5)).astype(np.float32)
     np.testing.assert_allclose(warp(src, identity_grid(7, 9)), src, rtol=0, atol=1e-6)
@@ -58,14 +71,9 @@ def test_compiled_blend_equals_the_array_path():
         np.testing.assert_allclose(warp_blend(parts), _blend_arrays(parts), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("jit", ["1", "0"])
-def test_gap_positions_compose_fields_like_repeated_warps(monkeypatch, jit):
-    from edgeseg import jit as jit_module
+def test_gap_positions_compose_fields_like_repeated_warps(jit_mode):
     from edgeseg.warp.bilinear import gap_positions
 
-    monkeypatch.setenv("EDGESEG_NO_JIT", "0" if jit == "1" else "1")
-    jit_module._numba.cache_clear()
-    jit_module.compiled.cache_clear()
     rng = np.random.default_rng(6)
     g = identity_grid(6, 8)
     fields = [rng.uniform(-2, 2, size=(6, 8, 2)).astype(np.float32) for _ in range(5)]
@@ -91,17 +99,9 @@ def test_gap_positions_compose_fields_like_repeated_warps(monkeypatch, jit):
     _, back_none, m_none = gap_positions(g, fields, None)  # keyframe b without motion: a alone everywhere
     assert m_none == 0 and (back_none == g).all()
     assert gap_positions(g, [], field_b)[2] == 0
-    jit_module._numba.cache_clear()
-    jit_module.compiled.cache_clear()
 
 
-@pytest.mark.parametrize("jit", ["1", "0"])
-def test_blend_part_by_part_equals_the_whole_blend(monkeypatch, jit):
-    from edgeseg import jit as jit_module
-
-    monkeypatch.setenv("EDGESEG_NO_JIT", "0" if jit == "1" else "1")
-    jit_module._numba.cache_clear()
-    jit_module.compiled.cache_clear()
+def test_blend_part_by_part_equals_the_whole_blend(jit_mode):
     rng = np.random.default_rng(3)
     a, b = (rng.normal(size=(6, 7, 4)).astype(np.float32) for _ in range(2))
     pa, pb = (rng.uniform(-1, 8, size=(3, 6, 7, 2)).astype(np.float32) for _ in range(2))
@@ -111,5 +111,3 @@ def test_blend_part_by_part_equals_the_whole_blend(monkeypatch, jit):
     got = warp_blend([(b, pb, wb)], add_to=first)
     assert got is first  # accumulated in place
     np.testing.assert_allclose(got, whole, atol=1e-6)
-    jit_module._numba.cache_clear()
-    jit_module.compiled.cache_clear()
