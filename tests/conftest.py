@@ -1,4 +1,5 @@
-"""Shared test setup: the `gpu` marker skips cleanly where no CUDA GPU is present; the content-driven colour bundle."""
+"""Shared test setup: the `gpu` marker skips cleanly where no CUDA GPU is present; the content-driven colour bundle;
+the guard of the compiled-kernel tests."""
 
 from __future__ import annotations
 
@@ -16,6 +17,17 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def numba_kernels():
+    """For tests that compare a compiled kernel with its NumPy path: skip where the kernels cannot run
+    (numba missing, or switched off with EDGESEG_NO_JIT)."""
+    import os
+
+    pytest.importorskip("numba")
+    if os.environ.get("EDGESEG_NO_JIT", "") not in ("", "0"):
+        pytest.skip("EDGESEG_NO_JIT is set: the compiled kernels are off")
 
 
 @pytest.fixture(scope="session")

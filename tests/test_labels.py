@@ -41,8 +41,7 @@ def test_score_resizer_matches_bilinear():
     np.testing.assert_allclose(ScoreResizer((23, 30), (45, 60))(scores), ref.numpy(), atol=1e-5)
 
 
-def test_compiled_kernel_and_numpy_path_agree():
-    pytest.importorskip("numba")
+def test_compiled_kernel_and_numpy_path_agree(numba_kernels):
     from edgeseg.jit import compiled
     from edgeseg.labels import _upsample_argmax
 

@@ -161,8 +161,7 @@ def test_frame_with_empty_vectors_on_p_is_all_invalid():
     assert out[1][1].shape == (2, 2) and not out[1][1].valid.any()
 
 
-def test_compiled_distance_pick_equals_the_array_path():
-    pytest.importorskip("numba")
+def test_compiled_distance_pick_equals_the_array_path(numba_kernels):
     from edgeseg.jit import compiled
     from edgeseg.motion.dense import _pick_distances, _pick_into, _pick_numpy
     from edgeseg.motion.field import MotionField
@@ -182,8 +181,7 @@ def test_compiled_distance_pick_equals_the_array_path():
         assert (want != dist).any()  # the case exercises the pick
 
 
-def test_compiled_macroblock_cells_equal_the_array_path():
-    pytest.importorskip("numba")
+def test_compiled_macroblock_cells_equal_the_array_path(numba_kernels):
     from edgeseg.jit import compiled
     from edgeseg.motion.dense import _macroblock_cells, _macroblock_cells_into, _macroblock_cells_numpy
 

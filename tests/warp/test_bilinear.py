@@ -56,8 +56,7 @@ def test_batched_blend_equals_one_blend_per_map():
         np.testing.assert_allclose(out[i], one, atol=1e-6)
 
 
-def test_compiled_blend_equals_the_array_path():
-    pytest.importorskip("numba")
+def test_compiled_blend_equals_the_array_path(numba_kernels):
     from edgeseg.jit import compiled
     from edgeseg.warp.bilinear import _blend_arrays, _blend_into
 

@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 from edgeseg.motion.field import MotionField
 from edgeseg.warp.grid import FieldResampler, fill_invalid
@@ -66,8 +65,7 @@ def test_fill_invalid_matches_the_cell_by_cell_contract():
         assert (fx[valid] == dx[valid]).all()
 
 
-def test_compiled_fill_equals_the_array_path(monkeypatch):
-    pytest.importorskip("numba")
+def test_compiled_fill_equals_the_array_path(monkeypatch, numba_kernels):
     from edgeseg.jit import compiled
     from edgeseg.warp import grid
 
@@ -83,8 +81,7 @@ def test_compiled_fill_equals_the_array_path(monkeypatch):
         np.testing.assert_array_equal(gy, wy)
 
 
-def test_compiled_resampler_equals_the_array_path(monkeypatch):
-    pytest.importorskip("numba")
+def test_compiled_resampler_equals_the_array_path(monkeypatch, numba_kernels):
     from edgeseg.jit import compiled
     from edgeseg.warp import grid
 
