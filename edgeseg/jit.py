@@ -2,8 +2,8 @@
 
 Usage: ``kernel = compiled(_python_kernel)``; ``kernel(...) if kernel else numpy_path(...)``
 
-Per-frame label upsampling and warping do little arithmetic on small maps; in NumPy their cost is mostly
-per-call overhead and temporaries. numba compiles the plain loops once (cached on disk next to the module) and
+Per-frame label upsampling, warping and motion-field building do little arithmetic on small maps; in NumPy
+their cost is mostly per-call overhead and temporaries. numba compiles the plain loops once (cached on disk next to the module) and
 releases the GIL while they run. ``EDGESEG_NO_JIT=1`` forces the NumPy paths (tests compare the two).
 """
 

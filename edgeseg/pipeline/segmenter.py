@@ -324,9 +324,8 @@ class StreamSegmenter:
         wa, wb = _gap_weights(n, m)
         # every frame of the gap is fused in one batched call per keyframe (per-frame calls cost more)
         fused = warp_blend([(self._key, forward, wa)])  # (n, h, w, C)
-        bpos = bpos if m else None
         self.timings.add("warp", t)
-        return fused, bpos, wb
+        return fused, (bpos if m else None), wb
 
     def _blend_in_b(self, partial) -> list[Result]:
         """Add w_b · the new keyframe b at the backward positions, then emit the held frames."""
