@@ -56,18 +56,52 @@ def test_batched_blend_equals_one_blend_per_map():
         np.testing.assert_allclose(out[i], one, atol=1e-6)
 
 
-def test_compiled_blend_equals_the_array_path(numba_kernels):
-    from edgeseg.jit import compiled
-    from edgeseg.warp.bilinear import _blend_arrays, _blend_into
+@pytest.mark.parametrize("channels", [3, 8, 13, 16, 21])  # remainder only, vector only, both; 21: VOC's classes
+def test_compiled_blend_equals_the_array_path(numba_kernels, channels):
+    from edgeseg.warp.bilinear import _blend_arrays, _blend_kernel
 
-    assert compiled(_blend_into) is not None  # with numba installed, warp_blend runs the compiled kernel
+    assert _blend_kernel() is not None  # with numba installed, warp_blend runs the compiled kernel
     rng = np.random.default_rng(4)
-    a, b = (rng.normal(size=(7, 9, 8)).astype(np.float32) for _ in range(2))
+    a, b = (rng.normal(size=(7, 9, channels)).astype(np.float32) for _ in range(2))
     pa = identity_grid(7, 9) + rng.uniform(-3, 3, size=(4, 7, 9, 2)).astype(np.float32)  # some clamp at borders
     pb = identity_grid(7, 9) + rng.uniform(-3, 3, size=(4, 7, 9, 2)).astype(np.float32)
     wb = np.array([0.1, 0.0, 0.5, 0.9], np.float32)
     for parts in ([(a, pa, 1 - wb), (b, pb, wb)], [(a, pa[0], 0.3), (b, pb[0], 0.7)], [(a[:1, :1], pa[0], 1.0)]):
         np.testing.assert_allclose(warp_blend(parts), _blend_arrays(parts), rtol=1e-5, atol=1e-5)
+
+
+def test_vector_taps_equal_the_plain_definitions(numba_kernels):
+    """taps8's and taps2's LLVM vector forms (edgeseg.warp.simd) give exactly the plain-Python float32 results."""
+    import numba
+
+    from edgeseg.warp.bilinear import _blend_kernel, taps2, taps8
+
+    _blend_kernel()  # registers the vector forms
+
+    @numba.njit
+    def step8(out, oi, src, b, dx, dy, w, accumulate):
+        taps8(out, np.uintp(oi), src, np.uintp(b), np.uintp(dx), np.uintp(dy), w[0], w[1], w[2], w[3], accumulate)
+
+    @numba.njit
+    def step2(out, oi, src, b, dy, w):
+        taps2(out, np.uintp(oi), src, np.uintp(b), np.uintp(dy), w[0], w[1], w[2], w[3])
+
+    rng = np.random.default_rng(9)
+    src = rng.normal(size=64).astype(np.float32)
+    w = rng.uniform(0, 1, size=4).astype(np.float32)
+    for accumulate in (False, True):
+        want = rng.normal(size=24).astype(np.float32)
+        got = want.copy()
+        taps8(want, 5, src, 3, 8, 40, w[0], w[1], w[2], w[3], accumulate)  # the plain definition, in Python
+        step8(got, 5, src, 3, 8, 40, w, accumulate)
+        np.testing.assert_array_equal(got, want)
+        assert not np.array_equal(got[5:13], src[3:11])  # the step wrote something other than a plain copy
+    want = np.zeros(6, np.float32)
+    got = want.copy()
+    taps2(want, 3, src, 7, 20, w[0], w[1], w[2], w[3])
+    step2(got, 3, src, 7, 20, w)
+    np.testing.assert_array_equal(got, want)
+    assert got[3] != 0 and got[4] != 0 and not got[[0, 1, 2, 5]].any()  # exactly two values written
 
 
 def test_gap_positions_compose_fields_like_repeated_warps(jit_mode):
