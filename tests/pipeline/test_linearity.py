@@ -32,7 +32,7 @@ def _w(*shape, seed=2):
 
 def test_reference_task_network_is_pointwise_affine(reference):
     nets, bundle = reference
-    x = np.maximum(np.random.default_rng(0).normal(size=(1, 96, 23, 30)), 0).astype(np.float32)
+    x = np.maximum(np.random.default_rng(0).normal(size=(1, *bundle.feature_shape)), 0).astype(np.float32)
     assert pointwise_affine(nets.scores, x)
 
 
