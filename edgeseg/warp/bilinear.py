@@ -62,6 +62,35 @@ def taps2(out, oi, src, b, dy, w00, w01, w10, w11):
         out[oi + k] = (src[b + k] * w00 + src[b + 2 + k] * w01) + src[b + dy + k] * w10 + src[b + dy + 2 + k] * w11
 
 
+def samples8(out, src, pos, i, a, xmax, ymax, xm, ym, ws, accumulate):
+    """Eight consecutive points i … i+7 of the blend with C = 8: clamp pos to [0, max], taps and weights (× a),
+    then taps8 into out (flat (N·8,)); src flat (h_s·w_s·8,), ws = its width, xm/ym = width/height − 2. The
+    blend kernel's unit for eight-class maps; edgeseg.warp.simd computes the eight points' weights as vectors."""
+    for j in range(8):
+        p = 2 * (i + j)
+        x = min(max(pos[p], np.float32(0.0)), xmax)
+        y = min(max(pos[p + 1], np.float32(0.0)), ymax)
+        x0, y0 = min(np.uintp(x), xm), min(np.uintp(y), ym)
+        fx, fy = x - np.float32(x0), y - np.float32(y0)
+        gx, gy = np.float32(1.0) - fx, np.float32(1.0) - fy
+        taps8(out, (i + j) * 8, src, (y0 * ws + x0) * 8, 8, ws * 8, gx * gy * a, fx * gy * a, gx * fy * a,
+              fx * fy * a, accumulate)
+
+
+def steps8(out, prev, grid, d, p, sign, xmax, ymax, xm, ym, ws):
+    """Eight consecutive cells p … p+7 of a position-chain step: prev (flat two-channel map of width ws)
+    sampled at grid + sign · d, clamped to [0, max], into out (all flat (h·w·2,)); xm/ym = width/height − 2.
+    The chain kernel's unit; edgeseg.warp.simd computes the eight cells' weights as vectors."""
+    for j in range(8):
+        q = 2 * (p + j)
+        x = min(max(grid[q] + sign * d[q], np.float32(0.0)), xmax)
+        y = min(max(grid[q + 1] + sign * d[q + 1], np.float32(0.0)), ymax)
+        x0, y0 = min(np.uintp(x), xm), min(np.uintp(y), ym)
+        fx, fy = x - np.float32(x0), y - np.float32(y0)
+        gx, gy = np.float32(1.0) - fx, np.float32(1.0) - fy
+        taps2(out, q, prev, (y0 * ws + x0) * 2, ws * 2, gx * gy, fx * gy, gx * fy, fx * fy)
+
+
 def _blend_into(src, pos, alpha, per, out, first):
     """out (N, C) (+)= alpha[m] · bilinear sample of src (h_s, w_s, C) at pos (N, 2), for the m-th run of `per`
     points: the numba kernel of warp_blend, with _taps' clamping and float32 weights. Unsigned flat offsets:
@@ -78,9 +107,16 @@ def _blend_into(src, pos, alpha, per, out, first):
     xm = np.uintp(ws - 2) if ws > 1 else np.uintp(0)
     ym = np.uintp(hs - 2) if hs > 1 else np.uintp(0)
     c8 = c - c % 8
+    grouped = c == 8 and ws > 1 and hs > 1  # eight points at a time (samples8)
+    pf = pos.reshape(-1)
     for m in range(alpha.shape[0]):
         a = alpha[m]
-        for i in range(m * per, (m + 1) * per):
+        start, end = m * per, (m + 1) * per
+        if grouped:
+            for g in range(start, end - 7, 8):
+                samples8(o, flat, pf, np.uintp(g), a, xmax, ymax, xm, ym, wsu, not first)
+            start = end - (end - start) % 8
+        for i in range(start, end):
             x = min(max(pos[i, 0], np.float32(0.0)), xmax)
             y = min(max(pos[i, 1], np.float32(0.0)), ymax)
             x0, y0 = min(np.uintp(x), xm), min(np.uintp(y), ym)
@@ -202,8 +238,14 @@ def _gap_into(grid, fields, has, m, forward, back):
     ym = np.uintp(h - 2) if h > 1 else np.uintp(0)
     g = grid.reshape(-1)
 
+    grouped = dx and dy  # eight cells at a time (steps8)
+    tail = h * w - (h * w) % 8 if grouped else 0
+
     def step(prev, d, sign, o):  # o = prev sampled at grid + sign · d
-        for p in range(h * w):
+        if grouped:
+            for p8 in range(0, tail, 8):
+                steps8(o, prev, g, d, np.uintp(p8), sign, xmax, ymax, xm, ym, wu)
+        for p in range(tail, h * w):
             q = np.uintp(2 * p)
             x = min(max(g[q] + sign * d[q], np.float32(0.0)), xmax)
             y = min(max(g[q + 1] + sign * d[q + 1], np.float32(0.0)), ymax)

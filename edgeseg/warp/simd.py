@@ -1,13 +1,17 @@
-"""SIMD form of the bilinear blend's inner step for numba: eight channels per instruction.
+"""SIMD forms of the bilinear kernels' inner steps for numba, written as LLVM vector IR.
 
-Usage: ``import edgeseg.warp.simd`` before the first call of a kernel that uses ``bilinear.taps8`` (numba only).
+Usage: ``import edgeseg.warp.simd`` before the first call of a kernel that uses them (bilinear._with_simd does).
 
-numba leaves the blend's short channel loop scalar (LLVM cannot prove the output and source arrays apart, and
-its SLP vectoriser is off), so this module gives ``taps8`` an implementation written as LLVM vector IR: four
-unaligned ``<8 x float>`` loads, four multiplies by splatted weights, three adds and one store (or a load, add
-and store when accumulating). The arithmetic is the same, in the same order, as the plain-Python definition in
-``bilinear``, so results are bit-identical. LLVM lowers the vector type on any target (AVX on x86, two NEON
-registers on Jetson's ARM cores). Importing this module imports numba.
+numba leaves the kernels' short loops scalar (LLVM cannot prove the output and source arrays apart, and its SLP
+vectoriser is off). This module gives four plain-Python steps of ``edgeseg.warp.bilinear`` vector
+implementations through numba overloads:
+- ``taps8``: one point's four taps over eight channels (four unaligned ``<8 x float>`` loads);
+- ``taps2``: one point of a two-channel map (both horizontal taps in one ``<4 x float>`` load);
+- ``samples8`` / ``steps8``: eight consecutive points of the blend (C = 8) / of a position-chain step, whose
+  clamping, cell indices and weights are computed as eight-lane vectors before the taps.
+The arithmetic is the plain definitions', operation for operation and in the same order, so results are
+bit-identical (tested). LLVM lowers the vector types on any target (SSE/AVX on x86, NEON on Jetson's ARM
+cores). Importing this module imports numba.
 """
 
 from __future__ import annotations
@@ -19,13 +23,104 @@ from numba.extending import intrinsic, overload
 from edgeseg.warp import bilinear
 
 _VEC = ir.VectorType(ir.FloatType(), 8)
-_ZERO8 = ir.Constant(ir.VectorType(ir.IntType(32), 8), [0] * 8)
 _VEC4 = ir.VectorType(ir.FloatType(), 4)
 _VEC2 = ir.VectorType(ir.FloatType(), 2)
+_VEC16 = ir.VectorType(ir.FloatType(), 16)
+_IVEC = ir.VectorType(ir.IntType(64), 8)
 
 
 def _mask(*lanes):
     return ir.Constant(ir.VectorType(ir.IntType(32), len(lanes)), list(lanes))
+
+
+def _splat(builder, x, vec):
+    one = builder.insert_element(ir.Constant(vec, ir.Undefined), x, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(one, ir.Constant(vec, ir.Undefined), _mask(*[0] * vec.count))
+
+
+def _load(builder, ptr, offset, vec):
+    return builder.load(builder.bitcast(builder.gep(ptr, [offset]), vec.as_pointer()), align=4)
+
+
+def _data(context, builder, arrty, value):
+    return context.make_array(arrty)(context, builder, value).data
+
+
+def _i64(n: int):
+    return ir.Constant(ir.IntType(64), n)
+
+
+def _sum8(builder, s_ptr, b, dx, dy, weights):
+    """((w00·src[b:+8] + w01·src[b+dx:+8]) + w10·src[b+dy:+8]) + w11·src[b+dy+dx:+8] as <8 x float>."""
+    offsets = [b, builder.add(b, dx), builder.add(b, dy), builder.add(builder.add(b, dy), dx)]
+    s = None
+    for offset, w in zip(offsets, weights, strict=True):
+        term = builder.fmul(_load(builder, s_ptr, offset, _VEC), _splat(builder, w, _VEC))
+        s = term if s is None else builder.fadd(s, term)
+    return s
+
+
+def _put8(builder, o_ptr, oi, s, accumulate):
+    """out[oi:oi+8] = s, or += s when accumulate."""
+    o = builder.bitcast(builder.gep(o_ptr, [oi]), _VEC.as_pointer())
+    with builder.if_else(accumulate) as (add, store):
+        with add:
+            builder.store(builder.fadd(builder.load(o, align=4), s), o, align=4)
+        with store:
+            builder.store(s, o, align=4)
+
+
+def _sum2(builder, s_ptr, b, dy, weights):
+    """The two channels of a two-channel map's bilinear sample as <2 x float>: the taps (x0, y0), (x0 + 1, y0)
+    are one load of four floats, the row below another; summed in the scalar code's order."""
+    undef = ir.Constant(_VEC4, ir.Undefined)
+
+    def pair(wa, wb):  # <wa, wa, wb, wb>
+        v = builder.insert_element(undef, wa, ir.Constant(ir.IntType(32), 0))
+        v = builder.insert_element(v, wb, ir.Constant(ir.IntType(32), 2))
+        return builder.shuffle_vector(v, undef, _mask(0, 0, 2, 2))
+
+    top = builder.fmul(_load(builder, s_ptr, b, _VEC4), pair(weights[0], weights[1]))
+    bottom = builder.fmul(_load(builder, s_ptr, builder.add(b, dy), _VEC4), pair(weights[2], weights[3]))
+    s = builder.fadd(builder.shuffle_vector(top, undef, _mask(0, 1)), builder.shuffle_vector(top, undef, _mask(2, 3)))
+    s = builder.fadd(s, builder.shuffle_vector(bottom, undef, _mask(0, 1)))
+    return builder.fadd(s, builder.shuffle_vector(bottom, undef, _mask(2, 3)))
+
+
+def _put2(builder, o_ptr, oi, s):
+    builder.store(s, builder.bitcast(builder.gep(o_ptr, [oi]), _VEC2.as_pointer()), align=4)
+
+
+def _halves(builder, pairs):
+    """<16 x float> of eight interleaved (x, y) pairs → (x <8 x float>, y <8 x float>)."""
+    undef = ir.Constant(_VEC16, ir.Undefined)
+    return (builder.shuffle_vector(pairs, undef, _mask(*range(0, 16, 2))),
+            builder.shuffle_vector(pairs, undef, _mask(*range(1, 16, 2))))
+
+
+def _corners(builder, x, y, xmax, ymax, xm, ym, ws):
+    """Vector form of the kernels' tap arithmetic for eight points: clamp (x, y) to [0, max], the top-left cell
+    (capped at size − 2), its flat cell index y0·ws + x0, and the four bilinear weights (gx·gy, fx·gy, gx·fy,
+    fx·fy), in the scalar code's order of operations."""
+    zero, one = ir.Constant(_VEC, [0.0] * 8), ir.Constant(_VEC, [1.0] * 8)
+    corner = []
+    for v, hi, top in ((x, xmax, xm), (y, ymax, ym)):
+        v = builder.select(builder.fcmp_ordered(">", v, zero), v, zero)  # max(v, 0)
+        hi_v = _splat(builder, hi, _VEC)
+        v = builder.select(builder.fcmp_ordered("<", v, hi_v), v, hi_v)  # min(v, size - 1)
+        cell = builder.fptoui(v, _IVEC)
+        top_v = _splat(builder, top, _IVEC)
+        cell = builder.select(builder.icmp_unsigned("<", cell, top_v), cell, top_v)  # min(cell, size - 2)
+        frac = builder.fsub(v, builder.uitofp(cell, _VEC))
+        corner.append((cell, frac, builder.fsub(one, frac)))
+    (x0, fx, gx), (y0, fy, gy) = corner
+    index = builder.add(builder.mul(y0, _splat(builder, ws, _IVEC)), x0)
+    return index, [builder.fmul(p, q) for p, q in ((gx, gy), (fx, gy), (gx, fy), (fx, fy))]
+
+
+def _lanes(builder, vectors, j):
+    lane = ir.Constant(ir.IntType(32), j)
+    return [builder.extract_element(v, lane) for v in vectors]
 
 
 @intrinsic
@@ -33,42 +128,12 @@ def _taps8_ir(typingctx, out, oi, src, b, dx, dy, w00, w01, w10, w11, accumulate
     sig = types.void(out, oi, src, b, dx, dy, w00, w01, w10, w11, accumulate)
 
     def codegen(context, builder, signature, args):
-        out_v, oi_v, src_v, b_v, dx_v, dy_v, *weights, acc = args
-        o_ptr = context.make_array(signature.args[0])(context, builder, out_v).data
-        s_ptr = context.make_array(signature.args[2])(context, builder, src_v).data
-
-        def load(ptr, offset):
-            return builder.load(builder.bitcast(builder.gep(ptr, [offset]), _VEC.as_pointer()), align=4)
-
-        def splat(x):
-            one = builder.insert_element(ir.Constant(_VEC, ir.Undefined), x, ir.Constant(ir.IntType(32), 0))
-            return builder.shuffle_vector(one, ir.Constant(_VEC, ir.Undefined), _ZERO8)
-
-        offsets = [b_v, builder.add(b_v, dx_v), builder.add(b_v, dy_v), builder.add(builder.add(b_v, dy_v), dx_v)]
-        s = None
-        for offset, w in zip(offsets, weights, strict=True):
-            term = builder.fmul(load(s_ptr, offset), splat(w))
-            s = term if s is None else builder.fadd(s, term)
-        o = builder.bitcast(builder.gep(o_ptr, [oi_v]), _VEC.as_pointer())
-        with builder.if_else(acc) as (add, store):
-            with add:
-                builder.store(builder.fadd(builder.load(o, align=4), s), o, align=4)
-            with store:
-                builder.store(s, o, align=4)
+        _, oi_v, _, b_v, dx_v, dy_v, *weights, acc = args
+        o_ptr, s_ptr = (_data(context, builder, signature.args[k], args[k]) for k in (0, 2))
+        _put8(builder, o_ptr, oi_v, _sum8(builder, s_ptr, b_v, dx_v, dy_v, weights), acc)
         return context.get_dummy_value()
 
     return sig, codegen
-
-
-@overload(bilinear.taps8, jit_options={"nogil": True})
-def _taps8_overload(out, oi, src, b, dx, dy, w00, w01, w10, w11, accumulate):
-    if not (_flat_f32(out) and _flat_f32(src) and _f32(w00, w01, w10, w11) and _offsets(oi, b, dx, dy)):
-        return None  # only the float32 flat arrays and 64-bit offsets of the kernels
-
-    def impl(out, oi, src, b, dx, dy, w00, w01, w10, w11, accumulate):
-        _taps8_ir(out, oi, src, b, dx, dy, w00, w01, w10, w11, accumulate)
-
-    return impl
 
 
 @intrinsic
@@ -76,48 +141,99 @@ def _taps2_ir(typingctx, out, oi, src, b, dy, w00, w01, w10, w11):
     sig = types.void(out, oi, src, b, dy, w00, w01, w10, w11)
 
     def codegen(context, builder, signature, args):
-        out_v, oi_v, src_v, b_v, dy_v, w00_v, w01_v, w10_v, w11_v = args
-        o_ptr = context.make_array(signature.args[0])(context, builder, out_v).data
-        s_ptr = context.make_array(signature.args[2])(context, builder, src_v).data
-
-        def load4(offset):
-            return builder.load(builder.bitcast(builder.gep(s_ptr, [offset]), _VEC4.as_pointer()), align=4)
-
-        def pair(wa, wb):  # <wa, wa, wb, wb>
-            v = builder.insert_element(ir.Constant(_VEC4, ir.Undefined), wa, ir.Constant(ir.IntType(32), 0))
-            v = builder.insert_element(v, wb, ir.Constant(ir.IntType(32), 2))
-            return builder.shuffle_vector(v, ir.Constant(_VEC4, ir.Undefined), _mask(0, 0, 2, 2))
-
-        top = builder.fmul(load4(b_v), pair(w00_v, w01_v))  # taps (x0, y0), (x0 + 1, y0): both channels
-        bottom = builder.fmul(load4(builder.add(b_v, dy_v)), pair(w10_v, w11_v))
-        undef = ir.Constant(_VEC4, ir.Undefined)
-        s = builder.fadd(builder.shuffle_vector(top, undef, _mask(0, 1)), builder.shuffle_vector(top, undef, _mask(2, 3)))
-        s = builder.fadd(s, builder.shuffle_vector(bottom, undef, _mask(0, 1)))
-        s = builder.fadd(s, builder.shuffle_vector(bottom, undef, _mask(2, 3)))
-        builder.store(s, builder.bitcast(builder.gep(o_ptr, [oi_v]), _VEC2.as_pointer()), align=4)
+        _, oi_v, _, b_v, dy_v, *weights = args
+        o_ptr, s_ptr = (_data(context, builder, signature.args[k], args[k]) for k in (0, 2))
+        _put2(builder, o_ptr, oi_v, _sum2(builder, s_ptr, b_v, dy_v, weights))
         return context.get_dummy_value()
 
     return sig, codegen
 
 
-@overload(bilinear.taps2, jit_options={"nogil": True})
-def _taps2_overload(out, oi, src, b, dy, w00, w01, w10, w11):
-    if not (_flat_f32(out) and _flat_f32(src) and _f32(w00, w01, w10, w11) and _offsets(oi, b, dy)):
-        return None
+@intrinsic
+def _samples8_ir(typingctx, out, src, pos, i, a, xmax, ymax, xm, ym, ws, accumulate):
+    sig = types.void(out, src, pos, i, a, xmax, ymax, xm, ym, ws, accumulate)
 
-    def impl(out, oi, src, b, dy, w00, w01, w10, w11):
-        _taps2_ir(out, oi, src, b, dy, w00, w01, w10, w11)
+    def codegen(context, builder, signature, args):
+        _, _, _, i_v, a_v, xmax_v, ymax_v, xm_v, ym_v, ws_v, acc = args
+        o_ptr, s_ptr, p_ptr = (_data(context, builder, signature.args[k], args[k]) for k in range(3))
+        x, y = _halves(builder, _load(builder, p_ptr, builder.mul(i_v, _i64(2)), _VEC16))
+        index, weights = _corners(builder, x, y, xmax_v, ymax_v, xm_v, ym_v, ws_v)
+        a8 = _splat(builder, a_v, _VEC)
+        weights = [builder.fmul(w, a8) for w in weights]  # (gx·gy)·a, as the scalar code
+        base = builder.mul(index, _splat(builder, _i64(8), _IVEC))
+        dy = builder.mul(ws_v, _i64(8))
+        for j in range(8):
+            (b,) = _lanes(builder, [base], j)
+            s = _sum8(builder, s_ptr, b, _i64(8), dy, _lanes(builder, weights, j))
+            _put8(builder, o_ptr, builder.mul(builder.add(i_v, _i64(j)), _i64(8)), s, acc)
+        return context.get_dummy_value()
 
-    return impl
+    return sig, codegen
+
+
+@intrinsic
+def _steps8_ir(typingctx, out, prev, grid, d, p, sign, xmax, ymax, xm, ym, ws):
+    sig = types.void(out, prev, grid, d, p, sign, xmax, ymax, xm, ym, ws)
+
+    def codegen(context, builder, signature, args):
+        _, _, _, _, p_v, sign_v, xmax_v, ymax_v, xm_v, ym_v, ws_v = args
+        o_ptr, s_ptr, g_ptr, d_ptr = (_data(context, builder, signature.args[k], args[k]) for k in range(4))
+        q = builder.mul(p_v, _i64(2))
+        gx, gy = _halves(builder, _load(builder, g_ptr, q, _VEC16))
+        dx, dy = _halves(builder, _load(builder, d_ptr, q, _VEC16))
+        sign8 = _splat(builder, sign_v, _VEC)
+        x, y = builder.fadd(gx, builder.fmul(sign8, dx)), builder.fadd(gy, builder.fmul(sign8, dy))
+        index, weights = _corners(builder, x, y, xmax_v, ymax_v, xm_v, ym_v, ws_v)
+        base = builder.mul(index, _splat(builder, _i64(2), _IVEC))
+        row = builder.mul(ws_v, _i64(2))
+        for j in range(8):
+            (b,) = _lanes(builder, [base], j)
+            _put2(builder, o_ptr, builder.add(q, _i64(2 * j)), _sum2(builder, s_ptr, b, row, _lanes(builder, weights, j)))
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 def _flat_f32(a) -> bool:
     return isinstance(a, types.Array) and a.dtype == types.float32 and a.ndim == 1
 
 
-def _f32(*ws) -> bool:
-    return all(w == types.float32 for w in ws)
+def _f32(*xs) -> bool:
+    return all(x == types.float32 for x in xs)
 
 
 def _offsets(*ints) -> bool:
     return all(isinstance(i, types.Integer) and i.bitwidth == 64 for i in ints)
+
+
+# Each overload accepts only what the kernels pass (flat float32 arrays, float32 weights, 64-bit offsets); any
+# other types fall back to the plain-Python definitions compiled by numba.
+@overload(bilinear.taps8, jit_options={"nogil": True})
+def _taps8_overload(out, oi, src, b, dx, dy, w00, w01, w10, w11, accumulate):
+    if _flat_f32(out) and _flat_f32(src) and _f32(w00, w01, w10, w11) and _offsets(oi, b, dx, dy):
+        return lambda out, oi, src, b, dx, dy, w00, w01, w10, w11, accumulate: _taps8_ir(
+            out, oi, src, b, dx, dy, w00, w01, w10, w11, accumulate)
+    return None
+
+
+@overload(bilinear.taps2, jit_options={"nogil": True})
+def _taps2_overload(out, oi, src, b, dy, w00, w01, w10, w11):
+    if _flat_f32(out) and _flat_f32(src) and _f32(w00, w01, w10, w11) and _offsets(oi, b, dy):
+        return lambda out, oi, src, b, dy, w00, w01, w10, w11: _taps2_ir(out, oi, src, b, dy, w00, w01, w10, w11)
+    return None
+
+
+@overload(bilinear.samples8, jit_options={"nogil": True})
+def _samples8_overload(out, src, pos, i, a, xmax, ymax, xm, ym, ws, accumulate):
+    if _flat_f32(out) and _flat_f32(src) and _flat_f32(pos) and _f32(a, xmax, ymax) and _offsets(i, xm, ym, ws):
+        return lambda out, src, pos, i, a, xmax, ymax, xm, ym, ws, accumulate: _samples8_ir(
+            out, src, pos, i, a, xmax, ymax, xm, ym, ws, accumulate)
+    return None
+
+
+@overload(bilinear.steps8, jit_options={"nogil": True})
+def _steps8_overload(out, prev, grid, d, p, sign, xmax, ymax, xm, ym, ws):
+    if all(_flat_f32(v) for v in (out, prev, grid, d)) and _f32(sign, xmax, ymax) and _offsets(p, xm, ym, ws):
+        return lambda out, prev, grid, d, p, sign, xmax, ymax, xm, ym, ws: _steps8_ir(
+            out, prev, grid, d, p, sign, xmax, ymax, xm, ym, ws)
+    return None

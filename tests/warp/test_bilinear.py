@@ -104,14 +104,59 @@ def test_vector_taps_equal_the_plain_definitions(numba_kernels):
     assert got[3] != 0 and got[4] != 0 and not got[[0, 1, 2, 5]].any()  # exactly two values written
 
 
-def test_gap_positions_compose_fields_like_repeated_warps(jit_mode):
+def test_vector_groups_equal_the_plain_definitions(numba_kernels):
+    """samples8 and steps8 (eight points with vector weights) give exactly the plain-Python results, including
+    points clamped at the borders."""
+    import numba
+
+    from edgeseg.warp.bilinear import _blend_kernel, samples8, steps8
+
+    _blend_kernel()
+    h, w = 5, 7
+    xm, ym = np.uintp(w - 2), np.uintp(h - 2)
+    xmax, ymax = np.float32(w - 1), np.float32(h - 1)
+
+    @numba.njit
+    def blend(out, src, pos, i, a, accumulate):
+        samples8(out, src, pos, np.uintp(i), a, xmax, ymax, xm, ym, np.uintp(w), accumulate)
+
+    @numba.njit
+    def chain(out, prev, grid, d, p, sign):
+        steps8(out, prev, grid, d, np.uintp(p), sign, xmax, ymax, xm, ym, np.uintp(w))
+
+    rng = np.random.default_rng(10)
+    src = rng.normal(size=h * w * 8).astype(np.float32)
+    pos = rng.uniform(-2, 9, size=2 * 16).astype(np.float32)  # a third of the points lie outside the map
+    a = np.float32(0.7)
+    for accumulate in (False, True):
+        want = rng.normal(size=16 * 8).astype(np.float32)
+        got = want.copy()
+        samples8(want, src, pos, np.uintp(8), a, xmax, ymax, xm, ym, np.uintp(w), accumulate)
+        blend(got, src, pos, 8, a, accumulate)
+        np.testing.assert_array_equal(got, want)
+        assert not np.array_equal(got[64:], want[:64])
+    grid = identity_grid(h, w).reshape(-1)
+    prev = rng.uniform(0, 6, size=h * w * 2).astype(np.float32)
+    d = rng.uniform(-3, 3, size=h * w * 2).astype(np.float32)
+    for sign in (np.float32(1.0), np.float32(-1.0)):
+        want = np.zeros(h * w * 2, np.float32)
+        got = want.copy()
+        steps8(want, prev, grid, d, np.uintp(16), sign, xmax, ymax, xm, ym, np.uintp(w))
+        chain(got, prev, grid, d, 16, sign)
+        np.testing.assert_array_equal(got, want)
+        assert want[32:48].all() and not want[:32].any() and not want[48:].any()  # exactly cells 16-23
+
+
+@pytest.mark.parametrize("size", [(6, 8), (5, 7)])  # whole groups of eight cells; a remainder of three
+def test_gap_positions_compose_fields_like_repeated_warps(jit_mode, size):
     from edgeseg.warp.bilinear import gap_positions
 
     rng = np.random.default_rng(6)
-    g = identity_grid(6, 8)
-    fields = [rng.uniform(-2, 2, size=(6, 8, 2)).astype(np.float32) for _ in range(5)]
+    h, w = size
+    g = identity_grid(h, w)
+    fields = [rng.uniform(-2, 2, size=(h, w, 2)).astype(np.float32) for _ in range(5)]
     fields[2] = None  # frame 2 has no motion to frame 1: it keeps frame 1's positions in a; b reaches 2, 3, 4
-    field_b = rng.uniform(-2, 2, size=(6, 8, 2)).astype(np.float32)
+    field_b = rng.uniform(-2, 2, size=(h, w, 2)).astype(np.float32)
     forward, back, m = gap_positions(g, fields, field_b)
     p, want = g, []
     for d in fields:
@@ -122,7 +167,7 @@ def test_gap_positions_compose_fields_like_repeated_warps(jit_mode):
     for i, d in zip((4, 3, 2), (field_b, fields[4], fields[3]), strict=True):
         q = warp(q, g - d)
         want_back[i] = q
-    assert forward.shape == back.shape == (5, 6, 8, 2) and m == 3
+    assert forward.shape == back.shape == (5, h, w, 2) and m == 3
     for a, b in zip(forward, want, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
     np.testing.assert_array_equal(forward[2], forward[1])
