@@ -46,6 +46,17 @@ def _taps(pos, h: int, w: int):
     return xp.stack([i00, i00 + dx, i00 + dy, i00 + dy + dx]), xp.stack([gx * gy, fx * gy, gx * fy, fx * fy])[..., None]
 
 
+def corner(x, y, xmax, ymax, xm, ym):
+    """(x0, y0, fx, fy, gx, gy) of a bilinear sample at (x, y): clamped to [0, max], top-left cell capped at
+    size − 2 (xm, ym; unsigned), fractions and their complements, float32. The kernels' shared tap arithmetic
+    (compiled through edgeseg.warp.simd, whose eight-lane version repeats it operation for operation)."""
+    x = min(max(x, np.float32(0.0)), xmax)
+    y = min(max(y, np.float32(0.0)), ymax)
+    x0, y0 = min(np.uintp(x), xm), min(np.uintp(y), ym)
+    fx, fy = x - np.float32(x0), y - np.float32(y0)
+    return x0, y0, fx, fy, np.float32(1.0) - fx, np.float32(1.0) - fy
+
+
 def taps8(out, oi, src, b, dx, dy, w00, w01, w10, w11, accumulate):
     """out[oi:oi+8] (+= if accumulate, else =) the bilinear combination of src's four taps at flat offsets b,
     b+dx, b+dy, b+dy+dx (eight channels each). The blend kernel's inner step; edgeseg.warp.simd gives numba an
@@ -68,11 +79,7 @@ def samples8(out, src, pos, i, a, xmax, ymax, xm, ym, ws, accumulate):
     blend kernel's unit for eight-class maps; edgeseg.warp.simd computes the eight points' weights as vectors."""
     for j in range(8):
         p = 2 * (i + j)
-        x = min(max(pos[p], np.float32(0.0)), xmax)
-        y = min(max(pos[p + 1], np.float32(0.0)), ymax)
-        x0, y0 = min(np.uintp(x), xm), min(np.uintp(y), ym)
-        fx, fy = x - np.float32(x0), y - np.float32(y0)
-        gx, gy = np.float32(1.0) - fx, np.float32(1.0) - fy
+        x0, y0, fx, fy, gx, gy = corner(pos[p], pos[p + 1], xmax, ymax, xm, ym)
         taps8(out, (i + j) * 8, src, (y0 * ws + x0) * 8, 8, ws * 8, gx * gy * a, fx * gy * a, gx * fy * a,
               fx * fy * a, accumulate)
 
@@ -83,11 +90,7 @@ def steps8(out, prev, grid, d, p, sign, xmax, ymax, xm, ym, ws):
     The chain kernel's unit; edgeseg.warp.simd computes the eight cells' weights as vectors."""
     for j in range(8):
         q = 2 * (p + j)
-        x = min(max(grid[q] + sign * d[q], np.float32(0.0)), xmax)
-        y = min(max(grid[q + 1] + sign * d[q + 1], np.float32(0.0)), ymax)
-        x0, y0 = min(np.uintp(x), xm), min(np.uintp(y), ym)
-        fx, fy = x - np.float32(x0), y - np.float32(y0)
-        gx, gy = np.float32(1.0) - fx, np.float32(1.0) - fy
+        x0, y0, fx, fy, gx, gy = corner(grid[q] + sign * d[q], grid[q + 1] + sign * d[q + 1], xmax, ymax, xm, ym)
         taps2(out, q, prev, (y0 * ws + x0) * 2, ws * 2, gx * gy, fx * gy, gx * fy, fx * fy)
 
 
@@ -117,11 +120,7 @@ def _blend_into(src, pos, alpha, per, out, first):
                 samples8(o, flat, pf, np.uintp(g), a, xmax, ymax, xm, ym, wsu, not first)
             start = end - (end - start) % 8
         for i in range(start, end):
-            x = min(max(pos[i, 0], np.float32(0.0)), xmax)
-            y = min(max(pos[i, 1], np.float32(0.0)), ymax)
-            x0, y0 = min(np.uintp(x), xm), min(np.uintp(y), ym)
-            fx, fy = x - np.float32(x0), y - np.float32(y0)
-            gx, gy = np.float32(1.0) - fx, np.float32(1.0) - fy
+            x0, y0, fx, fy, gx, gy = corner(pos[i, 0], pos[i, 1], xmax, ymax, xm, ym)
             w00, w01, w10, w11 = gx * gy * a, fx * gy * a, gx * fy * a, fx * fy * a
             b, oi = (y0 * wsu + x0) * cu, np.uintp(i) * cu
             for kk in range(0, c8, 8):
@@ -134,7 +133,8 @@ def _blend_into(src, pos, alpha, per, out, first):
 
 
 def _with_simd(fn):
-    """compiled(fn) with the vector forms of taps8/taps2 registered (edgeseg.warp.simd), or None without numba."""
+    """compiled(fn) with the kernels' steps (corner, taps8, taps2, samples8, steps8) registered with numba
+    (edgeseg.warp.simd), or None without numba."""
     kernel = compiled(fn)
     if kernel is not None:
         from edgeseg.warp import simd  # noqa: F401  registers the overloads before the kernel's first compile
@@ -225,9 +225,9 @@ def warp(src: np.ndarray, pos: np.ndarray) -> np.ndarray:
 def _gap_into(grid, fields, has, m, forward, back):
     """numba kernel of gap_positions: both chains of a gap in one call (bilinear composition on the host).
 
-    fields (n + 1, h, w, 2): the held frames' fields, then keyframe b's; has: which exist. The step repeats the
-    blend kernel's tap arithmetic for 2 channels: one call per gap, where Python-level calls per chain or per
-    step cost more than the arithmetic.
+    fields (n + 1, h, w, 2): the held frames' fields, then keyframe b's; has: which exist. The step is the blend
+    kernel's tap arithmetic for 2 channels: one call per gap, where Python-level calls per chain or per step
+    cost more than the arithmetic.
     """
     n, h, w = forward.shape[0], grid.shape[0], grid.shape[1]
     xmax, ymax = np.float32(w - 1), np.float32(h - 1)
@@ -247,11 +247,7 @@ def _gap_into(grid, fields, has, m, forward, back):
                 steps8(o, prev, g, d, np.uintp(p8), sign, xmax, ymax, xm, ym, wu)
         for p in range(tail, h * w):
             q = np.uintp(2 * p)
-            x = min(max(g[q] + sign * d[q], np.float32(0.0)), xmax)
-            y = min(max(g[q + 1] + sign * d[q + 1], np.float32(0.0)), ymax)
-            x0, y0 = min(np.uintp(x), xm), min(np.uintp(y), ym)
-            fx, fy = x - np.float32(x0), y - np.float32(y0)
-            gx, gy = np.float32(1.0) - fx, np.float32(1.0) - fy
+            x0, y0, fx, fy, gx, gy = corner(g[q] + sign * d[q], g[q + 1] + sign * d[q + 1], xmax, ymax, xm, ym)
             b = (y0 * wu + x0) * np.uintp(2)
             if dx:  # both horizontal taps are one contiguous run of four floats
                 taps2(o, q, prev, b, dy, gx * gy, fx * gy, gx * fy, fx * fy)

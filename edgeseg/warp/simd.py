@@ -4,11 +4,12 @@ Usage: ``import edgeseg.warp.simd`` before the first call of a kernel that uses 
 
 numba leaves the kernels' short loops scalar (LLVM cannot prove the output and source arrays apart, and its SLP
 vectoriser is off). This module gives four plain-Python steps of ``edgeseg.warp.bilinear`` vector
-implementations through numba overloads:
+implementations through numba overloads (and compiles the scalar `corner` they share):
 - ``taps8``: one point's four taps over eight channels (four unaligned ``<8 x float>`` loads);
 - ``taps2``: one point of a two-channel map (both horizontal taps in one ``<4 x float>`` load);
 - ``samples8`` / ``steps8``: eight consecutive points of the blend (C = 8) / of a position-chain step, whose
-  clamping, cell indices and weights are computed as eight-lane vectors before the taps.
+  clamping, cell indices and weights (``corner``, compiled here as written) are computed as eight-lane vectors
+  before the taps.
 The arithmetic is the plain definitions', operation for operation and in the same order, so results are
 bit-identical (tested). LLVM lowers the vector types on any target (SSE/AVX on x86, NEON on Jetson's ARM
 cores). Importing this module imports numba.
@@ -206,7 +207,12 @@ def _offsets(*ints) -> bool:
     return all(isinstance(i, types.Integer) and i.bitwidth == 64 for i in ints)
 
 
-# Each overload accepts only what the kernels pass (flat float32 arrays, float32 weights, 64-bit offsets); any
+@overload(bilinear.corner, jit_options={"nogil": True})
+def _corner_overload(x, y, xmax, ymax, xm, ym):
+    return bilinear.corner  # scalar arithmetic: the plain definition, compiled as it is
+
+
+# Each overload below accepts only what the kernels pass (flat float32 arrays, float32 weights, 64-bit offsets); any
 # other types fall back to the plain-Python definitions compiled by numba.
 @overload(bilinear.taps8, jit_options={"nogil": True})
 def _taps8_overload(out, oi, src, b, dx, dy, w00, w01, w10, w11, accumulate):
