@@ -124,75 +124,75 @@ def _lanes(builder, vectors, j):
     return [builder.extract_element(v, lane) for v in vectors]
 
 
-@intrinsic
-def _taps8_ir(typingctx, out, oi, src, b, dx, dy, w00, w01, w10, w11, accumulate):
-    sig = types.void(out, oi, src, b, dx, dy, w00, w01, w10, w11, accumulate)
-
-    def codegen(context, builder, signature, args):
-        _, oi_v, _, b_v, dx_v, dy_v, *weights, acc = args
-        o_ptr, s_ptr = (_data(context, builder, signature.args[k], args[k]) for k in (0, 2))
-        _put8(builder, o_ptr, oi_v, _sum8(builder, s_ptr, b_v, dx_v, dy_v, weights), acc)
+def _void(args, n_arrays, emit):
+    """(signature, codegen) of an intrinsic returning nothing: emit(builder, pointers, values), where pointers
+    are the data pointers of the first n_arrays arguments (arrays) and values the LLVM values of the rest."""
+    def codegen(context, builder, signature, llargs):
+        pointers = [_data(context, builder, signature.args[k], llargs[k]) for k in range(n_arrays)]
+        emit(builder, pointers, llargs[n_arrays:])
         return context.get_dummy_value()
 
-    return sig, codegen
+    return types.void(*args), codegen
+
+
+def _emit_taps8(builder, pointers, values):
+    (o_ptr, s_ptr), (oi, b, dx, dy, *weights, acc) = pointers, values
+    _put8(builder, o_ptr, oi, _sum8(builder, s_ptr, b, dx, dy, weights), acc)
+
+
+def _emit_taps2(builder, pointers, values):
+    (o_ptr, s_ptr), (oi, b, dy, *weights) = pointers, values
+    _put2(builder, o_ptr, oi, _sum2(builder, s_ptr, b, dy, weights))
+
+
+def _emit_samples8(builder, pointers, values):
+    (o_ptr, s_ptr, p_ptr), (i, a, xmax, ymax, xm, ym, ws, acc) = pointers, values
+    x, y = _halves(builder, _load(builder, p_ptr, builder.mul(i, _i64(2)), _VEC16))
+    index, weights = _corners(builder, x, y, xmax, ymax, xm, ym, ws)
+    a8 = _splat(builder, a, _VEC)
+    weights = [builder.fmul(w, a8) for w in weights]  # (gx·gy)·a, as the scalar code
+    base = builder.mul(index, _splat(builder, _i64(8), _IVEC))
+    dy = builder.mul(ws, _i64(8))
+    for j in range(8):
+        (b,) = _lanes(builder, [base], j)
+        s = _sum8(builder, s_ptr, b, _i64(8), dy, _lanes(builder, weights, j))
+        _put8(builder, o_ptr, builder.mul(builder.add(i, _i64(j)), _i64(8)), s, acc)
+
+
+def _emit_steps8(builder, pointers, values):
+    (o_ptr, s_ptr, g_ptr, d_ptr), (p, sign, xmax, ymax, xm, ym, ws) = pointers, values
+    q = builder.mul(p, _i64(2))
+    gx, gy = _halves(builder, _load(builder, g_ptr, q, _VEC16))
+    dx, dy = _halves(builder, _load(builder, d_ptr, q, _VEC16))
+    sign8 = _splat(builder, sign, _VEC)
+    x, y = builder.fadd(gx, builder.fmul(sign8, dx)), builder.fadd(gy, builder.fmul(sign8, dy))
+    index, weights = _corners(builder, x, y, xmax, ymax, xm, ym, ws)
+    base = builder.mul(index, _splat(builder, _i64(2), _IVEC))
+    row = builder.mul(ws, _i64(2))
+    for j in range(8):
+        (b,) = _lanes(builder, [base], j)
+        _put2(builder, o_ptr, builder.add(q, _i64(2 * j)), _sum2(builder, s_ptr, b, row, _lanes(builder, weights, j)))
+
+
+# Array arguments first (out, then sources), as in the plain definitions.
+@intrinsic
+def _taps8_ir(typingctx, out, src, oi, b, dx, dy, w00, w01, w10, w11, accumulate):
+    return _void((out, src, oi, b, dx, dy, w00, w01, w10, w11, accumulate), 2, _emit_taps8)
 
 
 @intrinsic
-def _taps2_ir(typingctx, out, oi, src, b, dy, w00, w01, w10, w11):
-    sig = types.void(out, oi, src, b, dy, w00, w01, w10, w11)
-
-    def codegen(context, builder, signature, args):
-        _, oi_v, _, b_v, dy_v, *weights = args
-        o_ptr, s_ptr = (_data(context, builder, signature.args[k], args[k]) for k in (0, 2))
-        _put2(builder, o_ptr, oi_v, _sum2(builder, s_ptr, b_v, dy_v, weights))
-        return context.get_dummy_value()
-
-    return sig, codegen
+def _taps2_ir(typingctx, out, src, oi, b, dy, w00, w01, w10, w11):
+    return _void((out, src, oi, b, dy, w00, w01, w10, w11), 2, _emit_taps2)
 
 
 @intrinsic
 def _samples8_ir(typingctx, out, src, pos, i, a, xmax, ymax, xm, ym, ws, accumulate):
-    sig = types.void(out, src, pos, i, a, xmax, ymax, xm, ym, ws, accumulate)
-
-    def codegen(context, builder, signature, args):
-        _, _, _, i_v, a_v, xmax_v, ymax_v, xm_v, ym_v, ws_v, acc = args
-        o_ptr, s_ptr, p_ptr = (_data(context, builder, signature.args[k], args[k]) for k in range(3))
-        x, y = _halves(builder, _load(builder, p_ptr, builder.mul(i_v, _i64(2)), _VEC16))
-        index, weights = _corners(builder, x, y, xmax_v, ymax_v, xm_v, ym_v, ws_v)
-        a8 = _splat(builder, a_v, _VEC)
-        weights = [builder.fmul(w, a8) for w in weights]  # (gx·gy)·a, as the scalar code
-        base = builder.mul(index, _splat(builder, _i64(8), _IVEC))
-        dy = builder.mul(ws_v, _i64(8))
-        for j in range(8):
-            (b,) = _lanes(builder, [base], j)
-            s = _sum8(builder, s_ptr, b, _i64(8), dy, _lanes(builder, weights, j))
-            _put8(builder, o_ptr, builder.mul(builder.add(i_v, _i64(j)), _i64(8)), s, acc)
-        return context.get_dummy_value()
-
-    return sig, codegen
+    return _void((out, src, pos, i, a, xmax, ymax, xm, ym, ws, accumulate), 3, _emit_samples8)
 
 
 @intrinsic
 def _steps8_ir(typingctx, out, prev, grid, d, p, sign, xmax, ymax, xm, ym, ws):
-    sig = types.void(out, prev, grid, d, p, sign, xmax, ymax, xm, ym, ws)
-
-    def codegen(context, builder, signature, args):
-        _, _, _, _, p_v, sign_v, xmax_v, ymax_v, xm_v, ym_v, ws_v = args
-        o_ptr, s_ptr, g_ptr, d_ptr = (_data(context, builder, signature.args[k], args[k]) for k in range(4))
-        q = builder.mul(p_v, _i64(2))
-        gx, gy = _halves(builder, _load(builder, g_ptr, q, _VEC16))
-        dx, dy = _halves(builder, _load(builder, d_ptr, q, _VEC16))
-        sign8 = _splat(builder, sign_v, _VEC)
-        x, y = builder.fadd(gx, builder.fmul(sign8, dx)), builder.fadd(gy, builder.fmul(sign8, dy))
-        index, weights = _corners(builder, x, y, xmax_v, ymax_v, xm_v, ym_v, ws_v)
-        base = builder.mul(index, _splat(builder, _i64(2), _IVEC))
-        row = builder.mul(ws_v, _i64(2))
-        for j in range(8):
-            (b,) = _lanes(builder, [base], j)
-            _put2(builder, o_ptr, builder.add(q, _i64(2 * j)), _sum2(builder, s_ptr, b, row, _lanes(builder, weights, j)))
-        return context.get_dummy_value()
-
-    return sig, codegen
+    return _void((out, prev, grid, d, p, sign, xmax, ymax, xm, ym, ws), 4, _emit_steps8)
 
 
 def _flat_f32(a) -> bool:
@@ -218,14 +218,14 @@ def _corner_overload(x, y, xmax, ymax, xm, ym):
 def _taps8_overload(out, oi, src, b, dx, dy, w00, w01, w10, w11, accumulate):
     if _flat_f32(out) and _flat_f32(src) and _f32(w00, w01, w10, w11) and _offsets(oi, b, dx, dy):
         return lambda out, oi, src, b, dx, dy, w00, w01, w10, w11, accumulate: _taps8_ir(
-            out, oi, src, b, dx, dy, w00, w01, w10, w11, accumulate)
+            out, src, oi, b, dx, dy, w00, w01, w10, w11, accumulate)
     return None
 
 
 @overload(bilinear.taps2, jit_options={"nogil": True})
 def _taps2_overload(out, oi, src, b, dy, w00, w01, w10, w11):
     if _flat_f32(out) and _flat_f32(src) and _f32(w00, w01, w10, w11) and _offsets(oi, b, dy):
-        return lambda out, oi, src, b, dy, w00, w01, w10, w11: _taps2_ir(out, oi, src, b, dy, w00, w01, w10, w11)
+        return lambda out, oi, src, b, dy, w00, w01, w10, w11: _taps2_ir(out, src, oi, b, dy, w00, w01, w10, w11)
     return None
 
 
