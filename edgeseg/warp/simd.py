@@ -12,7 +12,8 @@ implementations through numba overloads (and compiles the scalar `corner` they s
   before the taps.
 The arithmetic is the plain definitions', operation for operation and in the same order, so results are
 bit-identical (tested). LLVM lowers the vector types on any target (SSE/AVX on x86, NEON on Jetson's ARM
-cores). Importing this module imports numba.
+cores). Importing this module imports numba. numba's on-disk cache of the kernels is keyed on bilinear.py: after
+editing only this module in a source checkout, delete edgeseg/warp/__pycache__/*.nbi so they recompile.
 """
 
 from __future__ import annotations
