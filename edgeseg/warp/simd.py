@@ -11,7 +11,7 @@ implementations through numba overloads (and compiles the scalar `corner` they s
   clamping, cell indices and weights (``corner``, compiled here as written) are computed as eight-lane vectors
   before the taps.
 The arithmetic is the plain definitions', operation for operation and in the same order, so results are
-bit-identical (tested). LLVM lowers the vector types on any target (SSE/AVX on x86, NEON on Jetson's ARM
+bit-identical for finite positions (tested). LLVM lowers the vector types on any target (SSE/AVX on x86, NEON on Jetson's ARM
 cores). Importing this module imports numba. numba's on-disk cache of the kernels is keyed on bilinear.py: after
 editing only this module in a source checkout, delete edgeseg/warp/__pycache__/*.nbi so they recompile.
 """
@@ -175,7 +175,7 @@ def _emit_steps8(builder, pointers, values):
         _put2(builder, o_ptr, builder.add(q, _i64(2 * j)), _sum2(builder, s_ptr, b, row, _lanes(builder, weights, j)))
 
 
-# Array arguments first (out, then sources), as in the plain definitions.
+# Intrinsic arguments: the arrays first (out, then the sources); the taps8/taps2 overloads reorder theirs.
 @intrinsic
 def _taps8_ir(typingctx, out, src, oi, b, dx, dy, w00, w01, w10, w11, accumulate):
     return _void((out, src, oi, b, dx, dy, w00, w01, w10, w11, accumulate), 2, _emit_taps8)
