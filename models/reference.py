@@ -40,11 +40,10 @@ SPLIT_MODULE = "classifier.2"  # the ReLU after which the runtime splits (featur
 WEIGHTS_PATH: Path = Path(__file__).resolve().parent / "reference" / "weights.pt"
 BUNDLE_PATH: Path = Path(__file__).resolve().parent / "reference" / "bundle"
 
-_BACKBONE_CHANNELS = 240
 _ASPP_RATES = (6, 12, 18)
 _ASPP_CHANNELS = 96
-_LOW_BLOCKS = 7  # features[:7] end at stride 8 (24 channels at width 0.5)
-_LOW_CHANNELS, _LOW_PROJECTED = 24, 24
+_LOW_BLOCKS = 7  # features[:7] end at stride 8
+_LOW_PROJECTED = 24  # channels of the skip's 1×1 projection
 
 
 def _encoder():
@@ -61,8 +60,9 @@ def _encoder():
             features = mobilenet_v3_large(weights=None, width_mult=0.5, reduced_tail=True, dilated=True).features
             self.low = features[:_LOW_BLOCKS]
             self.high = features[_LOW_BLOCKS:]
-            self.aspp = ASPP(_BACKBONE_CHANNELS, list(_ASPP_RATES), out_channels=_ASPP_CHANNELS)
-            self.project = nn.Sequential(nn.Conv2d(_LOW_CHANNELS, _LOW_PROJECTED, 1, bias=False),
+            self.aspp = ASPP(self.high[-1].out_channels, list(_ASPP_RATES), out_channels=_ASPP_CHANNELS)  # 240
+            low_channels = self.low[-1].out_channels  # 24 at width 0.5
+            self.project = nn.Sequential(nn.Conv2d(low_channels, _LOW_PROJECTED, 1, bias=False),
                                          nn.BatchNorm2d(_LOW_PROJECTED), nn.ReLU())
 
         def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
