@@ -24,6 +24,7 @@ from edgeseg.pipeline.segmenter import MODES, StreamSegmenter
 from edgeseg.pipeline.session import motion_pairs, needs_vectors
 from edgeseg.schedule import make_policy
 from edgeseg.source import open_source
+from edgeseg.warp.fuse import FUSIONS
 
 
 def parse_modes(text: str) -> list[str]:
@@ -33,6 +34,15 @@ def parse_modes(text: str) -> list[str]:
         raise ConfigError(f"--modes {text!r}: unknown mode {bad[0]!r}; choose from {', '.join(MODES)}"
                           if bad else f"--modes {text!r}: empty mode list")
     return modes
+
+
+def parse_fusions(text: str) -> list[str]:
+    fusions = [f.strip() for f in text.split(",") if f.strip()]
+    bad = [f for f in fusions if f not in FUSIONS]
+    if bad or not fusions:
+        raise ConfigError(f"--fusion {text!r}: unknown fusion {bad[0]!r}; choose from {', '.join(FUSIONS)}"
+                          if bad else f"--fusion {text!r}: empty fusion list")
+    return list(dict.fromkeys(fusions))
 
 
 def parse_intervals(text: str) -> list[int]:
@@ -113,11 +123,12 @@ class _Scorer:
 
 
 def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int], labels_dir=None,
-              adaptive_intervals: list[int] = (), max_frames: int | None = None, repeat: int = 1,
-              progress=None) -> dict:
+              adaptive_intervals: list[int] = (), fusions: list[str] = ("linear",), max_frames: int | None = None,
+              repeat: int = 1, progress=None) -> dict:
     """Run every (mode, interval) row over `spec`; returns the JSON-ready report.
 
     adaptive_intervals: for prop and interp, also rows with adaptive keyframes under the budget 1/K.
+    fusions: interp's rows once per fusion (edgeseg.warp.fuse.FUSIONS); interp rows carry "fusion".
     repeat: timing passes (frame mode, then every row, each pass): a row's fps is its median over the passes
     and its speedup the median of its per-pass ratio to that pass's frame mode. mIoU comes from the first
     pass (it is deterministic); later passes only time.
@@ -130,10 +141,10 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
         labels.check(frames=n, size=size, at_least=max_frames is not None)
     k_classes = len(bundle.classes)
 
-    def run_row(mode: str, k: int, on_result, policy: str = "fixed",
+    def run_row(mode: str, k: int, on_result, policy: str = "fixed", fusion: str = "linear",
                 frames: int | None = max_frames) -> tuple[float, int, StreamSegmenter]:
         seg = StreamSegmenter(nets, mode=mode, policy=make_policy(policy, interval=k), model_hw=bundle.input_hw,
-                              mean=bundle.mean, std=bundle.std)
+                              mean=bundle.mean, std=bundle.std, fusion=fusion)
         with open_source(spec, export_mvs=needs_vectors(mode)) as src:
             summary = run_stream(motion_pairs(src, mode=mode), seg, max_frames=frames, on_result=on_result)
         return summary.seconds, summary.frames, seg
@@ -146,16 +157,20 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
             frame_out[result.frame.index] = result.labels
 
     reference = labels.__getitem__ if labels is not None else frame_out.__getitem__
-    todo = [("frame", 1, "fixed")] + [(m, k, "fixed") for m in modes if m != "frame" for k in intervals]
-    todo += [(m, k, "adaptive") for m in modes if m in ("prop", "interp") for k in adaptive_intervals]
+    def fusions_of(mode):
+        return fusions if mode == "interp" else ("linear",)
+
+    todo = [("frame", 1, "fixed", "linear")]
+    todo += [(m, k, "fixed", f) for m in modes if m != "frame" for f in fusions_of(m) for k in intervals]
+    todo += [(m, k, "adaptive", f) for m in modes if m in ("prop", "interp") for f in fusions_of(m)
+             for k in adaptive_intervals]
     rows, fps_passes, components = [], [[] for _ in todo], {}
     for mode, k in (("frame", 1), ("interp", 4)):  # warm-up: first calls and kernel loads stay out of the rows
         run_row(mode, k, None, frames=min(12, n))
     for p in range(repeat):
-        for i, (mode, k, policy) in enumerate(todo):
+        for i, (mode, k, policy, fusion) in enumerate(todo):
             if progress and i:
-                progress(p * (len(todo) - 1) + i - 1, repeat * (len(todo) - 1),
-                         mode if policy == "fixed" else f"{mode} adaptive", k)
+                progress(p * (len(todo) - 1) + i - 1, repeat * (len(todo) - 1), _row_name(mode, policy, fusion), k)
             scorer = _Scorer(reference, k_classes) if p == 0 and (labels is not None or mode != "frame") else None
 
             def on_result(r, scorer=scorer, reference_row=(p == 0 and mode == "frame")):
@@ -164,7 +179,7 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
                 if scorer is not None:
                     scorer(r)
 
-            seconds, frames, seg = run_row(mode, k, on_result, policy)
+            seconds, frames, seg = run_row(mode, k, on_result, policy, fusion)
             fps_passes[i].append(frames / max(seconds - (scorer.seconds if scorer else 0.0), 1e-9))
             if p == 0:
                 if mode == "frame":
@@ -172,6 +187,8 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
                 avg, worst = scorer.scores() if scorer is not None else (100.0, 100.0)
                 rows.append({"mode": mode, "interval": k, "keyframes": policy, "miou_avg": avg, "miou_min": worst,
                              "frames": frames, "keyframe_fraction": seg.keyframes / max(frames, 1)})
+                if mode == "interp":
+                    rows[-1]["fusion"] = fusion
     for row, fps in zip(rows, fps_passes, strict=True):
         row["fps"] = float(np.median(fps))
         row["speedup"] = float(np.median(np.asarray(fps) / np.asarray(fps_passes[0])))
@@ -183,13 +200,18 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
             "rows": rows, "components_ms": components}
 
 
+def _row_name(mode: str, keyframes: str = "fixed", fusion: str = "linear") -> str:
+    """A row's label in tables, progress and plots: "interp", "interp photometric", "prop adaptive", ..."""
+    return " ".join([mode] + [fusion] * (fusion != "linear") + ["adaptive"] * (keyframes == "adaptive"))
+
+
 def format_table(report: dict) -> str:
     """The report laid out like the paper's Table 1."""
     ref = "ground-truth labels" if report["reference"] == "labels" else "frame mode's output (agreement)"
     lines = [f"mIoU vs {ref}; fps = whole pipeline, decode → labels",
              f"{'mode':<16} {'K':>3} {'fps':>8} {'speedup':>8} {'avg mIoU':>9} {'min mIoU':>9} {'key %':>6}"]
     for r in report["rows"]:
-        name = r["mode"] + (" adaptive" if r.get("keyframes") == "adaptive" else "")
+        name = _row_name(r["mode"], r.get("keyframes", "fixed"), r.get("fusion", "linear"))
         lines.append(f"{name:<16} {r['interval']:>3} {r['fps']:>8.1f} {r['speedup']:>7.2f}× "
                      f"{r['miou_avg']:>9.1f} {r['miou_min']:>9.1f} {100 * r['keyframe_fraction']:>6.1f}")
     return "\n".join(lines)
@@ -203,8 +225,9 @@ def plot(report: dict, path: str | Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
+
     def series(r):
-        return r["mode"] + (" adaptive" if r.get("keyframes") == "adaptive" else "")
+        return _row_name(r["mode"], r.get("keyframes", "fixed"), r.get("fusion", "linear"))
 
     for mode in dict.fromkeys(series(r) for r in report["rows"]):
         rows = sorted((r for r in report["rows"] if series(r) == mode), key=lambda r: r["interval"])

@@ -30,6 +30,19 @@ def numba_kernels():
         pytest.skip("EDGESEG_NO_JIT is set: the compiled kernels are off")
 
 
+@pytest.fixture(params=["numba", "numpy"])
+def jit_mode(request, monkeypatch):
+    """Run the test once with the compiled kernels and once with the NumPy paths (EDGESEG_NO_JIT)."""
+    from edgeseg import jit as jit_module
+
+    monkeypatch.setenv("EDGESEG_NO_JIT", "0" if request.param == "numba" else "1")
+    jit_module._numba.cache_clear()
+    jit_module.compiled.cache_clear()
+    yield request.param
+    jit_module._numba.cache_clear()
+    jit_module.compiled.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def colour(tmp_path_factory):
     """(backend, bundle) of a content-driven test model (labels follow local colour; no training needed)."""

@@ -66,7 +66,24 @@ def test_without_labels_measures_agreement_with_frame_mode(clip):
     assert float(cells[("interp", "4")][4]) < 100.0  # interpolated frames differ somewhere from frame mode
 
 
+def test_fusion_rows(clip, tmp_path):
+    report_path = tmp_path / "f.json"
+    res = _bench(clip / "video.mp4", "--labels", clip / "labels", "--modes", "frame,prop,interp", "--intervals", "1,4",
+                 "--adaptive", "", "--fusion", "linear,photometric", "--json", report_path, "--threads", "1")
+    assert res.exit_code == 0, res.output
+    rows = json.loads(report_path.read_text())["rows"]
+    interp = {(r["fusion"], r["interval"]): r for r in rows if r["mode"] == "interp"}
+    assert set(interp) == {(f, k) for f in ("linear", "photometric") for k in (1, 4)}
+    assert all("fusion" not in r for r in rows if r["mode"] != "interp")  # fusion is interp's alone
+    assert interp[("photometric", 1)]["miou_avg"] == pytest.approx(rows[0]["miou_avg"], abs=1e-6)  # no gaps at K = 1
+    assert interp[("photometric", 4)]["miou_avg"] != interp[("linear", 4)]["miou_avg"]  # the weights changed labels
+    names = [" ".join(line.split()[:-6]) for line in res.output.strip().splitlines()[2:]]
+    assert names.count("interp photometric") == 2 and names.count("interp") == 2
+
+
 @pytest.mark.parametrize("args, message", [
+    (["--fusion", "median"], "Error: --fusion 'median': unknown fusion 'median'; choose from linear, photometric"),
+    (["--fusion", ","], "Error: --fusion ',': empty fusion list"),
     (["--modes", "frame,warp"], "Error: --modes 'frame,warp': unknown mode 'warp'"),
     (["--intervals", ","], "Error: --intervals ',': empty interval list"),
     (["--intervals", "2,x"], "Error: --intervals '2,x': expected comma-separated integers"),

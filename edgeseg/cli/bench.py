@@ -18,6 +18,8 @@ import click
 @click.option("--intervals", default="1,2,3,4,5,6,7,8,9,10", show_default=True)
 @click.option("--adaptive", "adaptive", default="5,10", show_default=True,
               help="Also adaptive-keyframe rows for prop/interp with the budget of these fixed intervals ('' = none).")
+@click.option("--fusion", "fusion", default="linear", show_default=True,
+              help="interp's fusion weights: linear, photometric, or both (linear,photometric: a row each).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the report here.")
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None,
               help="Write accuracy vs throughput (PNG).")
@@ -26,16 +28,16 @@ import click
 @click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
               help="Timing passes; fps and speedup are medians over them (noisy machines).")
 @click.option("--backend", type=click.Choice(["auto", "trt", "ort-cuda", "ort-cpu"]), default="auto")
-def bench(source, model, labels_dir, modes, intervals, adaptive, json_path, plot_path, max_frames, threads, repeat,
+def bench(source, model, labels_dir, modes, intervals, adaptive, fusion, json_path, plot_path, max_frames, threads, repeat,
           backend) -> None:
     """Measure fps, speedup and avg/min mIoU of each mode at each keyframe interval, in one run.
 
     Example: edgeseg bench clip/video.mp4 --labels clip/labels --intervals 2,5,10 --plot fig.png
     """
-    from edgeseg.benchmark import benchmark, format_table, parse_intervals, parse_modes, plot
+    from edgeseg.benchmark import benchmark, format_table, parse_fusions, parse_intervals, parse_modes, plot
     from edgeseg.pipeline.networks import open_networks
 
-    mode_list, ks = parse_modes(modes), parse_intervals(intervals)
+    mode_list, ks, fusions = parse_modes(modes), parse_intervals(intervals), parse_fusions(fusion)
     adaptive_ks = parse_intervals(adaptive) if adaptive.strip() else []
     nets, bundle = open_networks(model, backend=backend, threads=threads)
 
@@ -44,7 +46,7 @@ def bench(source, model, labels_dir, modes, intervals, adaptive, json_path, plot
             click.echo(f"\r[{i + 1}/{n}] {mode} K={k} ...", err=True, nl=False)
 
     report = benchmark(source, nets=nets, bundle=bundle, modes=mode_list, intervals=ks, labels_dir=labels_dir,
-                       adaptive_intervals=adaptive_ks, max_frames=max_frames, repeat=repeat,
+                       adaptive_intervals=adaptive_ks, fusions=fusions, max_frames=max_frames, repeat=repeat,
                        progress=progress)
     if sys.stderr.isatty():
         click.echo("", err=True)

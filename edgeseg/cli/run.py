@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from edgeseg.pipeline.segmenter import MODES
+from edgeseg.warp.fuse import FUSIONS
 
 DEMO_OVERLAY = "edgeseg-demo.mp4"
 
@@ -28,6 +29,9 @@ DEMO_OVERLAY = "edgeseg-demo.mp4"
               help="adaptive: longest gap between keyframes (default 1.2 / budget).")
 @click.option("--iframe-keys/--no-iframe-keys", default=True, show_default=True,
               help="Also make I-frames and scene cuts keyframes.")
+@click.option("--fusion", type=click.Choice(FUSIONS), default="linear", show_default=True,
+              help="interp: blend weights; photometric also weighs each keyframe per cell by how well its warped "
+                   "pixels match the frame (more accurate, a little slower).")
 @click.option("--backend", type=click.Choice(["auto", "trt", "ort-cuda", "ort-cpu"]), default="auto",
               show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for onnxruntime.")
@@ -37,8 +41,8 @@ DEMO_OVERLAY = "edgeseg-demo.mp4"
 @click.option("--alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Overlay opacity.")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after N frames.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal, for files).")
-def run(source, model, mode, keyframe_interval, keyframes, keyframe_budget, max_keyframe_interval, iframe_keys, backend, threads, overlay, masks, stats, alpha,
-        max_frames, progress) -> None:
+def run(source, model, mode, keyframe_interval, keyframes, keyframe_budget, max_keyframe_interval, iframe_keys,
+        fusion, backend, threads, overlay, masks, stats, alpha, max_frames, progress) -> None:
     """Segment SOURCE: a video file, rtsp:// URL, cameraN or /dev/videoN, or `demo`.
 
     Example: edgeseg run clip.mp4 --overlay out.mp4 --stats stats.jsonl
@@ -50,7 +54,7 @@ def run(source, model, mode, keyframe_interval, keyframes, keyframe_budget, max_
     summary = segment_source(
         source, bundle=model, mode=mode, keyframe_interval=keyframe_interval, iframe_keys=iframe_keys,
         keyframes=keyframes, keyframe_budget=keyframe_budget, max_keyframe_interval=max_keyframe_interval,
-        backend=backend, threads=threads, overlay=overlay, masks=masks, stats=stats, alpha=alpha,
+        fusion=fusion, backend=backend, threads=threads, overlay=overlay, masks=masks, stats=stats, alpha=alpha,
         max_frames=max_frames, progress=progress if progress is not None else sys.stderr.isatty(),
         handle_signals=True,
     )

@@ -14,7 +14,8 @@ Modes:
 - prop: features of the last keyframe warped to the current frame; zero added latency.
 - interp: also waits for the next keyframe, then frame i of a gap of K gets
   (K-i)/K · forward-warped previous-keyframe features + i/K · backward-warped next-keyframe features.
-  Output lags by up to K frames; at most K+1 frames are held.
+  Output lags by up to K frames; at most K+1 frames are held. ``fusion="photometric"`` also weighs the two
+  keyframes per cell by how well their warped pixels match the frame's own (edgeseg.warp.fuse).
 - reuse: the last keyframe's features, not warped.
 - flow: prop with dense optical flow instead of block motion (the caller passes flow fields).
 
@@ -41,6 +42,7 @@ from edgeseg.pipeline.preprocess import Preprocessor
 from edgeseg.schedule.policy import KeyframePolicy
 from edgeseg.source.frame import Frame
 from edgeseg.warp.bilinear import gap_positions, identity_grid, warp, warp_blend
+from edgeseg.warp.fuse import FUSIONS, match_error, mix, photometric_weights
 from edgeseg.warp.grid import FieldResampler
 
 MODES = ("frame", "prop", "interp", "reuse", "flow")
@@ -146,9 +148,11 @@ class StreamSegmenter:
 
     def __init__(self, nets: Networks, *, mode: str, policy: KeyframePolicy, model_hw: tuple[int, int],
                  mean, std, prop_strategy: str = "compose", fill_rounds: int = 4, space: str = "auto",
-                 warp_stride: int | None = None):
+                 warp_stride: int | None = None, fusion: str = "linear"):
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+        if fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {fusion!r}; choose from {', '.join(FUSIONS)}")
         if space not in SPACES:
             raise ValueError(f"unknown warp space {space!r}; choose from {', '.join(SPACES)}")
         if prop_strategy not in ("compose", "step"):
@@ -156,6 +160,7 @@ class StreamSegmenter:
         if getattr(nets, "on_device", False):  # a GPU backend: features, warps and fusion stay on the device
             nets = DeviceNetworks(nets)
         self.nets, self.mode, self.policy = nets, mode, policy
+        self.photometric = mode == "interp" and fusion == "photometric"
         # A frame the policy treats as a scene cut (mostly intra-coded P/B) has no motion to its predecessor:
         # interp must not chain the frames before it to features of the new scene.
         self._cut_below = getattr(policy, "cut_valid_fraction", 0.0) if getattr(policy, "at_iframes", False) else 0.0
@@ -171,6 +176,7 @@ class StreamSegmenter:
         self._to_labels: LabelUpsampler | None = None
         self._grid: np.ndarray | None = None
         self._key: np.ndarray | None = None  # last keyframe's features (h, w, C), or its scores (h, w, K)
+        self._thumb: np.ndarray | None = None  # photometric fusion: the last keyframe's thumbnail (h, w, 3)
         self._cur: np.ndarray | None = None  # prop "step": the current frame's features
         self._pos: np.ndarray | None = None  # prop "compose": current cells' positions in the keyframe
         self._since_key = 0
@@ -252,6 +258,8 @@ class StreamSegmenter:
             kept = self._to_warp_grid(scores)
         self._key = self._xp.ascontiguousarray(kept.transpose(1, 2, 0))
         self._cur, self._pos, self._since_key = self._key, self._grid, 0
+        if self.photometric:
+            self._thumb = self._xp.asarray(frame.thumbnail(*self._grid.shape[:2]))
         return result
 
     # -- public ---------------------------------------------------------------------------------------
@@ -312,7 +320,9 @@ class StreamSegmenter:
 
     def _blend_from_a(self, disp_b: np.ndarray | None):
         """The held frames' positions in keyframe a (forward chain) and in keyframe b (backward chain), and
-        the first half of their fusion: (1 - w_b) · keyframe a at the forward positions. None if none held."""
+        the first half of their fusion: (1 - w_b) · keyframe a at the forward positions. None if none held.
+        Photometric fusion: keyframe a unweighted instead (w_b is per cell, known once b is warped), with the
+        frames' thumbnails and keyframe a's match errors."""
         pending, grid = self._pending, self._grid
         n = len(pending)
         if n == 0:
@@ -322,20 +332,35 @@ class StreamSegmenter:
         # for the last m frames: a frame without motion to its predecessor cuts it; those before use a alone).
         forward, bpos, m = gap_positions(grid, [item.disp for item in pending], disp_b)
         wa, wb = _gap_weights(n, m)
+        photo = None
+        if self.photometric and m:
+            xp, hw = self._xp, grid.shape[:2]
+            thumbs = xp.asarray(np.stack([item.frame.thumbnail(*hw) for item in pending[n - m:]]))
+            photo = thumbs, match_error(self._thumb, forward[n - m:], thumbs)
+            wa = _gap_weights(n, 0)[0]  # 1: keyframe a alone until the per-cell weights are known
         # every frame of the gap is fused in one batched call per keyframe (per-frame calls cost more)
         fused = warp_blend([(self._key, forward, wa)])  # (n, h, w, C)
         self.timings.add("warp", t)
-        return fused, (bpos if m else None), wb
+        return fused, (bpos if m else None), wb, photo
 
     def _blend_in_b(self, partial) -> list[Result]:
-        """Add w_b · the new keyframe b at the backward positions, then emit the held frames."""
+        """Add w_b · the new keyframe b at the backward positions, then emit the held frames. Photometric:
+        out = (1 - w_b) · a + w_b · b with w_b per cell, for the frames b reaches."""
         pending, self._pending = self._pending, []
         if partial is None:
             return []
-        fused, bpos, wb = partial
+        fused, bpos, wb, photo = partial
         if bpos is not None:
             t = time.perf_counter()
-            fused = warp_blend([(self._key, bpos, wb)], add_to=fused)
+            if photo is None:
+                fused = warp_blend([(self._key, bpos, wb)], add_to=fused)
+            else:
+                thumbs, err_a = photo
+                n, m = len(pending), len(thumbs)
+                reach = bpos[n - m:]
+                wb_cells = photometric_weights(1.0 - wb[n - m:], wb[n - m:], err_a,
+                                               match_error(self._thumb, reach, thumbs))
+                mix(fused[n - m:], warp_blend([(self._key, reach, _gap_weights(m, 0)[0])]), wb_cells)  # in place
             self.timings.add("warp", t)
         return [self._emit_hwc(item.frame, fused[k], item.t0) for k, item in enumerate(pending)]
 

@@ -73,7 +73,7 @@ def build_sinks(*, bundle, fps: float, overlay=None, masks=None, stats=None, alp
 
 def segment_source(spec: str, *, bundle=None, mode: str = "interp", keyframe_interval: int = 10,
                    iframe_keys: bool = True, keyframes: str = "fixed", keyframe_budget: float | None = None,
-                   max_keyframe_interval: int | None = None, backend: str = "auto", threads: int | None = None,
+                   max_keyframe_interval: int | None = None, fusion: str = "linear", backend: str = "auto", threads: int | None = None,
                    overlay: str | Path | None = None, masks: str | Path | None = None,
                    stats: str | Path | None = None, alpha: float = 0.5, max_frames: int | None = None,
                    progress: bool = False, handle_signals: bool = False,
@@ -85,7 +85,7 @@ def segment_source(spec: str, *, bundle=None, mode: str = "interp", keyframe_int
     policy = make_policy(keyframes, interval=keyframe_interval, budget=keyframe_budget,
                          max_interval=max_keyframe_interval, at_iframes=iframe_keys)
     segmenter = StreamSegmenter(nets, mode=mode, policy=policy, model_hw=bundle.input_hw,
-                                mean=bundle.mean, std=bundle.std)
+                                mean=bundle.mean, std=bundle.std, fusion=fusion)
     stop = stop or threading.Event()
     extra: dict = {}
     with open_source(spec, export_mvs=needs_vectors(mode)) as source:

@@ -240,7 +240,7 @@ class CameraWorker:
         policy = ForcedKeyframes(make_policy(cfg.keyframes, interval=cfg.keyframe_interval,
                                              at_iframes=cfg.iframe_keys))
         seg = StreamSegmenter(client, mode=cfg.mode, policy=policy, model_hw=bundle.input_hw, mean=bundle.mean,
-                              std=bundle.std)
+                              std=bundle.std, fusion=cfg.fusion)
         if cfg.audit_seconds > 0 and cfg.mode != "frame":
             self._audit_seg = StreamSegmenter(client, mode="frame", policy=policy, model_hw=bundle.input_hw,
                                               mean=bundle.mean, std=bundle.std)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeseg.errors import ConfigError
+from edgeseg.warp.fuse import FUSIONS
 
 MODES = ("frame", "prop", "interp", "reuse")  # "flow" needs OpenCV: not offered on service boxes
 BACKENDS = ("auto", "trt", "ort-cuda", "ort-cpu")
@@ -43,6 +44,7 @@ class CameraConfig:
     keyframe_interval: int = 10
     keyframes: str = "fixed"
     iframe_keys: bool = True
+    fusion: str = "linear"  # interp's blend weights: linear | photometric (edgeseg.warp.fuse)
     output_dir: str = "edgeseg-out"  # relative: to the config file's directory
     overlay: bool = True
     stats: bool = True
@@ -111,7 +113,7 @@ _MODEL_KEYS = {"bundle": _STR, "backend": _choice(BACKENDS), "threads": _int(1),
                "batch_wait_ms": _num(0)}
 _CAMERA_KEYS = {
     "mode": _choice(MODES), "keyframe_interval": _int(1), "keyframes": _choice(("fixed", "adaptive")),
-    "iframe_keys": _BOOL, "output_dir": _STR, "overlay": _BOOL, "stats": _BOOL, "masks": _BOOL,
+    "iframe_keys": _BOOL, "fusion": _choice(FUSIONS), "output_dir": _STR, "overlay": _BOOL, "stats": _BOOL, "masks": _BOOL,
     "alpha": ((lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1),
               "a number between 0 and 1"),
     "segment_seconds": _num(1), "retention_hours": _num(0), "retention_mb": _num(0),

@@ -162,3 +162,43 @@ def test_interp_does_not_blend_across_a_cut_coded_as_p_frame(tmp_path, colour):
     assert interp[15][1] and prop[15][1]  # the cut is a keyframe in both
     for i in range(11, 15):
         assert np.array_equal(interp[i][0], prop[i][0]), f"frame {i} blended features of the next scene"
+
+
+def _miou_between_keyframes(out, clip, num_classes):
+    from edgeseg.benchmark import LabelDir
+    from edgeseg.metrics import confusion, miou
+
+    truth = LabelDir(clip.directory / "labels")
+    return miou(sum(confusion(labels, truth[i], num_classes=num_classes) for i, (labels, key) in out.items()
+                    if not key))
+
+
+def test_photometric_fusion_beats_linear_against_ground_truth(street_clip, reference, frame_labels_reference):
+    # Per-cell weights from how well each keyframe's warped thumbnail matches the frame: keyframes unchanged,
+    # frames between them closer to the ground truth than the paper's linear weights (K = 10).
+    nets, bundle = reference
+    linear, _ = _labels(street_clip, nets, bundle, "interp", 10)
+    photo, summary = _labels(street_clip, nets, bundle, "interp", 10, fusion="photometric")
+    assert photo.keys() == linear.keys() and summary.max_held <= 10
+    for i, (labels, key) in photo.items():
+        assert key == linear[i][1]
+        if key:
+            assert np.array_equal(labels, frame_labels_reference[i][0])
+    k = len(bundle.classes)
+    gain = _miou_between_keyframes(photo, street_clip, k) - _miou_between_keyframes(linear, street_clip, k)
+    assert gain > 1.0, gain
+
+
+def test_photometric_fusion_in_feature_space_and_without_numba(street_clip, reference, jit_mode):
+    # The same weights whatever is warped (class scores or features) and whichever kernels run.
+    nets, bundle = reference
+    scores, _ = _labels(street_clip, nets, bundle, "interp", 5, fusion="photometric", space="scores")
+    feats, _ = _labels(street_clip, nets, bundle, "interp", 5, fusion="photometric", space="features")
+    assert _agreement(scores, feats) > 0.999
+
+
+def test_unknown_fusion_is_refused(reference):
+    nets, bundle = reference
+    with pytest.raises(ValueError, match="unknown fusion 'median'"):
+        StreamSegmenter(nets, mode="interp", policy=FixedInterval(interval=5), model_hw=bundle.input_hw,
+                        mean=bundle.mean, std=bundle.std, fusion="median")

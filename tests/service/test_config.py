@@ -20,6 +20,7 @@ def test_shipped_example_is_valid_and_merges_defaults():
     assert cfg.cameras["dock"].mode == "prop" and cfg.cameras["gate"].keyframe_interval == 10
     assert cfg.metrics.host == "127.0.0.1" and cfg.model.max_batch == 8
     assert yard.out == Path("/var/lib/edgeseg/yard")
+    assert {c.fusion for c in cfg.cameras.values()} == {"linear", "photometric"}
 
 
 def test_check_lists_cameras_and_relative_paths_follow_the_file(tmp_path):
@@ -39,6 +40,7 @@ BAD = [
     (GOOD + "keyframe_interval = 0\n", r"cameras.a.keyframe_interval: must be an integer ≥ 1 \(got 0\)"),
     (GOOD + "keyframe_interval = 'ten'\n", r"cameras.a.keyframe_interval: must be an integer ≥ 1 \(got 'ten'\)"),
     (GOOD + "mode = 'fast'\n", r"cameras.a.mode: must be one of frame, prop, interp, reuse \(got 'fast'\)"),
+    (GOOD + "fusion = 'median'\n", r"cameras.a.fusion: must be one of linear, photometric \(got 'median'\)"),
     (GOOD + "colour = 1\n", r"cameras.a.colour: unknown key \(known: alpha, audit_seconds, .*\)"),
     (GOOD + "reconnect_min_s = 60\n",
      r"cameras.a.reconnect_min_s: reconnect_min_s \(60\) exceeds reconnect_max_s \(30\)"),

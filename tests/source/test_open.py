@@ -136,12 +136,12 @@ def test_sps_reference_count(tmp_path, suffix, refs):
         assert next(iter(src)).meta["max_refs"] == refs
 
 
-def test_rgb_converter_matches_pyav_and_reuses_its_context_across_sizes(clip):
+def test_rgb_converter_matches_pyav_at_alternating_sizes(clip):
     from edgeseg.source.decode import RgbConverter
 
     rgb = RgbConverter()
     with av.open(str(clip.path)) as container:
-        for vf in container.decode(video=0):  # sizes alternate: the shared context must follow each request
+        for vf in container.decode(video=0):  # sizes alternate: each request gets its size
             np.testing.assert_array_equal(rgb(vf), vf.to_ndarray(format="rgb24"))
             scaled = vf.reformat(width=80, height=48, format="rgb24", interpolation="BILINEAR").to_ndarray()
             np.testing.assert_array_equal(rgb(vf, 48, 80), scaled)

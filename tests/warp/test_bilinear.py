@@ -4,19 +4,6 @@ import pytest
 from edgeseg.warp.bilinear import identity_grid, warp, warp_blend
 
 
-@pytest.fixture(params=["numba", "numpy"])
-def jit_mode(request, monkeypatch):
-    """Run the test once with the compiled kernels and once with the NumPy paths (EDGESEG_NO_JIT)."""
-    from edgeseg import jit as jit_module
-
-    monkeypatch.setenv("EDGESEG_NO_JIT", "0" if request.param == "numba" else "1")
-    jit_module._numba.cache_clear()
-    jit_module.compiled.cache_clear()
-    yield request.param
-    jit_module._numba.cache_clear()
-    jit_module.compiled.cache_clear()
-
-
 def test_identity_warp_is_exact():
     src = np.random.default_rng(0).normal(size=(7, 9, 5)).astype(np.float32)
     np.testing.assert_allclose(warp(src, identity_grid(7, 9)), src, rtol=0, atol=1e-6)
