@@ -208,11 +208,12 @@ def _row_name(mode: str, keyframes: str = "fixed", fusion: str = "linear") -> st
 def format_table(report: dict) -> str:
     """The report laid out like the paper's Table 1."""
     ref = "ground-truth labels" if report["reference"] == "labels" else "frame mode's output (agreement)"
+    names = [_row_name(r["mode"], r.get("keyframes", "fixed"), r.get("fusion", "linear")) for r in report["rows"]]
+    width = max([16, *map(len, names)])
     lines = [f"mIoU vs {ref}; fps = whole pipeline, decode → labels",
-             f"{'mode':<16} {'K':>3} {'fps':>8} {'speedup':>8} {'avg mIoU':>9} {'min mIoU':>9} {'key %':>6}"]
-    for r in report["rows"]:
-        name = _row_name(r["mode"], r.get("keyframes", "fixed"), r.get("fusion", "linear"))
-        lines.append(f"{name:<16} {r['interval']:>3} {r['fps']:>8.1f} {r['speedup']:>7.2f}× "
+             f"{'mode':<{width}} {'K':>3} {'fps':>8} {'speedup':>8} {'avg mIoU':>9} {'min mIoU':>9} {'key %':>6}"]
+    for name, r in zip(names, report["rows"], strict=True):
+        lines.append(f"{name:<{width}} {r['interval']:>3} {r['fps']:>8.1f} {r['speedup']:>7.2f}× "
                      f"{r['miou_avg']:>9.1f} {r['miou_min']:>9.1f} {100 * r['keyframe_fraction']:>6.1f}")
     return "\n".join(lines)
 

@@ -50,6 +50,25 @@ def test_run_writes_every_output(tmp_path, moving_clip):
     assert "40 frames" in res.output
 
 
+def test_photometric_fusion_changes_only_the_frames_between_keyframes(tmp_path, moving_clip):
+    from edgeseg.sink.png import read_png
+
+    def masks(*extra):
+        out = tmp_path / "-".join(extra or ("linear",))
+        res = CliRunner().invoke(main, ["run", str(moving_clip.path), "-k", "5", "--max-frames", "21", "--masks",
+                                        str(out), "--stats", str(out / "s.jsonl"), *extra])
+        assert res.exit_code == 0, res.output
+        keys = [json.loads(x)["keyframe"] for x in (out / "s.jsonl").read_text().splitlines()]
+        return [read_png(out / f"frame-{i}.png") for i in range(21)], keys
+
+    (linear, keys), (photo, photo_keys) = masks(), masks("--fusion", "photometric")
+    assert keys == photo_keys
+    assert all(np.array_equal(a, b) for a, b, key in zip(linear, photo, keys, strict=True) if key)
+    assert any(not np.array_equal(a, b) for a, b in zip(linear, photo, strict=True))
+    res = CliRunner().invoke(main, ["run", str(moving_clip.path), "--fusion", "median"])
+    assert res.exit_code == 2 and "Invalid value for '--fusion'" in res.output
+
+
 def test_sigterm_flushes_complete_outputs(tmp_path, moving_clip):
     stats, masks, overlay = tmp_path / "s.jsonl", tmp_path / "m", tmp_path / "v.mp4"
     cmd = [sys.executable, "-m", "edgeseg", "run", str(moving_clip.path), "--mode", "frame", "--stats", str(stats),
