@@ -27,22 +27,22 @@ from edgeseg.source import open_source
 from edgeseg.warp.fuse import FUSIONS
 
 
+def _parse_choices(text: str, *, option: str, what: str, choices) -> list[str]:
+    """Comma-separated names from `choices`, in order, without repeats; a one-line error names the bad one."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in choices]
+    if bad or not names:
+        raise ConfigError(f"{option} {text!r}: unknown {what} {bad[0]!r}; choose from {', '.join(choices)}"
+                          if bad else f"{option} {text!r}: empty {what} list")
+    return list(dict.fromkeys(names))
+
+
 def parse_modes(text: str) -> list[str]:
-    modes = [m.strip() for m in text.split(",") if m.strip()]
-    bad = [m for m in modes if m not in MODES]
-    if bad or not modes:
-        raise ConfigError(f"--modes {text!r}: unknown mode {bad[0]!r}; choose from {', '.join(MODES)}"
-                          if bad else f"--modes {text!r}: empty mode list")
-    return modes
+    return _parse_choices(text, option="--modes", what="mode", choices=MODES)
 
 
 def parse_fusions(text: str) -> list[str]:
-    fusions = [f.strip() for f in text.split(",") if f.strip()]
-    bad = [f for f in fusions if f not in FUSIONS]
-    if bad or not fusions:
-        raise ConfigError(f"--fusion {text!r}: unknown fusion {bad[0]!r}; choose from {', '.join(FUSIONS)}"
-                          if bad else f"--fusion {text!r}: empty fusion list")
-    return list(dict.fromkeys(fusions))
+    return _parse_choices(text, option="--fusion", what="fusion", choices=FUSIONS)
 
 
 def parse_intervals(text: str) -> list[int]:
