@@ -358,8 +358,7 @@ class StreamSegmenter:
                 thumbs, err_a = photo
                 n, m = len(pending), len(thumbs)
                 reach = bpos[n - m:]
-                wb_cells = photometric_weights(1.0 - wb[n - m:], wb[n - m:], err_a,
-                                               match_error(self._thumb, reach, thumbs))
+                wb_cells = photometric_weights(wb[n - m:], err_a, match_error(self._thumb, reach, thumbs))
                 mix(fused[n - m:], warp_blend([(self._key, reach, _gap_weights(m, 0)[0])]), wb_cells)  # in place
             self.timings.add("warp", t)
         return [self._emit_hwc(item.frame, fused[k], item.t0) for k, item in enumerate(pending)]

@@ -81,16 +81,15 @@ class RgbConverter:
     """
 
     def __init__(self):
-        self._reformatters: dict = {}
-        self._lock = threading.Lock()
-
-    def __call__(self, vf, height: int | None = None, width: int | None = None) -> np.ndarray:
         from av.video.reformatter import VideoReformatter
 
+        self._new, self._reformatters, self._lock = VideoReformatter, {}, threading.Lock()
+
+    def __call__(self, vf, height: int | None = None, width: int | None = None) -> np.ndarray:
         with self._lock:
             reformatter = self._reformatters.get((height, width))
             if reformatter is None:
-                reformatter = self._reformatters[(height, width)] = VideoReformatter()
+                reformatter = self._reformatters[(height, width)] = self._new()
             out = reformatter.reformat(vf, width=width, height=height, format="rgb24",
                                        interpolation="BILINEAR" if height else None)
             return out.to_ndarray()

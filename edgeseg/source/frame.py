@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from edgeseg.source.thumbnail import rgb_thumbnail, yuv420_thumbnail
+
 # Columns of a raw motion-vector array, in FFmpeg's AVMotionVector order minus `flags`
 # (the layout of the mv-extractor tool's mvs-<i>.npy files).
 MV_COLUMNS = ("source", "w", "h", "src_x", "src_y", "dst_x", "dst_y", "motion_x", "motion_y", "motion_scale")
@@ -57,8 +59,6 @@ class Frame:
     def thumbnail(self, height: int, width: int) -> np.ndarray:
         """(height, width, 3) float32 RGB, each cell's mean colour (edgeseg.source.thumbnail): from the decoder's
         YUV planes where the source gives them (the same for every frame of a stream), else from the image."""
-        from edgeseg.source.thumbnail import rgb_thumbnail, yuv420_thumbnail
-
         planes = self._planes() if self._planes is not None else None
         if planes is not None and height <= planes[1].shape[0] and width <= planes[1].shape[1]:
             *yuv, full_range = planes

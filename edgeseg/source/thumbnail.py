@@ -12,6 +12,8 @@ Colours: BT.601, limited range (yuv420p) or full range (yuvj420p), as swscale co
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from edgeseg.jit import compiled
@@ -24,6 +26,18 @@ _CHROMA = np.array([[0.0, 1.402], [-0.344136, -0.714136], [1.772, 0.0]], np.floa
 
 def _bounds(n: int, cells: int) -> np.ndarray:
     return (np.arange(cells + 1) * n // cells).astype(np.intp)
+
+
+@functools.lru_cache(maxsize=16)
+def _cells(luma_hw: tuple[int, int], chroma_hw: tuple[int, int], hw: tuple[int, int]):
+    """(rows, cols, crow, ccol) of yuv420_thumbnail for one frame size: cell bounds in the luma plane, the
+    chroma sample rows/columns (cell centres). Cached, read-only: the same for every frame of a stream."""
+    rows, cols = _bounds(luma_hw[0], hw[0]), _bounds(luma_hw[1], hw[1])
+    crows, ccols = _bounds(chroma_hw[0], hw[0]), _bounds(chroma_hw[1], hw[1])
+    out = rows, cols, (crows[:-1] + crows[1:]) // 2, (ccols[:-1] + ccols[1:]) // 2
+    for a in out:
+        a.flags.writeable = False
+    return out
 
 
 def rgb_thumbnail(image: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
@@ -64,9 +78,7 @@ def yuv420_thumbnail(y: np.ndarray, u: np.ndarray, v: np.ndarray, hw: tuple[int,
     """Planes of a YUV 4:2:0 frame (Y (H, W), U and V (⌈H/2⌉, ⌈W/2⌉), uint8, row padding allowed) → (h, w, 3)
     float32 RGB, one colour per cell (see the module docstring). Needs h ≤ ⌈H/2⌉ and w ≤ ⌈W/2⌉."""
     h, w = hw
-    rows, cols = _bounds(y.shape[0], h), _bounds(y.shape[1], w)
-    crows, ccols = _bounds(u.shape[0], h), _bounds(u.shape[1], w)
-    crow, ccol = (crows[:-1] + crows[1:]) // 2, (ccols[:-1] + ccols[1:]) // 2
+    rows, cols, crow, ccol = _cells(y.shape, u.shape, (h, w))
     gain, y0, cgain = _FULL if full_range else _LIMITED
     kernel = compiled(_thumbnail_into)
     if kernel is not None:

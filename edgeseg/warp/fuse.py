@@ -1,6 +1,6 @@
 """interp's fusion weights: linear in the frame's place in the gap, or also photometric.
 
-Usage: ``wb_cells = photometric_weights(wa, wb, match_error(thumb_a, forward, thumbs),
+Usage: ``wb_cells = photometric_weights(wb, match_error(thumb_a, forward, thumbs),
 match_error(thumb_b, back, thumbs))``; ``mix(fused_a, warped_b, wb_cells)``
 
 Linear (the paper's interp-mv): frame i of a gap of K gets (K−i)/K of keyframe a and i/K of keyframe b, the
@@ -87,14 +87,14 @@ def _error_kernel():
     return _with_simd(_error_into)
 
 
-def photometric_weights(wa, wb, err_a, err_b, *, scale: float = PHOTOMETRIC_SCALE):
-    """Keyframe b's weight (n, h, w) per cell: wa, wb (n,) the linear weights (wa > 0; wb = 0 stays 0),
+def photometric_weights(wb, err_a, err_b, *, scale: float = PHOTOMETRIC_SCALE):
+    """Keyframe b's weight (n, h, w) per cell: wb (n,) its linear weights (< 1; 0 stays 0; a's are 1 − wb),
     err_a / err_b (n, h, w) the match errors of each keyframe's warped thumbnail. a's weight is 1 − the result.
-    Contract: odds_b/a = (wb / wa) · exp((err_a − err_b) / scale), i.e. a logistic of the log-odds."""
+    Contract: odds_b/a = (wb / (1 − wb)) · exp((err_a − err_b) / scale), i.e. a logistic of the log-odds."""
     xp = array_module(err_a)
-    wa, wb = xp.asarray(wa, xp.float32), xp.asarray(wb, xp.float32)
+    wb = xp.asarray(wb, xp.float32)
     with np.errstate(divide="ignore"):  # wb = 0: log-odds −inf, weight 0
-        prior = xp.log(wb / wa)[:, None, None]
+        prior = xp.log(wb / (1 - wb))[:, None, None]
     logit = (err_a - err_b) * xp.float32(1.0 / scale)
     logit += prior
     return (1.0 / (1.0 + xp.exp(-logit))).astype(xp.float32)

@@ -10,15 +10,15 @@ from edgeseg.warp.fuse import match_error, mix, photometric_weights
 def test_equal_errors_give_the_linear_weights():
     wb = np.array([0.25, 0.5, 0.75], np.float32)
     err = np.random.default_rng(0).uniform(0, 300, (3, 4, 5)).astype(np.float32)
-    out = photometric_weights(1 - wb, wb, err, err.copy())
+    out = photometric_weights(wb, err, err.copy())
     np.testing.assert_allclose(out, np.broadcast_to(wb[:, None, None], (3, 4, 5)), rtol=1e-6)
 
 
 def test_the_keyframe_that_matches_worse_loses_weight():
-    wa, wb = np.array([0.5], np.float32), np.array([0.5], np.float32)
+    wb = np.array([0.5], np.float32)
     err_a = np.array([[[0.0, 10.0, 100.0, 400.0]]], np.float32)
     err_b = np.full_like(err_a, 10.0)
-    out = photometric_weights(wa, wb, err_a, err_b, scale=16.0)[0, 0]
+    out = photometric_weights(wb, err_a, err_b, scale=16.0)[0, 0]
     assert out[0] < 0.5 and out[1] == pytest.approx(0.5) and 0.99 < out[2] < out[3] <= 1.0
     # the odds follow the contract: (wb / wa) · exp((err_a − err_b) / scale)
     np.testing.assert_allclose(out[:3] / (1 - out[:3]), np.exp((err_a[0, 0, :3] - 10.0) / 16.0), rtol=1e-4)
@@ -26,7 +26,7 @@ def test_the_keyframe_that_matches_worse_loses_weight():
 
 def test_a_keyframe_that_does_not_reach_keeps_weight_zero():
     err = np.zeros((2, 3, 3), np.float32)
-    out = photometric_weights(np.array([1.0, 0.5], np.float32), np.array([0.0, 0.5], np.float32), err, err + 500)
+    out = photometric_weights(np.array([0.0, 0.5], np.float32), err, err + 500)
     assert (out[0] == 0).all() and (out[1] > 0).all()
 
 
