@@ -1,8 +1,8 @@
 """Adaptive vs fixed keyframes at the same keyframe budget, cheaply: features computed once per clip.
 
     python benchmarks/bench_adaptive.py CLIP [CLIP ...] [--model BUNDLE] [-k 5,10] [--max-intervals 15,20]
-                                        [--weights 4,1,4] [--calibrate] [--oracle 20] [--json OUT]
-                                        [--cache F.npz]
+                                        [--weights 4,1,4] [--signal motion|residual] [--calibrate]
+                                        [--oracle 20] [--json OUT] [--cache F.npz]
 
 CLIP is a directory made by `edgeseg synth` (video.mp4 + labels/: mIoU vs ground truth) or a video file
 (agreement with frame mode's output). Every row runs the library's own StreamSegmenter over the decoded clip
@@ -15,10 +15,16 @@ the worst group of frames at the same offset from their keyframe).
 ≤ LONGEST) that minimises the clip's summed per-frame error against the reference (dynamic programming over
 every gap, each gap run through the StreamSegmenter): an upper bound for any keyframe policy at that budget.
 
+--signal residual (an experiment; the library's policy uses the motion signal) feeds the adaptive policy a
+photometric staleness instead: per frame, how much the mean match error between the frame's thumbnail and the
+last keyframe's thumbnail, moved along the frame's block-motion chain (edgeseg.warp.fuse.match_error), grew
+since the previous frame. It costs a thumbnail, a warp and a match error per frame (timed per row).
+
 --calibrate fits the staleness weights (edgeseg.schedule.signal): prop runs with a keyframe every 30 frames
 (3 phases), and the per-frame error (% of pixels whose label differs from frame mode's) is regressed, without
 intercept and with non-negative weights, on the measures (invalid, motion, deform) accumulated since the
-keyframe; the fit of the frame count alone is the baseline a signal must beat.
+keyframe; the fit of the frame count alone is the baseline a signal must beat. It also reports the R² of the
+photometric residual (the mean match error itself, not accumulated: it already is, along the chain).
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ from edgeseg.pipeline.session import motion_pairs, needs_vectors
 from edgeseg.schedule import AdaptiveKeyframes, FixedInterval, Staleness, default_max_interval
 from edgeseg.schedule.signal import measures
 from edgeseg.source import open_source
+from edgeseg.warp.bilinear import warp
+from edgeseg.warp.fuse import match_error
 
 MEASURES = ("invalid", "motion", "deform")
 
@@ -69,6 +77,59 @@ class ReplayNetworks:
 
     def scores(self, features):
         return self.nets.scores(features)
+
+
+class ResidualSegmenter(StreamSegmenter):
+    """The library's segmenter, also tracking each frame's photometric residual: the mean match error between
+    its thumbnail and the last keyframe's, moved along the frame's composed block-motion chain. A policy with a
+    GivenStaleness gets the residual's growth since the previous frame (≥ 0) as that frame's staleness."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.residual, self.residuals = 0.0, {}  # the current chain's residual; every frame's, by index
+        self.signal_seconds, self.signal_frames = 0.0, 0
+
+    def _keyframe(self, frame, t0):
+        result = super()._keyframe(frame, t0)
+        self._chain_thumb, self._chain, self.residual = frame.thumbnail(*self._grid.shape[:2]), self._grid, 0.0
+        return result
+
+    def _step(self, frame, disp) -> float:
+        t = time.perf_counter()
+        growth = 0.0
+        if disp is not None:
+            self._chain = warp(self._chain, self._grid + disp)
+            thumb = frame.thumbnail(*self._grid.shape[:2])
+            r = float(match_error(self._chain_thumb, self._chain[None], thumb[None]).mean())
+            growth, self.residual = max(r - self.residual, 0.0), r
+            self.residuals[frame.index] = r
+        self.signal_seconds += time.perf_counter() - t
+        self.signal_frames += 1
+        return growth
+
+    def push(self, frame, field):
+        if self._key is not None and self.mode != "frame":
+            growth = self._step(frame, self._disp(field))
+            if isinstance(getattr(self.policy, "staleness", None), GivenStaleness):
+                self.policy.staleness.value = growth
+        return super().push(frame, field)
+
+    def _push_lookahead(self, frame, field, t0):
+        keys = self.keyframes
+        out = super()._push_lookahead(frame, field, t0)
+        if self.keyframes != keys:  # the chain restarts at the new keyframe: through the frames still held
+            for item in self._pending:
+                self._step(item.frame, item.disp)
+        return out
+
+
+class GivenStaleness:
+    """A staleness set from outside (ResidualSegmenter) before each decision."""
+
+    value = 0.0
+
+    def __call__(self, field) -> float:
+        return self.value
 
 
 class Scheduled:
@@ -102,9 +163,11 @@ class Clip:
         self.frame_labels: dict[int, np.ndarray] = {}
 
 
-def run(clip: Clip, nets, bundle, mode: str, policy, on_result) -> StreamSegmenter:
-    seg = StreamSegmenter(nets, mode=mode, policy=policy, model_hw=bundle.input_hw, mean=bundle.mean,
-                          std=bundle.std)
+def run(clip: Clip, nets, bundle, mode: str, policy, on_result, segmenter=None) -> StreamSegmenter:
+    if segmenter is None:
+        given = isinstance(getattr(policy, "staleness", None), GivenStaleness)
+        segmenter = ResidualSegmenter if given else StreamSegmenter
+    seg = segmenter(nets, mode=mode, policy=policy, model_hw=bundle.input_hw, mean=bundle.mean, std=bundle.std)
     with open_source(clip.video, export_mvs=needs_vectors(mode)) as src:
         run_stream(motion_pairs(src, mode=mode), seg, on_result=on_result)
     return seg
@@ -126,7 +189,9 @@ def row(clip: Clip, nets, bundle, mode: str, policy, name: str, k: int) -> dict:
     return {"clip": clip.name, "mode": mode, "keyframes": name, "interval": k, "miou_avg": round(avg, 2),
             "miou_min": round(worst, 2), "keyframe_fraction": round(seg.keyframes / clip.frames, 4),
             "max_gap": int(gaps.max()) if gaps.size else 0, "keys": keys,
-            "miou_by_offset": {o: round(miou(cm), 1) for o, cm in sorted(scorer.by_offset.items())}}
+            "miou_by_offset": {o: round(miou(cm), 1) for o, cm in sorted(scorer.by_offset.items())},
+            **({"signal_us": round(1e6 * seg.signal_seconds / max(seg.signal_frames, 1), 1)}
+               if isinstance(seg, ResidualSegmenter) else {})}
 
 
 def decision_us(clip_video: str, policy_factory, mode: str) -> float:
@@ -246,14 +311,14 @@ def calibrate(clips: list[Clip], nets, bundle, *, period: int = 30) -> dict:
         for phase in range(0, period, period // 3):
             results = []
             keys = clip.forced | {i for i in range(clip.frames) if i % period == phase}
-            run(clip, nets, bundle, "prop", Scheduled(keys), results.append)
+            seg = run(clip, nets, bundle, "prop", Scheduled(keys), results.append, segmenter=ResidualSegmenter)
             key = 0
             for r in results:
                 i = r.frame.index
                 if r.keyframe:
                     key = i
                     continue
-                xs.append([*m[key + 1:i + 1].sum(axis=0), i - key])
+                xs.append([*m[key + 1:i + 1].sum(axis=0), i - key, seg.residuals.get(i, 0.0)])
                 ys.append(100.0 * float(np.mean(r.labels != clip.frame_labels[i])))
     x, y = np.array(xs), np.array(ys)
 
@@ -265,7 +330,8 @@ def calibrate(clips: list[Clip], nets, bundle, *, period: int = 30) -> dict:
 
     out = {"samples": len(y), "mean_error": round(float(y.mean()), 2)}
     for name, cols in [("frames since keyframe", [3]), *[(n, [j]) for j, n in enumerate(MEASURES)],
-                       ("invalid+motion", [0, 1]), ("invalid+motion+deform", [0, 1, 2])]:
+                       ("invalid+motion", [0, 1]), ("invalid+motion+deform", [0, 1, 2]),
+                       ("photometric residual", [4]), ("residual+motion", [1, 4])]:
         out[name] = fit(cols)
     s = x[:, :3] @ np.array(out["invalid+motion+deform"][0])  # error ≈ c · s^p: is the cost linear in s?
     ok = (s > 0) & (y > 0)
@@ -281,6 +347,8 @@ def main(argv=None) -> int:
     ap.add_argument("--max-intervals", default="", help="adaptive max intervals to try (default: the policy's)")
     ap.add_argument("--modes", default="interp,prop")
     ap.add_argument("--weights", default=None, help="staleness weights invalid,motion,deform (default: the policy's)")
+    ap.add_argument("--signal", choices=("motion", "residual"), default="motion",
+                    help="adaptive rows' staleness: the library's (motion) or the photometric residual's growth")
     ap.add_argument("--calibrate", action="store_true")
     ap.add_argument("--oracle", type=int, default=0, metavar="LONGEST",
                     help="also the error-minimising schedule with fixed K's keyframe count, gaps ≤ LONGEST")
@@ -297,7 +365,7 @@ def main(argv=None) -> int:
 
     def adaptive(k, mx):
         return AdaptiveKeyframes(budget=1.0 / k, max_interval=mx or default_max_interval(1.0 / k),
-                                 staleness=staleness)
+                                 staleness=GivenStaleness() if args.signal == "residual" else staleness)
     clips, report = [Clip(c) for c in args.clips], {"rows": [], "decision_us": {}}
     t0 = time.perf_counter()
     for clip in clips:
@@ -317,17 +385,21 @@ def main(argv=None) -> int:
             report["rows"].append(row(clip, nets, bundle, mode, Scheduled(keys, cuts=True), f"oracle≤{args.oracle}", k))
         for mx in maxes:
             policy = adaptive(k, mx)
-            name = f"adaptive≤{policy.max_interval}"
+            name = f"adaptive≤{policy.max_interval}" + (" residual" if args.signal == "residual" else "")
             report["rows"].append(row(clip, nets, bundle, mode, policy, name, k))
             key = f"{mode} K={k} {name}"
             if key not in report["decision_us"]:
                 report["decision_us"][key] = round(decision_us(clip.video, lambda k=k, mx=mx: adaptive(k, mx), mode), 1)
         print(f"{clip.name} {mode} K={k} done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-    print(f"{'clip':<14} {'mode':<7} {'K':>3} {'keyframes':<14} {'avg':>6} {'min':>6} {'key %':>6} {'max gap':>7}")
+    print(f"{'clip':<14} {'mode':<7} {'K':>3} {'keyframes':<24} {'avg':>6} {'min':>6} {'key %':>6} {'max gap':>7}")
     for r in report["rows"]:
-        print(f"{r['clip']:<14} {r['mode']:<7} {r['interval']:>3} {r['keyframes']:<14} {r['miou_avg']:>6.1f} "
+        print(f"{r['clip']:<14} {r['mode']:<7} {r['interval']:>3} {r['keyframes']:<24} {r['miou_avg']:>6.1f} "
               f"{r['miou_min']:>6.1f} {100 * r['keyframe_fraction']:>6.1f} {r['max_gap']:>7}")
-    print("staleness weights:", staleness, "decision µs/frame:", report["decision_us"])
+    print("staleness weights:", "photometric residual" if args.signal == "residual" else staleness,
+          "decision µs/frame:", report["decision_us"])
+    if args.signal == "residual":
+        print("residual signal µs/frame (thumbnail, warp, match error):",
+              {f"{r['clip']} {r['mode']} {r['keyframes']}": r["signal_us"] for r in report["rows"] if "signal_us" in r})
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
     return 0
