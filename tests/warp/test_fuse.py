@@ -52,3 +52,24 @@ def test_mix_blends_in_place(jit_mode):
     out = mix(a, b, weight)
     assert out is a
     np.testing.assert_allclose(a, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.gpu
+def test_cupy_arrays_give_the_numpy_results():
+    cp = pytest.importorskip("cupy")
+    rng = np.random.default_rng(5)
+    h, w = 9, 12
+    key = rng.uniform(0, 255, (h, w, 3)).astype(np.float32)
+    pos = (identity_grid(h, w) + rng.normal(0, 1.5, (3, h, w, 2))).astype(np.float32)
+    thumbs = rng.uniform(0, 255, (3, h, w, 3)).astype(np.float32)
+    err = match_error(key, pos, thumbs)
+    err_gpu = match_error(cp.asarray(key), cp.asarray(pos), cp.asarray(thumbs))
+    assert isinstance(err_gpu, cp.ndarray)
+    np.testing.assert_allclose(err_gpu.get(), err, rtol=1e-4, atol=1e-2)
+    wb = np.array([0.25, 0.5, 0.75], np.float32)
+    weights = photometric_weights(wb, err, err[::-1].copy())
+    weights_gpu = photometric_weights(wb, err_gpu, err_gpu[::-1].copy())
+    np.testing.assert_allclose(weights_gpu.get(), weights, rtol=1e-4, atol=1e-6)
+    a, b = rng.normal(size=(2, 3, h, w, 8)).astype(np.float32)
+    mixed_gpu = mix(cp.asarray(a), cp.asarray(b), weights_gpu)
+    np.testing.assert_allclose(mixed_gpu.get(), mix(a.copy(), b, weights), rtol=1e-4, atol=1e-5)
