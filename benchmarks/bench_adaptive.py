@@ -318,7 +318,7 @@ def search_min(table: GapTable, starts: list[list[int]], *, avg_floor: float, it
     """The schedule with the highest "min" whose avg stays ≥ avg_floor, searched (simulated annealing: move one
     free keyframe, or take one out and put one in elsewhere; same count, forced keyframes kept) from each start.
     Knows the ground truth, like the oracle; it scores with the benchmark's own avg / min. Returns (keys, avg,
-    min) of the best schedule found (its min is −inf-free: starts must be valid)."""
+    min) of the best schedule found, a start included (starts must be valid schedules)."""
     rng = np.random.default_rng(seed)
     fixed = set(table.forced) | ({table.n - 1} if table.mode == "interp" else set())
 
@@ -330,6 +330,8 @@ def search_min(table: GapTable, starts: list[list[int]], *, avg_floor: float, it
     for start in starts:
         keys = list(start)
         cur = value(keys)
+        if cur[0] > best[0]:
+            best = (cur[0], cur[1], cur[2], list(keys))
         for it in range(iters):
             temp = 1.0 * (0.01 / 1.0) ** (it / iters)
             free = [i for i, f in enumerate(keys) if f not in fixed]
