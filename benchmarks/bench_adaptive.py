@@ -92,6 +92,12 @@ class ResidualSegmenter(StreamSegmenter):
         super().__init__(*args, **kw)
         self.residual, self.residuals = 0.0, {}  # the current chain's residual; every frame's, by index
         self.signal_seconds, self.signal_frames = 0.0, 0
+        self._field, self._field_disp = None, None  # the last field resampled: push() and the base class share it
+
+    def _disp(self, field):
+        if field is not self._field or field is None:
+            self._field, self._field_disp = field, super()._disp(field)
+        return self._field_disp
 
     def _keyframe(self, frame, t0):
         result = super()._keyframe(frame, t0)
@@ -257,15 +263,17 @@ class GapTable:
         """avg / min mIoU of a schedule (sorted keyframe indices, 0 first), as edgeseg.benchmark scores it."""
         by_offset = np.zeros((self.longest + 1, self.k, self.k), np.int64)
         by_offset[0] = self.keys[keys].sum(axis=0)
-        ends = [*keys[1:], self.n] if self.mode == "prop" else keys[1:]
-        for a, b in zip(keys, ends, strict=False):
+        for a, b in self._spans(keys):
             by_offset[1:b - a] += self.gaps[a, b]
         present = by_offset.reshape(len(by_offset), -1).any(axis=1)
         return miou(by_offset.sum(axis=0)), min(miou(cm) for cm in by_offset[present])
 
     def valid(self, keys: list[int]) -> bool:
-        ends = [*keys[1:], self.n] if self.mode == "prop" else keys[1:]
-        return all((a, b) in self.gaps for a, b in zip(keys, ends, strict=False))
+        return all(span in self.gaps for span in self._spans(keys))
+
+    def _spans(self, keys: list[int]):
+        """A schedule's gaps (a, b); prop's last one runs to the end of the stream (b = n)."""
+        return zip(keys, [*keys[1:], self.n] if self.mode == "prop" else keys[1:], strict=False)
 
 
 def oracle(table: GapTable, keyframes: int) -> list[int]:
