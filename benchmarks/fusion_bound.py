@@ -131,6 +131,14 @@ def fit_logistic(x, y, weight, *, l2=1e-3, iters=30):
     return theta
 
 
+def _scores(truth: dict, classes: int, labels: dict, held=frozenset()) -> tuple[float, float]:
+    """avg / min mIoU of label maps by frame index, counted by edgeseg.benchmark's scorer (held: non-keyframes)."""
+    scorer = _Scorer(truth.__getitem__, classes)
+    for index in sorted(labels):
+        scorer(SimpleNamespace(frame=SimpleNamespace(index=index), labels=labels[index], keyframe=index not in held))
+    return scorer.scores()
+
+
 class ClipData:
     def __init__(self, clip: Path, nets, bundle, k: int):
         self.classes = len(bundle.classes)
@@ -142,11 +150,13 @@ class ClipData:
         with open_source(video) as src:
             run_stream(motion_pairs(src, mode="frame"), seg,
                        on_result=lambda r: frame_labels.__setitem__(r.frame.index, r.labels))
-        self.truth = LabelDir(clip / "labels") if clip.is_dir() else frame_labels
-        frame = _Scorer(self.truth.__getitem__, self.classes)
-        for index in sorted(frame_labels):
-            frame(SimpleNamespace(frame=SimpleNamespace(index=index), labels=frame_labels[index], keyframe=True))
-        self.frame_miou = frame.scores()[0]
+        if clip.is_dir():  # read once: every rule scores every frame
+            ground_truth = LabelDir(clip / "labels")
+            self.truth = {i: ground_truth[i] for i in frame_labels}
+        else:
+            self.truth = frame_labels
+        self.frame_miou = _scores(self.truth, self.classes, frame_labels)[0]
+        self._ab_hits: dict[int, tuple] = {}
         self.keys: dict[int, np.ndarray] = {}
         self.seg = Capture(nets, policy=FixedInterval(interval=k), model_hw=bundle.input_hw, mean=bundle.mean,
                            std=bundle.std)
@@ -165,13 +175,19 @@ class ClipData:
         right = (labels == self.truth[index]).ravel()
         return np.bincount(self.cell_of, weights=right, minlength=self.cells).reshape(self.seg._grid.shape[:2])
 
+    def ab_hits(self, index, a, b):
+        """cell_hits of keyframe a's and keyframe b's labels for a held frame (kept: the rules share them)."""
+        if index not in self._ab_hits:
+            self._ab_hits[index] = self.cell_hits(self.labels(a), index), self.cell_hits(self.labels(b), index)
+        return self._ab_hits[index]
+
     def training_set(self):
         """Cells where a and b label a different number of pixels right: (features, b better, |difference|)."""
         xs, ys, ws = [], [], []
         for index, a, b, ea, eb, wb, *_ in self.seg.held_frames:
             if wb == 0:
                 continue
-            ha, hb = self.cell_hits(self.labels(a), index), self.cell_hits(self.labels(b), index)
+            ha, hb = self.ab_hits(index, a, b)
             differ = ha != hb
             xs.append(features(a, b, ea, eb, wb)[differ])
             ys.append((hb > ha)[differ])
@@ -195,20 +211,12 @@ class ClipData:
                 yield index, mix(a.copy(), b, weight.astype(np.float32))
             else:  # oracle
                 choices = [a, b, (1.0 - wb) * a + wb * b]
-                hits = np.stack([self.cell_hits(self.labels(c), index) for c in choices])
+                hits = np.stack([*self.ab_hits(index, a, b), self.cell_hits(self.labels(choices[2]), index)])
                 yield index, np.choose(hits.argmax(0)[..., None], choices)
 
     def score(self, rule: str, theta=None) -> tuple[float, float]:
-        labels = dict(self.keys)
-        held = set()
-        for index, scores in self.fused(rule, theta):
-            labels[index] = self.labels(scores)
-            held.add(index)
-        scorer = _Scorer(self.truth.__getitem__, self.classes)
-        for index in sorted(labels):
-            scorer(SimpleNamespace(frame=SimpleNamespace(index=index), labels=labels[index],
-                                   keyframe=index not in held))
-        return scorer.scores()
+        held = {index: self.labels(scores) for index, scores in self.fused(rule, theta)}
+        return _scores(self.truth, self.classes, {**self.keys, **held}, frozenset(held))
 
 
 def main(argv=None) -> int:
