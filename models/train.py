@@ -1,6 +1,6 @@
 """Train the reference DeepLab (models/reference.py) on `edgeseg synth` video, on CPU.
 
-Usage: ``nice -n 19 python -m edgeseg_models.train [--iters 3000] [--out models/reference]``
+Usage: ``nice -n 19 python -m edgeseg_models.train [--iters 6500] [--out models/reference]``
 
 Data (all rendered by this script, seeds fixed, nothing downloaded):
 - training: 16 clips, seeds 100..115, 60 frames each at 10 fps (so consecutive frames differ more),
@@ -11,7 +11,9 @@ Data (all rendered by this script, seeds fixed, nothing downloaded):
   B-frames 3, decoded; every frame is segmented at native size and scored.
 Schedule: AdamW (lr 2e-3, weight decay 1e-4), one-cycle cosine, batch 8 random crops 288×384 after a random
 rescale in [0.75, 1.25], horizontal flips and brightness/contrast jitter; class-weighted cross entropy
-(inverse square-root frequency, clipped to [0.5, 8]); 2 torch threads; torch seed 0.
+(inverse square-root frequency, clipped to [0.5, 8]); 2 torch threads; torch seed 0; model and batches in
+channels-last (NHWC) layout, 1.5× faster steps than NCHW on this CPU (6500 iterations: ~49 min, ~53 min with
+the data).
 After the last iteration BatchNorm statistics are re-estimated on full decoded frames (MobileNetV3's BN
 momentum 0.01 lags a short schedule). ``--recalibrate W`` does only that for a saved state dict and
 ``--evaluate W`` only scores one on the held-out clips.
@@ -92,7 +94,7 @@ def _batch(images, labels, rng, torch, mean, std, batch: int):
         xs.append(img)
         ys.append(lab)
     x = torch.cat(xs).clamp(0, 255) / 255.0
-    x = (x - mean) / std
+    x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)  # the model's layout (see main)
     return x, torch.cat(ys)[:, 0].long()
 
 
@@ -178,7 +180,7 @@ def evaluate_only(args) -> None:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--iters", type=int, default=3000)
+    ap.add_argument("--iters", type=int, default=6500)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--out", type=Path, default=None, help="output directory (default: models/reference)")
@@ -221,7 +223,7 @@ def main(argv=None) -> None:
     print(f"data ready in {t_data:.0f}s: {len(images)} train frames; class freq {np.round(freq, 4).tolist()}",
           flush=True)
 
-    model = build_model(k)
+    model = build_model(k).to(memory_format=torch.channels_last)  # NHWC: 1.5× faster steps on CPU here
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.iters, pct_start=0.08)
@@ -242,7 +244,7 @@ def main(argv=None) -> None:
                   f"({el / (it + 1):.2f}s/iter)", flush=True)
     t_train = time.time() - t1
     recalibrate_bn(model, images[::4], torch, mean, std)
-    torch.save(model.state_dict(), out / "weights.pt")
+    torch.save({name: t.contiguous() for name, t in model.state_dict().items()}, out / "weights.pt")
     result = evaluate(model, ev_images, ev_labels, torch, mean, std, k)
     print(f"held-out: per-frame mIoU {result['miou_per_frame']:.2f}%, total mIoU {result['miou_total']:.2f}%, "
           f"per class {dict(zip(CLASSES, result['iou_per_class'], strict=True))}", flush=True)
