@@ -2,7 +2,7 @@
 
     python benchmarks/bench_adaptive.py CLIP [CLIP ...] [--model BUNDLE] [-k 5,10] [--max-intervals 15,20]
                                         [--weights 4,1,4] [--signal motion|residual] [--calibrate]
-                                        [--oracle 20 [--search 20000]] [--json OUT] [--cache F.npz]
+                                        [--oracle 20 [--search 20000]] [--plain] [--json OUT] [--cache F.npz]
 
 CLIP is a directory made by `edgeseg synth` (video.mp4 + labels/: mIoU vs ground truth) or a video file
 (agreement with frame mode's output). Every row runs the library's own StreamSegmenter over the decoded clip
@@ -18,6 +18,9 @@ It optimises the total error, not "min"; --search ITERS then looks (simulated an
 oracle's schedules, over the same table of every gap's per-frame confusions) for the schedule with the highest
 min whose avg is at least fixed K's + 0.5, with the same keyframe count: the adaptive target of
 docs/BENCHMARKS.md, searched for with the ground truth in hand.
+
+--plain adds fixed K without the keyframes the library's FixedInterval also places at I-frames and scene cuts:
+the paper's plain interval, against which adaptive's keyframes at cuts count as a gain.
 
 --signal residual (an experiment; the library's policy uses the motion signal) feeds the adaptive policy a
 photometric staleness instead: per frame, how much the mean match error between the frame's thumbnail and the
@@ -428,6 +431,8 @@ def main(argv=None) -> int:
     ap.add_argument("--search", type=int, default=0, metavar="ITERS",
                     help="with --oracle: also search (ITERS steps per start) for the schedule with the highest min "
                          "whose avg is ≥ fixed K's + 0.5, the same keyframe count (knows the ground truth)")
+    ap.add_argument("--plain", action="store_true",
+                    help="also fixed K without keyframes at I-frames and cuts (the paper's plain interval)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--cache", default=None, help="NPZ file keeping the features between runs (one model!)")
     args = ap.parse_args(argv)
@@ -455,6 +460,9 @@ def main(argv=None) -> int:
         report["calibration"] = calibrate(clips, nets, bundle)
         print(json.dumps(report["calibration"], indent=1))
     for clip, mode, k in itertools.product(clips, modes, ks):
+        if args.plain:
+            report["rows"].append(row(clip, nets, bundle, mode, FixedInterval(interval=k, at_iframes=False),
+                                      "fixed, no cut keys", k))
         report["rows"].append(row(clip, nets, bundle, mode, FixedInterval(interval=k), "fixed", k))
         if args.oracle:  # the best schedule with as many keyframes as fixed K (knows the ground truth)
             fixed = report["rows"][-1]
