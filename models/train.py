@@ -12,8 +12,8 @@ Data (all rendered by this script, seeds fixed, nothing downloaded):
 Schedule: AdamW (lr 2e-3, weight decay 1e-4), one-cycle cosine, batch 8 random crops 288×384 after a random
 rescale in [0.75, 1.25], horizontal flips and brightness/contrast jitter; class-weighted cross entropy
 (inverse square-root frequency, clipped to [0.5, 8]); 2 torch threads; torch seed 0; model and batches in
-channels-last (NHWC) layout, 1.5× faster steps than NCHW on this CPU (6500 iterations: ~49 min, ~53 min with
-the data).
+channels-last (NHWC) layout, 1.5× faster steps than NCHW on this CPU (6500 iterations: 49 min, 52 min with
+the data, in the run that made the shipped weights).
 After the last iteration BatchNorm statistics are re-estimated on full decoded frames (MobileNetV3's BN
 momentum 0.01 lags a short schedule). ``--recalibrate W`` does only that for a saved state dict and
 ``--evaluate W`` only scores one on the held-out clips.
