@@ -2,7 +2,8 @@
 
     python benchmarks/bench_adaptive.py CLIP [CLIP ...] [--model BUNDLE] [-k 5,10] [--max-intervals 15,20]
                                         [--weights 4,1,4] [--signal motion|residual] [--calibrate]
-                                        [--oracle 20 [--search 20000]] [--plain] [--json OUT] [--cache F.npz]
+                                        [--oracle 20 [--horizon 20,40] [--search 20000]] [--plain] [--json OUT]
+                                        [--cache F.npz]
 
 CLIP is a directory made by `edgeseg synth` (video.mp4 + labels/: mIoU vs ground truth) or a video file
 (agreement with frame mode's output). Every row runs the library's own StreamSegmenter over the decoded clip
@@ -17,7 +18,9 @@ every gap, each gap run through the StreamSegmenter): an upper bound for any key
 It optimises the total error, not "min"; --search ITERS then looks (simulated annealing from fixed K's and the
 oracle's schedules, over the same table of every gap's per-frame confusions) for the schedule with the highest
 min whose avg is at least fixed K's + 0.5, with the same keyframe count: the adaptive target of
-docs/BENCHMARKS.md, searched for with the ground truth in hand.
+docs/BENCHMARKS.md, searched for with the ground truth in hand. --horizon FRAMES (interp) adds the oracle a
+causal policy could at best be: the same errors, but seen only FRAMES frames ahead (interp holds them), the
+first keyframe of each window's best plan kept, λ per keyframe set to spend fixed K's count.
 
 --plain adds fixed K without the keyframes the library's FixedInterval also places at I-frames and scene cuts:
 the paper's plain interval, against which adaptive's keyframes at cuts count as a gain.
@@ -279,6 +282,18 @@ class GapTable:
         return zip(keys, [*keys[1:], self.n] if self.mode == "prop" else keys[1:], strict=False)
 
 
+def gap_errors(table: GapTable) -> dict[tuple[int, int], float]:
+    """cost[a, b]: the error (see `oracle`) of the frames after keyframe a up to keyframe b, b's own
+    (frame-mode) error included (b = n: the end of a prop stream, no keyframe)."""
+    pixels = table.keys.sum(axis=(0, 2)).astype(np.float64)  # true pixels per class (rows: truth)
+    w = 1.0 / np.maximum(pixels, 1.0)
+    pair_w = w[:, None] + w[None, :]
+    np.fill_diagonal(pair_w, 0.0)
+    key_err = (table.keys * pair_w).sum(axis=(1, 2))
+    return {(a, b): float((cm * pair_w).sum()) + (key_err[b] if b < table.n else 0.0)
+            for (a, b), cm in table.gaps.items()}
+
+
 def oracle(table: GapTable, keyframes: int) -> list[int]:
     """The schedule with `keyframes` keyframes (forced cuts included) that minimises the clip's summed per-frame
     error against the reference, found by dynamic programming over the table's gaps.
@@ -290,14 +305,7 @@ def oracle(table: GapTable, keyframes: int) -> list[int]:
     budget on this clip (the error knows the ground truth; no causal policy does).
     """
     n, mode = table.n, table.mode
-    pixels = table.keys.sum(axis=(0, 2)).astype(np.float64)  # true pixels per class (rows: truth)
-    w = 1.0 / np.maximum(pixels, 1.0)
-    pair_w = w[:, None] + w[None, :]
-    np.fill_diagonal(pair_w, 0.0)
-    key_err = (table.keys * pair_w).sum(axis=(1, 2))
-    # cost[a, b]: error of the frames after keyframe a up to keyframe b, b's own (frame-mode) error included
-    # (b = n: the end of a prop stream)
-    cost = {(a, b): float((cm * pair_w).sum()) + (key_err[b] if b < n else 0.0) for (a, b), cm in table.gaps.items()}
+    cost = gap_errors(table)
     inf = float("inf")
     # best[b, m]: least error up to a keyframe at b with m keyframes so far (0 is the first)
     best = np.full((n + 1, keyframes + 1), inf)
@@ -322,6 +330,45 @@ def oracle(table: GapTable, keyframes: int) -> list[int]:
         keys.append(b)
         b, m = prev[b, m], m - 1
     return sorted([0, *keys])
+
+
+def lookahead_oracle(table: GapTable, keyframes: int, *, horizon: int) -> list[int]:
+    """interp's look-ahead, with the ground truth: at each keyframe a, the schedule over the next `horizon`
+    frames (gaps ≤ the table's longest, ending with a keyframe at the window's end or at a forced frame) that
+    minimises the summed error (as `oracle`) + λ per keyframe; its first keyframe is kept, and the window moves
+    on. λ is the one (bisection)
+    that spends at most `keyframes` keyframes: an ideal budget controller. What a causal policy that knew every
+    frame's true error under every gap it can see could reach, holding `horizon` frames.
+    """
+    if table.mode != "interp":
+        raise SystemExit("--horizon: the look-ahead oracle is interp's (prop decides on the current frame)")
+    cost, n, longest = gap_errors(table), table.n, table.longest
+    forced = sorted({*table.forced, n - 1})
+
+    def schedule(lam: float) -> list[int]:
+        keys = [0]
+        while keys[-1] < n - 1:
+            a = keys[-1]
+            due = next(f for f in forced if f > a)
+            end = min(a + horizon, due)
+            best, prev = np.full(end - a + 1, np.inf), np.zeros(end - a + 1, int)
+            best[0] = 0.0
+            for b in range(1, end - a + 1):
+                for x in range(max(0, b - longest), b):
+                    c = cost.get((a + x, a + b))
+                    if c is not None and best[x] + c + lam < best[b]:
+                        best[b], prev[b] = best[x] + c + lam, x
+            b = end - a  # plans end with a keyframe at the window's end (at `due` a keyframe is due anyway)
+            while prev[b] > 0:
+                b = prev[b]
+            keys.append(a + b)
+        return keys
+
+    lo, hi = 1e-9, 1e3 * max(cost.values())  # more λ, fewer keyframes
+    for _ in range(60):
+        mid = np.sqrt(lo * hi)
+        lo, hi = (mid, hi) if len(schedule(mid)) > keyframes else (lo, mid)
+    return schedule(hi)
 
 
 def search_min(table: GapTable, starts: list[list[int]], *, avg_floor: float, iters: int = 20000,
@@ -428,6 +475,9 @@ def main(argv=None) -> int:
     ap.add_argument("--calibrate", action="store_true")
     ap.add_argument("--oracle", type=int, default=0, metavar="LONGEST",
                     help="also the error-minimising schedule with fixed K's keyframe count, gaps ≤ LONGEST")
+    ap.add_argument("--horizon", default="", metavar="FRAMES",
+                    help="with --oracle, interp: also the look-ahead oracle holding FRAMES frames (ground truth); "
+                         "comma-separated for several")
     ap.add_argument("--search", type=int, default=0, metavar="ITERS",
                     help="with --oracle: also search (ITERS steps per start) for the schedule with the highest min "
                          "whose avg is ≥ fixed K's + 0.5, the same keyframe count (knows the ground truth)")
@@ -440,6 +490,7 @@ def main(argv=None) -> int:
     nets = ReplayNetworks(real, Path(args.cache) if args.cache else None)
     ks = [int(k) for k in args.intervals.split(",")]
     maxes = [int(m) for m in args.max_intervals.split(",") if m.strip()] or [None]
+    horizons = [int(h) for h in args.horizon.split(",") if h.strip()]
     modes = [m for m in args.modes.split(",") if m]
     staleness = Staleness(**dict(zip(MEASURES, map(float, args.weights.split(",")), strict=True))) \
         if args.weights else Staleness()
@@ -469,6 +520,10 @@ def main(argv=None) -> int:
             table = GapTable(clip, nets, bundle, mode, longest=args.oracle)
             keys = oracle(table, len(fixed["keys"]))
             report["rows"].append(row(clip, nets, bundle, mode, Scheduled(keys, cuts=True), f"oracle≤{args.oracle}", k))
+            for h in horizons if mode == "interp" else ():  # the same errors, seen only h frames ahead
+                ahead = lookahead_oracle(table, len(fixed["keys"]), horizon=h)
+                report["rows"].append(row(clip, nets, bundle, mode, Scheduled(ahead, cuts=True),
+                                          f"look-ahead {h} oracle≤{args.oracle}", k))
             if args.search:  # the highest "min" with avg ≥ fixed's + 0.5 that a search knowing the truth finds
                 found, avg, worst = search_min(table, [fixed["keys"], keys], avg_floor=fixed["miou_avg"] + 0.5,
                                                iters=args.search)
