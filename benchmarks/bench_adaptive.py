@@ -2,8 +2,8 @@
 
     python benchmarks/bench_adaptive.py CLIP [CLIP ...] [--model BUNDLE] [-k 5,10] [--max-intervals 15,20]
                                         [--weights 4,1,4] [--signal motion|residual] [--calibrate]
-                                        [--oracle 20 [--horizon 20,40] [--search 20000]] [--plain] [--json OUT]
-                                        [--cache F.npz]
+                                        [--oracle 20 [--minimax] [--horizon 20,40] [--search 20000]]
+                                        [--plain] [--json OUT] [--cache F.npz]
 
 CLIP is a directory made by `edgeseg synth` (video.mp4 + labels/: mIoU vs ground truth) or a video file
 (agreement with frame mode's output). Every row runs the library's own StreamSegmenter over the decoded clip
@@ -20,7 +20,8 @@ oracle's schedules, over the same table of every gap's per-frame confusions) for
 min whose avg is at least fixed K's + 0.5, with the same keyframe count: the adaptive target of
 docs/BENCHMARKS.md, searched for with the ground truth in hand. --horizon FRAMES (interp) adds the oracle a
 causal policy could at best be: the same errors, but seen only FRAMES frames ahead (interp holds them), the
-first keyframe of each window's best plan kept, λ per keyframe set to spend fixed K's count.
+first keyframe of each window's best plan kept, λ per keyframe set to spend fixed K's count. --minimax adds
+the schedule whose worst frame has the least error (a cap on every frame's error instead of the least total).
 
 --plain adds fixed K without the keyframes the library's FixedInterval also places at I-frames and scene cuts:
 the paper's plain interval, against which adaptive's keyframes at cuts count as a gain.
@@ -282,30 +283,29 @@ class GapTable:
         return zip(keys, [*keys[1:], self.n] if self.mode == "prop" else keys[1:], strict=False)
 
 
-def gap_errors(table: GapTable) -> dict[tuple[int, int], float]:
-    """cost[a, b]: the error (see `oracle`) of the frames after keyframe a up to keyframe b, b's own
-    (frame-mode) error included (b = n: the end of a prop stream, no keyframe)."""
+def _pair_weights(table: GapTable) -> np.ndarray:
+    """(K, K) weight of a pixel of true class i labelled j: 1/(clip pixels of i) + 1/(clip pixels of j), 0 if
+    right: the first-order change of mIoU, so that sums over frames track what mIoU counts."""
     pixels = table.keys.sum(axis=(0, 2)).astype(np.float64)  # true pixels per class (rows: truth)
     w = 1.0 / np.maximum(pixels, 1.0)
     pair_w = w[:, None] + w[None, :]
     np.fill_diagonal(pair_w, 0.0)
+    return pair_w
+
+
+def gap_errors(table: GapTable) -> dict[tuple[int, int], float]:
+    """cost[a, b]: the error (see `oracle`) of the frames after keyframe a up to keyframe b, b's own
+    (frame-mode) error included (b = n: the end of a prop stream, no keyframe)."""
+    pair_w = _pair_weights(table)
     key_err = (table.keys * pair_w).sum(axis=(1, 2))
     return {(a, b): float((cm * pair_w).sum()) + (key_err[b] if b < table.n else 0.0)
             for (a, b), cm in table.gaps.items()}
 
 
-def oracle(table: GapTable, keyframes: int) -> list[int]:
-    """The schedule with `keyframes` keyframes (forced cuts included) that minimises the clip's summed per-frame
-    error against the reference, found by dynamic programming over the table's gaps.
-
-    A frame's error (keyframes included: where a keyframe goes changes which frames get frame mode's own
-    error) is its misclassified pixels, each weighted by 1/(clip pixels of the true class) +
-    1/(clip pixels of the predicted class): the first-order change of mIoU, so that the sum is additive over
-    frames while it tracks what mIoU counts. An upper bound for what a keyframe policy can reach at this
-    budget on this clip (the error knows the ground truth; no causal policy does).
-    """
+def _least_error(table: GapTable, cost: dict, keyframes: int) -> list[int] | None:
+    """The schedule with exactly `keyframes` keyframes, built from the gaps in `cost`, with the least summed
+    cost (dynamic programming); None if there is none."""
     n, mode = table.n, table.mode
-    cost = gap_errors(table)
     inf = float("inf")
     # best[b, m]: least error up to a keyframe at b with m keyframes so far (0 is the first)
     best = np.full((n + 1, keyframes + 1), inf)
@@ -322,7 +322,7 @@ def oracle(table: GapTable, keyframes: int) -> list[int]:
                 best[n, keyframes], prev[n, keyframes] = best[a, keyframes] + c, a
     b, m = (n, keyframes) if mode == "prop" else (n - 1, keyframes)  # interp: the last frame is a keyframe
     if not np.isfinite(best[b, m]):
-        raise SystemExit(f"no {mode} schedule with {keyframes} keyframes and gaps ≤ {table.longest}")
+        return None
     keys = []
     if b == n:
         b = prev[n, m]
@@ -332,12 +332,44 @@ def oracle(table: GapTable, keyframes: int) -> list[int]:
     return sorted([0, *keys])
 
 
+def oracle(table: GapTable, keyframes: int) -> list[int]:
+    """The schedule with `keyframes` keyframes (forced cuts included) that minimises the clip's summed per-frame
+    error against the reference, found by dynamic programming over the table's gaps.
+
+    A frame's error (keyframes included: where a keyframe goes changes which frames get frame mode's own
+    error) is its misclassified pixels weighted by `_pair_weights`, so that the sum is additive over frames
+    while it tracks what mIoU counts. An upper bound for what a keyframe policy can reach at this budget on
+    this clip (the error knows the ground truth; no causal policy does).
+    """
+    keys = _least_error(table, gap_errors(table), keyframes)
+    if keys is None:
+        raise SystemExit(f"no {table.mode} schedule with {keyframes} keyframes and gaps ≤ {table.longest}")
+    return keys
+
+
+def minimax_oracle(table: GapTable, keyframes: int) -> list[int]:
+    """The schedule with `keyframes` keyframes whose worst frame has the least error (as `oracle`'s, per
+    frame), ties broken by the least summed error: a keyframe policy that caps every frame's error, with the
+    ground truth."""
+    pair_w, cost = _pair_weights(table), gap_errors(table)
+    worst = {ab: float((cm * pair_w).sum(axis=(1, 2)).max()) if len(cm) else 0.0 for ab, cm in table.gaps.items()}
+    caps = sorted(set(worst.values()))
+    lo, hi = 0, len(caps) - 1  # the least cap that still allows `keyframes` keyframes (more gaps, more choice)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        allowed = {ab: c for ab, c in cost.items() if worst[ab] <= caps[mid]}
+        lo, hi = (lo, mid) if _least_error(table, allowed, keyframes) is not None else (mid + 1, hi)
+    keys = _least_error(table, {ab: c for ab, c in cost.items() if worst[ab] <= caps[lo]}, keyframes)
+    if keys is None:
+        raise SystemExit(f"no {table.mode} schedule with {keyframes} keyframes and gaps ≤ {table.longest}")
+    return keys
+
+
 def lookahead_oracle(table: GapTable, keyframes: int, *, horizon: int) -> list[int]:
     """interp's look-ahead, with the ground truth: at each keyframe a, the schedule over the next `horizon`
     frames (gaps ≤ the table's longest, ending with a keyframe at the window's end or at a forced frame) that
     minimises the summed error (as `oracle`) + λ per keyframe; its first keyframe is kept, and the window moves
-    on. λ is the one (bisection)
-    that spends at most `keyframes` keyframes: an ideal budget controller. What a causal policy that knew every
+    on. λ is the one (bisection) that spends at most `keyframes` keyframes: an ideal budget controller. What a causal policy that knew every
     frame's true error under every gap it can see could reach, holding `horizon` frames.
     """
     if table.mode != "interp":
@@ -478,6 +510,8 @@ def main(argv=None) -> int:
     ap.add_argument("--horizon", default="", metavar="FRAMES",
                     help="with --oracle, interp: also the look-ahead oracle holding FRAMES frames (ground truth); "
                          "comma-separated for several")
+    ap.add_argument("--minimax", action="store_true",
+                    help="with --oracle: also the schedule whose worst frame errs least (ground truth)")
     ap.add_argument("--search", type=int, default=0, metavar="ITERS",
                     help="with --oracle: also search (ITERS steps per start) for the schedule with the highest min "
                          "whose avg is ≥ fixed K's + 0.5, the same keyframe count (knows the ground truth)")
@@ -520,6 +554,10 @@ def main(argv=None) -> int:
             table = GapTable(clip, nets, bundle, mode, longest=args.oracle)
             keys = oracle(table, len(fixed["keys"]))
             report["rows"].append(row(clip, nets, bundle, mode, Scheduled(keys, cuts=True), f"oracle≤{args.oracle}", k))
+            if args.minimax:  # the least worst frame instead of the least total
+                capped = minimax_oracle(table, len(fixed["keys"]))
+                report["rows"].append(row(clip, nets, bundle, mode, Scheduled(capped, cuts=True),
+                                          f"minimax oracle≤{args.oracle}", k))
             for h in horizons if mode == "interp" else ():  # the same errors, seen only h frames ahead
                 ahead = lookahead_oracle(table, len(fixed["keys"]), horizon=h)
                 report["rows"].append(row(clip, nets, bundle, mode, Scheduled(ahead, cuts=True),
