@@ -369,8 +369,9 @@ def lookahead_oracle(table: GapTable, keyframes: int, *, horizon: int) -> list[i
     """interp's look-ahead, with the ground truth: at each keyframe a, the schedule over the next `horizon`
     frames (gaps ≤ the table's longest, ending with a keyframe at the window's end or at a forced frame) that
     minimises the summed error (as `oracle`) + λ per keyframe; its first keyframe is kept, and the window moves
-    on. λ is the one (bisection) that spends at most `keyframes` keyframes: an ideal budget controller. What a causal policy that knew every
-    frame's true error under every gap it can see could reach, holding `horizon` frames.
+    on. λ is the one (bisection) that spends at most `keyframes` keyframes: an ideal budget controller. What a
+    causal policy that knew every frame's true error under every gap it can see could reach, holding `horizon`
+    frames.
     """
     if table.mode != "interp":
         raise SystemExit("--horizon: the look-ahead oracle is interp's (prop decides on the current frame)")
