@@ -354,14 +354,15 @@ def minimax_oracle(table: GapTable, keyframes: int) -> list[int]:
     pair_w, cost = _pair_weights(table), gap_errors(table)
     worst = {ab: float((cm * pair_w).sum(axis=(1, 2)).max()) if len(cm) else 0.0 for ab, cm in table.gaps.items()}
     caps = sorted(set(worst.values()))
+    keys = oracle(table, keyframes)  # the largest cap allows every gap
     lo, hi = 0, len(caps) - 1  # the least cap that still allows `keyframes` keyframes (more gaps, more choice)
     while lo < hi:
         mid = (lo + hi) // 2
-        allowed = {ab: c for ab, c in cost.items() if worst[ab] <= caps[mid]}
-        lo, hi = (lo, mid) if _least_error(table, allowed, keyframes) is not None else (mid + 1, hi)
-    keys = _least_error(table, {ab: c for ab, c in cost.items() if worst[ab] <= caps[lo]}, keyframes)
-    if keys is None:
-        raise SystemExit(f"no {table.mode} schedule with {keyframes} keyframes and gaps ≤ {table.longest}")
+        found = _least_error(table, {ab: c for ab, c in cost.items() if worst[ab] <= caps[mid]}, keyframes)
+        if found is None:
+            lo = mid + 1
+        else:
+            keys, hi = found, mid
     return keys
 
 
