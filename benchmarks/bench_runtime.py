@@ -29,12 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeseg.pipeline.networks import open_networks
-from edgeseg.pipeline.run import run_stream
-from edgeseg.pipeline.segmenter import StreamSegmenter
-from edgeseg.pipeline.session import motion_pairs, needs_vectors
-from edgeseg.schedule.policy import FixedInterval
-from edgeseg.source import open_source
+from edgeseg.backend import open_networks
+from edgeseg.pipeline import SegmentSpec, build_segmenter, motion_pairs, open_for, run_stream
 
 
 def _rss_mb() -> float:
@@ -45,8 +41,8 @@ def _rss_mb() -> float:
 def measure_mode(clip: str, nets, bundle, *, mode: str, k: int, frames: int | None, reference=None,
                  motion_stride: int = 16, **seg_options):
     """One pass; returns (summary, segmenter, agreement with `reference` labels or the labels themselves)."""
-    seg = StreamSegmenter(nets, mode=mode, policy=FixedInterval(interval=k), model_hw=bundle.input_hw,
-                          mean=bundle.mean, std=bundle.std, **seg_options)
+    spec = SegmentSpec(mode=mode, keyframe_interval=k, motion_stride=motion_stride, **seg_options)
+    seg = build_segmenter(spec, nets=nets, bundle=bundle)
     labels, agree = {}, []
 
     def collect(result):
@@ -55,16 +51,15 @@ def measure_mode(clip: str, nets, bundle, *, mode: str, k: int, frames: int | No
         else:
             agree.append(float((result.labels == reference[result.frame.index]).mean()))
 
-    with open_source(clip, export_mvs=needs_vectors(mode)) as src:
-        summary = run_stream(motion_pairs(src, mode=mode, stride=motion_stride), seg, max_frames=frames,
-                             on_result=collect)
+    with open_for(spec, clip) as src:
+        summary = run_stream(motion_pairs(src, spec), seg, max_frames=frames, on_result=collect)
     return summary, seg, (labels if reference is None else sum(agree) / len(agree))
 
 
 def decode_motion_ms(clip: str, frames: int | None, mode: str = "prop") -> float:
-    n, t0 = 0, time.perf_counter()
-    with open_source(clip, export_mvs=needs_vectors(mode)) as src:
-        for _ in motion_pairs(src, mode=mode):
+    n, t0, spec = 0, time.perf_counter(), SegmentSpec(mode=mode)
+    with open_for(spec, clip) as src:
+        for _ in motion_pairs(src, spec):
             n += 1
             if frames and n >= frames:
                 break
@@ -76,9 +71,10 @@ def predecoded_components(clip: str, nets, bundle, *, k: int, frames: int | None
     decoded into memory first, then frame mode and interp run from that list, back to back, `repeats` times.
     Returns per repeat the task network's ms per call (frame mode), interp's warp + fusion ms per non-keyframe,
     their ratio, and the medians."""
-    with open_source(clip, export_mvs=True) as src:
+    interp = SegmentSpec(mode="interp", keyframe_interval=k)
+    with open_for(interp, clip) as src:
         pairs = []
-        for pair in motion_pairs(src, mode="interp"):
+        for pair in motion_pairs(src, interp):
             _ = pair[0].image  # convert now: the runs below time the segmenter, not the decoder
             pairs.append(pair)
             if frames and len(pairs) >= frames:
@@ -87,8 +83,7 @@ def predecoded_components(clip: str, nets, bundle, *, k: int, frames: int | None
     for _ in range(repeats):
         out = {}
         for mode in ("frame", "interp"):
-            seg = StreamSegmenter(nets, mode=mode, policy=FixedInterval(interval=k), model_hw=bundle.input_hw,
-                                  mean=bundle.mean, std=bundle.std)
+            seg = build_segmenter(interp.replace(mode=mode), nets=nets, bundle=bundle)
             summary = run_stream(iter(pairs), seg)
             out[mode] = (seg.timings, summary.frames - summary.keyframes)
         task_ms = out["frame"][0].mean_ms()["task"]
@@ -103,15 +98,15 @@ def predecoded_components(clip: str, nets, bundle, *, k: int, frames: int | None
 
 def soak(clip: str, nets, bundle, *, k: int, total: int) -> list[tuple[int, float]]:
     """interp over `total` frames (the clip looped); RSS sampled along the way."""
-    seg = StreamSegmenter(nets, mode="interp", policy=FixedInterval(interval=k), model_hw=bundle.input_hw,
-                          mean=bundle.mean, std=bundle.std)
+    spec = SegmentSpec(mode="interp", keyframe_interval=k)
+    seg = build_segmenter(spec, nets=nets, bundle=bundle)
     samples, done = [], 0
 
     def looped():
         nonlocal done
         while done < total:
-            with open_source(clip) as src:
-                for pair in motion_pairs(src, mode="interp"):
+            with open_for(spec, clip) as src:
+                for pair in motion_pairs(src, spec):
                     pair[0].index = done  # one continuous stream
                     yield pair
                     done += 1

@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from edgeseg.pipeline.networks import open_networks  # noqa: E402
+from edgeseg.backend.networks import open_networks  # noqa: E402
 from edgeseg.service.config import parse_config  # noqa: E402
 from edgeseg.service.notify import Notifier  # noqa: E402
 from edgeseg.service.service import Service  # noqa: E402

@@ -24,7 +24,7 @@ def make(out: Path, *, size: tuple[int, int]) -> Path:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from edgeseg.bundle import write_manifest
+    from edgeseg.backend.bundle import write_manifest
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

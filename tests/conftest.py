@@ -48,7 +48,7 @@ def colour(tmp_path_factory):
     """(backend, bundle) of a content-driven test model (labels follow local colour; no training needed)."""
     import color_bundle
 
-    from edgeseg.pipeline.networks import open_networks
+    from edgeseg.backend.networks import open_networks
 
     return open_networks(color_bundle.make(tmp_path_factory.mktemp("colour"), size=(360, 480)),
                          backend="ort-cpu", threads=2)

@@ -9,7 +9,7 @@ import pytest
 import tiny_bundle
 from click.testing import CliRunner
 
-from edgeseg.bundle import SCHEMA_VERSION, load_bundle, read_manifest, sha256_file
+from edgeseg.backend.bundle import SCHEMA_VERSION, load_bundle, read_manifest, sha256_file
 from edgeseg.cli import main
 from edgeseg.errors import BundleError
 

@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-from edgeseg.labels import LabelUpsampler  # noqa: E402
+from edgeseg.pipeline.labels import LabelUpsampler  # noqa: E402
 
 
 def _reference(scores: np.ndarray, hw) -> np.ndarray:
@@ -34,7 +34,7 @@ def test_uniform_scores_give_one_class():
 
 
 def test_score_resizer_matches_bilinear():
-    from edgeseg.labels import ScoreResizer
+    from edgeseg.pipeline.labels import ScoreResizer
 
     scores = np.random.default_rng(3).normal(size=(5, 23, 30)).astype(np.float32)
     ref = F.interpolate(torch.from_numpy(scores)[None], size=(45, 60), mode="bilinear", align_corners=False)[0]
@@ -43,7 +43,7 @@ def test_score_resizer_matches_bilinear():
 
 def test_compiled_kernel_and_numpy_path_agree(numba_kernels):
     from edgeseg.jit import compiled
-    from edgeseg.labels import _upsample_argmax
+    from edgeseg.pipeline.labels import _upsample_argmax
 
     assert compiled(_upsample_argmax) is not None  # with numba installed, LabelUpsampler runs the kernel
     rng = np.random.default_rng(8)

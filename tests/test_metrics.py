@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from edgeseg.metrics import confusion, iou_per_class, miou
+from edgeseg.bench.metrics import confusion, iou_per_class, miou
 
 
 def test_perfect_prediction_is_100():

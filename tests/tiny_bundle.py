@@ -34,7 +34,7 @@ def make(out: Path, *, manifest_overrides: dict | None = None) -> Path:
     """Write the bundle (manifest with real sha256s) and return its directory."""
     from onnx import TensorProto, helper, numpy_helper
 
-    from edgeseg.bundle import write_manifest
+    from edgeseg.backend.bundle import write_manifest
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

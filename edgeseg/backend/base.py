@@ -36,7 +36,7 @@ class Backend:
     feature: Runner
     task: Runner
     task_labels: Runner | None
-    bundle: object  # edgeseg.bundle.Bundle
+    bundle: object  # edgeseg.backend.bundle.Bundle
 
     @property
     def on_device(self) -> bool:

@@ -30,7 +30,7 @@ def open_backend(bundle, kind: str = "auto", threads: int | None = None, *, prec
     """bundle: a Bundle or a bundle directory. kind: auto | trt | ort-cuda | ort-cpu. threads: CPU threads
     (ort-cpu). precision: which ONNX variant GPU backends use (default: the bundle's precision; CPU runs fp32
     unless asked). TensorRT engines are built on first use when missing."""
-    from edgeseg.bundle import Bundle, load_bundle
+    from edgeseg.backend.bundle import Bundle, load_bundle
 
     if not isinstance(bundle, Bundle):
         bundle = load_bundle(Path(bundle))

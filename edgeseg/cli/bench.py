@@ -34,8 +34,8 @@ def bench(source, model, labels_dir, modes, intervals, adaptive, fusion, json_pa
 
     Example: edgeseg bench clip/video.mp4 --labels clip/labels --intervals 2,5,10 --plot fig.png
     """
-    from edgeseg.benchmark import benchmark, format_table, parse_fusions, parse_intervals, parse_modes, plot
-    from edgeseg.pipeline.networks import open_networks
+    from edgeseg.backend.networks import open_networks
+    from edgeseg.bench.table import benchmark, format_table, parse_fusions, parse_intervals, parse_modes, plot
 
     mode_list, ks, fusions = parse_modes(modes), parse_intervals(intervals), parse_fusions(fusion)
     adaptive_ks = parse_intervals(adaptive) if adaptive.strip() else []

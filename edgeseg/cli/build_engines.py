@@ -17,7 +17,7 @@ import click
 def build_engines(bundle, precision, max_batch, force):
     """Build TensorRT engines (feature, task, task_labels) for this GPU, TensorRT version and precision."""
     from edgeseg.backend import engines
-    from edgeseg.bundle import load_bundle
+    from edgeseg.backend.bundle import load_bundle
 
     b = load_bundle(bundle)
     paths = engines.build_engines(b, precision=precision, max_batch=max_batch, force=force,

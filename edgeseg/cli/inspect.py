@@ -66,7 +66,7 @@ def describe(bundle) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON (after verification).")
 def inspect(bundle, as_json):
     """Show a bundle's manifest, file sizes and cost split, and verify its file hashes."""
-    from edgeseg.bundle import load_bundle
+    from edgeseg.backend.bundle import load_bundle
 
     b = load_bundle(bundle)
     if as_json:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from edgeseg.pipeline.segmenter import MODES
-from edgeseg.warp.fuse import FUSIONS
+from edgeseg.cli.options import spec_options
 
 DEMO_OVERLAY = "edgeseg-demo.mp4"
 
@@ -17,21 +16,7 @@ DEMO_OVERLAY = "edgeseg-demo.mp4"
 @click.argument("source")
 @click.option("--model", "model", type=click.Path(path_type=Path), default=None,
               help="Model bundle directory (default: the shipped reference model).")
-@click.option("--mode", type=click.Choice(MODES), default="interp", show_default=True,
-              help="interp/prop: block-motion features; frame: full model every frame; reuse, flow: baselines.")
-@click.option("--keyframe-interval", "-k", type=click.IntRange(min=1), default=10, show_default=True,
-              help="Frames between keyframes (the feature network runs on keyframes).")
-@click.option("--keyframes", type=click.Choice(["fixed", "adaptive"]), default="fixed", show_default=True,
-              help="fixed: every K frames; adaptive: placed by motion/intra signals under --keyframe-budget.")
-@click.option("--keyframe-budget", type=click.FloatRange(0, 1, min_open=True), default=None,
-              help="adaptive: average fraction of keyframes (default 1/K).")
-@click.option("--max-keyframe-interval", type=click.IntRange(min=1), default=None,
-              help="adaptive: longest gap between keyframes (default 1.2 / budget).")
-@click.option("--iframe-keys/--no-iframe-keys", default=True, show_default=True,
-              help="Also make I-frames and scene cuts keyframes.")
-@click.option("--fusion", type=click.Choice(FUSIONS), default="linear", show_default=True,
-              help="interp: blend weights; photometric also weighs each keyframe per cell by how well its warped "
-                   "pixels match the frame (more accurate, a little slower).")
+@spec_options
 @click.option("--backend", type=click.Choice(["auto", "trt", "ort-cuda", "ort-cpu"]), default="auto",
               show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for onnxruntime.")
@@ -41,8 +26,7 @@ DEMO_OVERLAY = "edgeseg-demo.mp4"
 @click.option("--alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Overlay opacity.")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after N frames.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal, for files).")
-def run(source, model, mode, keyframe_interval, keyframes, keyframe_budget, max_keyframe_interval, iframe_keys,
-        fusion, backend, threads, overlay, masks, stats, alpha, max_frames, progress) -> None:
+def run(source, model, spec, backend, threads, overlay, masks, stats, alpha, max_frames, progress) -> None:
     """Segment SOURCE: a video file, rtsp:// URL, cameraN or /dev/videoN, or `demo`.
 
     Example: edgeseg run clip.mp4 --overlay out.mp4 --stats stats.jsonl
@@ -52,10 +36,8 @@ def run(source, model, mode, keyframe_interval, keyframes, keyframe_budget, max_
     if source == "demo" and overlay is None and masks is None and stats is None:
         overlay = Path(DEMO_OVERLAY)
     summary = segment_source(
-        source, bundle=model, mode=mode, keyframe_interval=keyframe_interval, iframe_keys=iframe_keys,
-        keyframes=keyframes, keyframe_budget=keyframe_budget, max_keyframe_interval=max_keyframe_interval,
-        fusion=fusion, backend=backend, threads=threads, overlay=overlay, masks=masks, stats=stats, alpha=alpha,
-        max_frames=max_frames, progress=progress if progress is not None else sys.stderr.isatty(),
+        source, spec, model=model, backend=backend, threads=threads, overlay=overlay, masks=masks, stats=stats,
+        alpha=alpha, max_frames=max_frames, progress=progress if progress is not None else sys.stderr.isatty(),
         handle_signals=True,
     )
     click.echo(summary.line(), err=True)

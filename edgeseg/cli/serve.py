@@ -33,7 +33,7 @@ def serve(config, check, log_level) -> None:
     cfg = load_config(config)
     if check:
         for cam in cfg.cameras.values():
-            click.echo(f"{cam.name}: {cam.uri} (mode {cam.mode}, K={cam.keyframe_interval}) → {cam.out}")
+            click.echo(f"{cam.name}: {cam.uri} (mode {cam.spec.mode}, K={cam.spec.keyframe_interval}) → {cam.out}")
         click.echo(f"config OK: {len(cfg.cameras)} cameras")
         return
     _logging(log_level)

@@ -57,7 +57,7 @@ def compare(bundle, kind: str, *, batch: int = 2, precision: str | None = None, 
 def verify(bundle, kinds, precision, batch):
     """Compare TensorRT / onnxruntime-CUDA against onnxruntime CPU on the bundle's networks."""
     from edgeseg.backend import available_kinds
-    from edgeseg.bundle import load_bundle
+    from edgeseg.backend.bundle import load_bundle
 
     b = load_bundle(bundle)
     have = [k for k in available_kinds() if k != "ort-cpu"]

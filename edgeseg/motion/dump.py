@@ -1,6 +1,10 @@
 """Raw motion vectors on disk in the mv-extractor tool's layout, to compare with its reference data.
 
-Usage: ``with MvDump("out", frames=True) as dump: for frame in open_source("clip.mp4"): dump.write(frame)``
+Usage::
+
+    with MvDump("out", frames=True) as dump:
+        for frame in open_source("clip.mp4"):
+            dump.write(frame)
 
 Layout: ``DIR/frame_types.txt`` (one letter I/P/B per line, display order), ``DIR/motion_vectors/mvs-<i>.npy``
 (int32 N×10, columns MV_COLUMNS, FFmpeg's order, unfiltered; (0, 10) without vectors) and, with frames=True,
@@ -15,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from edgeseg.errors import ConfigError
-from edgeseg.motion.vectors import NO_VECTORS
 from edgeseg.source.frame import Frame
+from edgeseg.source.vectors import NO_VECTORS
 
 
 class MvDump:

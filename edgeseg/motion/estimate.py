@@ -46,7 +46,7 @@ class X264Estimator:
         """Vectors of `rgb` (H×W×3 uint8) relative to the previously fed frame; None when there are none."""
         import av
 
-        from edgeseg.motion.vectors import vectors_from_av
+        from edgeseg.source.vectors import vectors_from_av
 
         h, w = rgb.shape[:2]
         pad_h, pad_w = h % 2, w % 2  # yuv420p needs even sizes (pad right/bottom, coordinates unchanged)

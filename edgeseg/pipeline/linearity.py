@@ -1,6 +1,6 @@
 """Is the task network pointwise and affine? Then warping its class scores equals warping its features.
 
-Usage: ``if pointwise_affine(nets.scores, feats): ...warp scores (K channels) instead of features (C)``
+Usage: ``exact = pointwise_affine(nets.scores, feats)`` (True: warp the K class scores instead of the C features)
 
 Bilinear warping and interp's blending produce, at every cell, a convex combination of source cells
 (weights ≥ 0 that sum to 1). A task network that maps each cell on its own (1×1 convolutions, BatchNorm)

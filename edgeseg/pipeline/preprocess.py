@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeseg.labels import resize_taps
+from edgeseg.pipeline.labels import resize_taps
 
 
 class Preprocessor:

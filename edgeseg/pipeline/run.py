@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 from edgeseg.errors import SourceError
 from edgeseg.motion.field import MotionField
-from edgeseg.pipeline.segmenter import Result, StreamSegmenter
+from edgeseg.pipeline.result import Result
+from edgeseg.pipeline.segmenter import Segmenter
 from edgeseg.source.frame import Frame
 
 
@@ -52,7 +53,7 @@ class RunSummary:
                 f"keyframes {self.keyframes} ({100 * self.keyframe_fraction:.1f}%){note}")
 
 
-def run_stream(pairs: Iterable[tuple[Frame, MotionField | None]], segmenter: StreamSegmenter, *,
+def run_stream(pairs: Iterable[tuple[Frame, MotionField | None]], segmenter: Segmenter, *,
                sinks: Iterable = (), max_frames: int | None = None, stop: threading.Event | None = None,
                on_result: Callable[[Result], None] | None = None) -> RunSummary:
     """Drive one stream to its end, to max_frames, or until `stop` is set; every result reaches every sink.

@@ -1,6 +1,6 @@
 """One call that wires a whole run: bundle → backend, source → motion → segmenter → sinks.
 
-Usage: ``summary = segment_source("clip.mp4", mode="interp", keyframe_interval=10, stats="s.jsonl")``
+Usage: ``summary = segment_source("clip.mp4", SegmentSpec(mode="interp"), stats="s.jsonl")``
 """
 
 from __future__ import annotations
@@ -11,12 +11,10 @@ import signal
 import threading
 from pathlib import Path
 
-from edgeseg.pipeline.networks import open_networks
+from edgeseg.backend.networks import open_networks
+from edgeseg.pipeline.build import build_segmenter, motion_pairs, open_for
 from edgeseg.pipeline.run import RunSummary, run_stream
-from edgeseg.pipeline.segmenter import StreamSegmenter
-from edgeseg.schedule import make_policy
-
-MOTION_STRIDE = 16
+from edgeseg.pipeline.spec import SegmentSpec
 
 
 @contextlib.contextmanager
@@ -38,24 +36,6 @@ def stop_on_signals(stop: threading.Event, summary_extra: dict):
             signal.signal(s, h)
 
 
-def needs_vectors(mode: str) -> bool:
-    """Whether a mode uses block motion (frame and flow modes do not: their sources skip the MV export)."""
-    return mode not in ("frame", "flow")
-
-
-def motion_pairs(source, *, mode: str, stride: int = MOTION_STRIDE):
-    """(frame, field) pairs for a mode: block motion, optical flow, or none (frame mode)."""
-    if mode == "frame":
-        return ((frame, None) for frame in source)
-    if mode == "flow":
-        from edgeseg.motion.flow import OpticalFlowFields
-
-        return OpticalFlowFields(stride=stride).fields(source)
-    from edgeseg.motion.dense import MotionFieldBuilder
-
-    return MotionFieldBuilder(stride=stride).fields(source)
-
-
 def build_sinks(*, bundle, fps: float, overlay=None, masks=None, stats=None, alpha: float = 0.5) -> list:
     from edgeseg.sink.masks import MaskSink
     from edgeseg.sink.overlay import OverlaySink
@@ -71,24 +51,19 @@ def build_sinks(*, bundle, fps: float, overlay=None, masks=None, stats=None, alp
     return sinks
 
 
-def segment_source(spec: str, *, bundle=None, mode: str = "interp", keyframe_interval: int = 10,
-                   iframe_keys: bool = True, keyframes: str = "fixed", keyframe_budget: float | None = None,
-                   max_keyframe_interval: int | None = None, fusion: str = "linear", backend: str = "auto", threads: int | None = None,
-                   overlay: str | Path | None = None, masks: str | Path | None = None,
+def segment_source(uri: str, spec: SegmentSpec | None = None, *, model=None, backend: str = "auto",
+                   threads: int | None = None, overlay: str | Path | None = None, masks: str | Path | None = None,
                    stats: str | Path | None = None, alpha: float = 0.5, max_frames: int | None = None,
                    progress: bool = False, handle_signals: bool = False,
                    stop: threading.Event | None = None) -> RunSummary:
-    """Segment one source end to end and write the requested outputs; returns the run's summary."""
-    from edgeseg.source import open_source
-
-    nets, bundle = open_networks(bundle, backend=backend, threads=threads)
-    policy = make_policy(keyframes, interval=keyframe_interval, budget=keyframe_budget,
-                         max_interval=max_keyframe_interval, at_iframes=iframe_keys)
-    segmenter = StreamSegmenter(nets, mode=mode, policy=policy, model_hw=bundle.input_hw,
-                                mean=bundle.mean, std=bundle.std, fusion=fusion)
+    """Segment one source end to end as `spec` says (default SegmentSpec()) and write the requested outputs;
+    returns the run's summary. model: a bundle directory or Bundle (None: the shipped reference model)."""
+    spec = spec if spec is not None else SegmentSpec()
+    nets, bundle = open_networks(model, backend=backend, threads=threads)
+    segmenter = build_segmenter(spec, nets=nets, bundle=bundle)
     stop = stop or threading.Event()
     extra: dict = {}
-    with open_source(spec, export_mvs=needs_vectors(mode)) as source:
+    with open_for(spec, uri) as source:
         fps = getattr(source.info, "fps", None) or 25.0
         sinks = build_sinks(bundle=bundle, fps=fps, overlay=overlay, masks=masks, stats=stats, alpha=alpha)
         bar = _progress_bar(source, max_frames) if progress else None
@@ -96,7 +71,7 @@ def segment_source(spec: str, *, bundle=None, mode: str = "interp", keyframe_int
         guard = stop_on_signals(stop, extra) if handle_signals else contextlib.nullcontext()
         try:
             with guard:
-                summary = run_stream(motion_pairs(source, mode=mode), segmenter, sinks=sinks,
+                summary = run_stream(motion_pairs(source, spec), segmenter, sinks=sinks,
                                      max_frames=max_frames, stop=stop, on_result=on_result)
         finally:
             if bar is not None:

@@ -6,7 +6,7 @@ Usage: ``policy = make_policy("adaptive", interval=10)`` (budget defaults to 1/i
 from __future__ import annotations
 
 from edgeseg.schedule.adaptive import AdaptiveKeyframes
-from edgeseg.schedule.policy import FixedInterval, KeyframePolicy, LookaheadPolicy
+from edgeseg.schedule.policy import DecideEach, FixedInterval, ForcedKeyframes, KeyframePolicy
 from edgeseg.schedule.signal import Staleness
 
 POLICIES = ("fixed", "adaptive")
@@ -31,5 +31,6 @@ def make_policy(kind: str = "fixed", *, interval: int = 10, budget: float | None
     raise ValueError(f"unknown keyframe policy {kind!r}; choose from {', '.join(POLICIES)}")
 
 
-__all__ = ["POLICIES", "AdaptiveKeyframes", "FixedInterval", "KeyframePolicy", "LookaheadPolicy", "Staleness",
+__all__ = ["POLICIES", "AdaptiveKeyframes", "DecideEach", "FixedInterval", "ForcedKeyframes", "KeyframePolicy",
+           "Staleness",
            "default_max_interval", "make_policy"]

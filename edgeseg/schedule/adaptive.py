@@ -57,6 +57,10 @@ class AdaptiveKeyframes:
         if self.max_interval < 1:
             raise ValueError(f"max keyframe interval must be ≥ 1, got {self.max_interval}")
 
+    @property
+    def cut_below(self) -> float:
+        return self.cut_valid_fraction if self.at_iframes else 0.0
+
     def _cut(self, frame: Frame, field: MotionField | None) -> bool:
         return self.at_iframes and (frame.pict_type == "I" or (
             field is not None and field.valid_fraction < self.cut_valid_fraction))

@@ -1,6 +1,7 @@
 """Keyframe policies: decide, frame by frame, where the feature network runs.
 
-Usage: ``policy = FixedInterval(interval=10); policy.decide(frame, field, since_key)``
+Usage: ``policy = FixedInterval(interval=10); policy.decide(frame, field, since_key)`` (prop) or
+``policy.place(frame, field, held)`` (interp)
 """
 
 from __future__ import annotations
@@ -13,18 +14,17 @@ from edgeseg.source.frame import Frame
 
 
 class KeyframePolicy(Protocol):
-    """One decision per frame, in display order."""
+    """Where keyframes fall, asked once per frame in display order: prop asks `decide` (no frame is held),
+    interp asks `place` (the frames of a gap are held anyway, so a policy may look ahead among them).
+
+    cut_below: the share of motion-covered cells under which a P/B frame is a scene cut that the policy
+    makes a keyframe (0 where cuts are not keyframes); interp does not chain frames across such a cut.
+    """
+
+    cut_below: float
 
     def decide(self, frame: Frame, field: MotionField | None, since_key: int) -> bool:
         """True if `frame` is a keyframe. since_key: frames since the last keyframe (1 = the one right after)."""
-
-
-class LookaheadPolicy(KeyframePolicy, Protocol):
-    """A policy that may also place keyframes among frames held back (interp mode holds a gap anyway).
-
-    The interp segmenter calls `place` instead of `decide` when the policy has it, for every frame after
-    the first, and makes keyframes of exactly the frames it names.
-    """
 
     def place(self, frame: Frame, field: MotionField | None, held: int) -> tuple[int, ...]:
         """Take the newest frame. held: frames since the last keyframe, this one included. Returns the
@@ -32,8 +32,16 @@ class LookaheadPolicy(KeyframePolicy, Protocol):
         keyframes placed now; () holds the frames for later."""
 
 
+class DecideEach:
+    """Mixin for policies that decide frame by frame: `place` makes the newest frame a keyframe when `decide`
+    says so (no look-ahead)."""
+
+    def place(self, frame: Frame, field: MotionField | None, held: int) -> tuple[int, ...]:
+        return (held,) if self.decide(frame, field, held) else ()
+
+
 @dataclass(frozen=True, kw_only=True)
-class FixedInterval:
+class FixedInterval(DecideEach):
     """A keyframe every `interval` frames, plus (by default) at I-frames and scene cuts.
 
     A scene cut is a predicted frame whose motion field is mostly invalid (intra-coded): its content is new,
@@ -48,6 +56,10 @@ class FixedInterval:
         if self.interval < 1:
             raise ValueError(f"keyframe interval must be ≥ 1, got {self.interval}")
 
+    @property
+    def cut_below(self) -> float:
+        return self.cut_valid_fraction if self.at_iframes else 0.0
+
     def decide(self, frame: Frame, field: MotionField | None, since_key: int) -> bool:
         if since_key >= self.interval:
             return True
@@ -55,3 +67,30 @@ class FixedInterval:
             return False
         cut = field is not None and frame.pict_type != "I" and field.valid_fraction < self.cut_valid_fraction
         return frame.pict_type == "I" or cut
+
+
+class ForcedKeyframes:
+    """Another policy, whose next decision can be forced to a keyframe (set `force`, e.g. after dropped frames).
+
+    Usage: ``policy = ForcedKeyframes(make_policy("fixed", interval=10)); policy.force = True``
+    The wrapped policy still sees every frame, so its own state stays in step.
+    """
+
+    def __init__(self, policy: KeyframePolicy):
+        self.policy, self.force = policy, False
+
+    @property
+    def cut_below(self) -> float:
+        return self.policy.cut_below
+
+    def decide(self, frame: Frame, field: MotionField | None, since_key: int) -> bool:
+        key = self.policy.decide(frame, field, since_key)
+        forced, self.force = self.force, False
+        return key or forced
+
+    def place(self, frame: Frame, field: MotionField | None, held: int) -> tuple[int, ...]:
+        keys = self.policy.place(frame, field, held)
+        if self.force:  # the current (last held) frame becomes a keyframe; earlier placements still stand
+            self.force = False
+            keys = (*[k for k in keys if k < held], held)
+        return keys

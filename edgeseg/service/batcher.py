@@ -2,8 +2,8 @@
 
 Usage::
 
-    shared = BatchingNetworks(backend, max_batch=8, wait_s=0.0)
-    seg = StreamSegmenter(shared.client(), mode="prop", ...)   # one client per camera thread
+    shared = BatchingNetworks(nets, max_batch=8, wait_s=0.0)       # nets: edgeseg.backend.open_networks
+    seg = build_segmenter(spec, nets=shared.client(), bundle=bundle)   # one client per camera thread
     ...
     shared.close()
 
@@ -29,11 +29,12 @@ class _Request:
 
 
 class BatchingNetworks:
-    """Thread-safe `Networks` over a backend: features() batched across threads, scores() passed through.
+    """Thread-safe `Networks` (edgeseg.backend.Networks) over others: features() batched across threads,
+    scores() and labels() passed through.
 
     on_batch(size, seconds) and on_task(seconds) are called after each feature / task call (metrics).
-    On a GPU backend the batched features stay on the device (each client gets its rows as a device view) and
-    label maps come from the task_labels engine, as in `edgeseg run` (edgeseg.pipeline.segmenter.DeviceNetworks).
+    On a GPU backend (DeviceNetworks) the batched features stay on the device (each client gets its rows as a
+    device view) and label maps come from the task_labels engine, as in `edgeseg run`.
     """
 
     def __init__(self, nets, *, max_batch: int = 8, wait_s: float = 0.0,
@@ -41,16 +42,10 @@ class BatchingNetworks:
                  on_task: Callable[[float], None] | None = None):
         self.nets, self.max_batch, self.wait_s = nets, max(1, int(max_batch)), float(wait_s)
         self.on_batch, self.on_task = on_batch, on_task
-        self._device = None  # DeviceNetworks over a GPU backend's runners: arrays stay on the device
-        if getattr(nets, "on_device", False):
-            from edgeseg.pipeline.segmenter import DeviceNetworks
-
-            self._device = DeviceNetworks(nets)
-        self._run_nets = self._device or nets  # what the feature and task calls go to
-        self.xp = self._device.xp if self._device is not None else np  # the array module features come in
+        self.xp = nets.xp  # the array module features come in
         # onnxruntime CPU sessions may run concurrently; a TensorRT context (and a CUDA runner's IO binding)
         # may not: GPU backends' task calls are serialised
-        self._task_lock = threading.Lock() if self._device is not None else None
+        self._task_lock = threading.Lock() if nets.xp is not np else None
         self._cond = threading.Condition()
         self._queue: list[_Request] = []
         self._clients = 0
@@ -75,13 +70,13 @@ class BatchingNetworks:
 
     def scores(self, features: np.ndarray) -> np.ndarray:
         """(N, C, h, w) → (N, K, h, w) class scores on the host."""
-        return self._task(self._run_nets.scores, features)
+        return self._task(self.nets.scores, features)
 
     def labels(self, features) -> np.ndarray | None:
         """GPU backends: (1, C, h, w) device features → label map from the task_labels engine; else None."""
-        if self._device is None:
+        if self.xp is np:
             return None
-        return self._task(self._device.labels, features)
+        return self._task(self.nets.labels, features)
 
     def _task(self, fn, features):
         t = time.perf_counter()
@@ -131,7 +126,7 @@ class BatchingNetworks:
         t = time.perf_counter()
         try:
             sizes = [r.images.shape[0] for r in batch]
-            out = self._run_nets.features(np.concatenate([r.images for r in batch]) if len(batch) > 1
+            out = self.nets.features(np.concatenate([r.images for r in batch]) if len(batch) > 1
                                           else batch[0].images)
             at = 0
             for r, n in zip(batch, sizes, strict=True):

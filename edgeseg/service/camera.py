@@ -40,39 +40,6 @@ def _paced(pairs, fps: float, stop: threading.Event):
         yield pair
 
 
-class ForcedKeyframes:
-    """A keyframe policy wrapper: `force` makes the next decision a keyframe (after dropped frames).
-
-    Contract: it is a look-ahead policy (has `place`) exactly when the wrapped policy is one, and it shows the
-    wrapped policy's settings (at_iframes, cut_valid_fraction: the segmenter reads them to break interp's
-    backward chain at scene cuts).
-    """
-
-    def __init__(self, policy):
-        self.policy, self.force = policy, False
-        if hasattr(policy, "place"):  # interp asks look-ahead policies to place keyframes among held frames
-            self.place = self._place
-
-    def __getattr__(self, name):  # only for names the wrapper lacks: the wrapped policy's settings
-        if name == "policy":  # not set yet
-            raise AttributeError(name)
-        return getattr(self.policy, name)
-
-    def _place(self, frame, field, held: int) -> tuple[int, ...]:
-        keys = self.policy.place(frame, field, held)  # keeps the wrapped policy's own state moving
-        if self.force:  # the current (last held) frame becomes a keyframe; earlier placements still stand
-            self.force = False
-            keys = (*[k for k in keys if k < held], held)
-        return keys
-
-    def decide(self, frame, field, since_key: int) -> bool:
-        if self.force:
-            self.force = False
-            self.policy.decide(frame, field, since_key)  # keep the wrapped policy's own state moving
-            return True
-        return self.policy.decide(frame, field, since_key)
-
-
 def drop_late(pairs, *, max_lag_s: float, on_drop, clock=time.monotonic):
     """Live sources: skip frames while segmentation lags the stream by more than max_lag_s (wall clock vs
     frame pts), so latency stays bounded; on_drop(frame) is called for each (then force a keyframe: the
@@ -165,8 +132,7 @@ class CameraWorker:
                 self.metrics.connected.labels(camera=self.cfg.name).set(0)
 
     def _loop(self, client) -> None:
-        from edgeseg.pipeline.session import needs_vectors
-        from edgeseg.source import open_source
+        from edgeseg.pipeline import open_for
 
         cfg = self.cfg
         delays = backoff_delays(cfg.reconnect_min_s, cfg.reconnect_max_s)
@@ -175,7 +141,7 @@ class CameraWorker:
         while not self._stop.is_set():
             self.state = "connecting"
             try:
-                source = open_source(cfg.uri, timeout=cfg.timeout_s, export_mvs=needs_vectors(cfg.mode))
+                source = open_for(cfg.spec, cfg.uri, timeout=cfg.timeout_s)
             except SourceError as exc:
                 self._failed(str(exc))
                 self.attempted.set()
@@ -225,25 +191,20 @@ class CameraWorker:
         log.warning("%s: %s (attempt %d; retrying)", self.cfg.name, why, self.failures)
 
     def _segment(self, source, client) -> None:
-        from edgeseg.pipeline.run import run_stream
-        from edgeseg.pipeline.segmenter import StreamSegmenter
-        from edgeseg.pipeline.session import motion_pairs
-        from edgeseg.schedule import make_policy
+        from edgeseg.pipeline import build_segmenter, motion_pairs, run_stream
+        from edgeseg.schedule import ForcedKeyframes
 
-        cfg, bundle = self.cfg, self.bundle
+        cfg, spec, bundle = self.cfg, self.cfg.spec, self.bundle
         fps = source.info.fps or 25.0
         if self._outputs is None:
             self._outputs = RollingOutputs(cfg.out, segment_seconds=cfg.segment_seconds, fps=fps,
                                            classes=bundle.classes, palette=bundle.palette, overlay=cfg.overlay,
                                            stats=cfg.stats, masks=cfg.masks, alpha=cfg.alpha,
                                            on_finished=lambda _p: self._retention())
-        policy = ForcedKeyframes(make_policy(cfg.keyframes, interval=cfg.keyframe_interval,
-                                             at_iframes=cfg.iframe_keys))
-        seg = StreamSegmenter(client, mode=cfg.mode, policy=policy, model_hw=bundle.input_hw, mean=bundle.mean,
-                              std=bundle.std, fusion=cfg.fusion)
-        if cfg.audit_seconds > 0 and cfg.mode != "frame":
-            self._audit_seg = StreamSegmenter(client, mode="frame", policy=policy, model_hw=bundle.input_hw,
-                                              mean=bundle.mean, std=bundle.std)
+        policy = ForcedKeyframes(spec.policy())
+        seg = build_segmenter(spec, nets=client, bundle=bundle, policy=policy)
+        if cfg.audit_seconds > 0 and spec.mode != "frame":
+            self._audit_seg = build_segmenter(spec.replace(mode="frame"), nets=client, bundle=bundle)
             self._audit_at = time.monotonic() + cfg.audit_seconds
         self._connection += 1
         self._src_seen = (0, 0)
@@ -253,8 +214,8 @@ class CameraWorker:
             self.metrics.connected.labels(camera=cfg.name).set(1)
         log.log(logging.INFO if self._connection == 1 or source.info.is_live else logging.DEBUG,
                 "%s: streaming %s (%dx%d, %.1f fps, mode %s, K=%d)", cfg.name, cfg.uri, source.info.width,
-                 source.info.height, fps, cfg.mode, cfg.keyframe_interval)
-        pairs = motion_pairs(source, mode=cfg.mode)
+                 source.info.height, fps, spec.mode, spec.keyframe_interval)
+        pairs = motion_pairs(source, spec)
         if cfg.realtime and not source.info.is_live:
             pairs = _paced(pairs, fps, self._stop)
         if source.info.is_live and cfg.max_lag_s > 0:

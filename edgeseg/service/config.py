@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeseg.errors import ConfigError
-from edgeseg.warp.fuse import FUSIONS
+from edgeseg.pipeline.spec import FUSIONS, PROPAGATIONS, SPACES, SegmentSpec
+from edgeseg.schedule import POLICIES
 
 MODES = ("frame", "prop", "interp", "reuse")  # "flow" needs OpenCV: not offered on service boxes
 BACKENDS = ("auto", "trt", "ort-cuda", "ort-cpu")
@@ -36,15 +37,14 @@ class ModelConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class CameraConfig:
-    """One stream and its outputs (defaults merged in). Outputs go to output_dir/NAME/."""
+    """One stream and its outputs (defaults merged in). Outputs go to output_dir/NAME/.
+
+    spec: how it is segmented; its fields are camera keys of their own (mode = "interp", keyframe_interval = 10).
+    """
 
     name: str = ""
     uri: str = ""
-    mode: str = "interp"
-    keyframe_interval: int = 10
-    keyframes: str = "fixed"
-    iframe_keys: bool = True
-    fusion: str = "linear"  # interp's blend weights: linear | photometric (edgeseg.warp.fuse)
+    spec: SegmentSpec = field(default_factory=SegmentSpec)
     output_dir: str = "edgeseg-out"  # relative: to the config file's directory
     overlay: bool = True
     stats: bool = True
@@ -111,9 +111,16 @@ def _choice(options):
 
 _MODEL_KEYS = {"bundle": _STR, "backend": _choice(BACKENDS), "threads": _int(1), "max_batch": _int(1),
                "batch_wait_ms": _num(0)}
+# the segmenter's settings: one key per SegmentSpec field (a test checks that they stay one to one)
+_SPEC_KEYS = {
+    "mode": _choice(MODES), "keyframe_interval": _int(1), "keyframes": _choice(POLICIES),
+    "keyframe_budget": ((lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 1),
+                        "a number in (0, 1]"),
+    "max_keyframe_interval": _int(1), "iframe_keys": _BOOL, "fusion": _choice(FUSIONS), "space": _choice(SPACES),
+    "warp_stride": _int(1), "propagation": _choice(PROPAGATIONS), "motion_stride": _int(1), "fill_rounds": _int(0),
+}
 _CAMERA_KEYS = {
-    "mode": _choice(MODES), "keyframe_interval": _int(1), "keyframes": _choice(("fixed", "adaptive")),
-    "iframe_keys": _BOOL, "fusion": _choice(FUSIONS), "output_dir": _STR, "overlay": _BOOL, "stats": _BOOL, "masks": _BOOL,
+    **_SPEC_KEYS, "output_dir": _STR, "overlay": _BOOL, "stats": _BOOL, "masks": _BOOL,
     "alpha": ((lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1),
               "a number between 0 and 1"),
     "segment_seconds": _num(1), "retention_hours": _num(0), "retention_mb": _num(0),
@@ -170,7 +177,11 @@ def parse_config(data: dict, *, path: str | Path = "<config>") -> ServiceConfig:
         rest = _table(path, {k: v for k, v in table.items() if k != "uri"}, key, _CAMERA_KEYS)
         merged = {**defaults, **rest}
         merged["output_dir"] = str(base / merged.get("output_dir", CameraConfig.output_dir))
-        cam = CameraConfig(name=name, uri=uri, **merged)
+        try:
+            spec = SegmentSpec(**{k: merged.pop(k) for k in _SPEC_KEYS if k in merged})
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {key}: {exc}") from None
+        cam = CameraConfig(name=name, uri=uri, spec=spec, **merged)
         if cam.reconnect_min_s > cam.reconnect_max_s:
             where = "reconnect_min_s" if "reconnect_min_s" in rest else "reconnect_max_s"
             raise ConfigError(f"{path}: {key}.{where}: reconnect_min_s ({cam.reconnect_min_s:g}) exceeds "

@@ -25,7 +25,7 @@ log = logging.getLogger("edgeseg.service")
 
 
 class Service:
-    """Runs the cameras of a config until stopped. nets: an opened backend (tests); default from [model]."""
+    """Runs the cameras of a config until stopped. nets: edgeseg.backend.Networks (tests); default: opened from [model]."""
 
     def __init__(self, config: ServiceConfig, *, notifier: Notifier | None = None, nets=None, bundle=None):
         self.config = config
@@ -46,7 +46,7 @@ class Service:
     # -- lifecycle --------------------------------------------------------------------------------------
     def start(self) -> None:
         """Metrics port first (fails fast), then the model, then one worker per camera."""
-        from edgeseg.pipeline.networks import open_networks
+        from edgeseg.backend.networks import open_networks
         from edgeseg.service.batcher import BatchingNetworks
 
         cfg = self.config
@@ -61,7 +61,7 @@ class Service:
             self._nets, self._bundle = open_networks(cfg.model.bundle, backend=cfg.model.backend,
                                                      threads=cfg.model.threads)
         log.info("model %s on %s; %d cameras", getattr(self._bundle, "path", "?"),
-                 getattr(self._nets, "name", type(self._nets).__name__), len(cfg.cameras))
+                 getattr(getattr(self._nets, "backend", None), "name", type(self._nets).__name__), len(cfg.cameras))
         m = self.metrics
         self.shared = BatchingNetworks(
             self._nets, max_batch=cfg.model.max_batch, wait_s=cfg.model.batch_wait_ms / 1e3,

@@ -1,7 +1,10 @@
 """Shared decode loop: a PyAV container → ``Frame`` objects in display order, with motion vectors and stats.
 
-Usage: ``with Source(container, name=spec, is_live=False) as src: for frame in src: ...``
-(normally built by ``edgeseg.source.open_source``).
+Usage (normally built by ``edgeseg.source.open_source``)::
+
+    with Source(container, name=spec, is_live=False) as src:
+        for frame in src: ...
+
 Damaged packets/frames are dropped, counted in ``stats.corrupt`` and logged; the rest of the stream goes on.
 Files with motion vectors (H.264 in MP4/MKV/MOV) decode their closed GOPs on `workers` threads
 (``edgeseg.source.gop``); everything else decodes on one decoder, `prefetch` frames ahead on a thread.

@@ -51,7 +51,7 @@ def decode_events(ctx, packets: Iterable, *, want_mvs: bool) -> Iterator[tuple]:
     (LOST, message). An empty packet drains the decoder; EOF from the decoder ends the events."""
     import av
 
-    from edgeseg.motion.vectors import vectors_from_av
+    from edgeseg.source.vectors import vectors_from_av
 
     for packet in packets:
         try:

@@ -1,7 +1,10 @@
 """One entry point for every kind of source.
 
-Usage: ``with open_source("clip.mp4") as src: for frame in src: ...``; the runtime pairs it with motion as
-``MotionFieldBuilder(stride=16).fields(open_source(spec))``.
+Usage::
+
+    with open_source("clip.mp4") as src:
+        for frame, field in MotionFieldBuilder(stride=16).fields(src): ...   # frames with their block motion
+
 """
 
 from __future__ import annotations

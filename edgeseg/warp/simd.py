@@ -1,9 +1,9 @@
 """SIMD forms of the bilinear kernels' inner steps for numba, written as LLVM vector IR.
 
-Usage: ``import edgeseg.warp.simd`` before the first call of a kernel that uses them (bilinear._with_simd does).
+Usage: ``register()`` before the first compile of a kernel that uses them (bilinear._with_simd does).
 
 numba leaves the kernels' short loops scalar (LLVM cannot prove the output and source arrays apart, and its SLP
-vectoriser is off). This module gives four plain-Python steps of ``edgeseg.warp.bilinear`` vector
+vectoriser is off). This module gives four plain-Python steps of ``edgeseg.warp.steps`` vector
 implementations through numba overloads (and compiles the scalar `corner` they share):
 - ``taps8``: one point's four taps over eight channels (four unaligned ``<8 x float>`` loads);
 - ``taps2``: one point of a two-channel map (both horizontal taps in one ``<4 x float>`` load);
@@ -13,16 +13,18 @@ implementations through numba overloads (and compiles the scalar `corner` they s
 The arithmetic is the plain definitions', operation for operation and in the same order, so results are
 bit-identical for finite positions (tested). LLVM lowers the vector types on any target (SSE/AVX on x86, NEON on Jetson's ARM
 cores). Importing this module imports numba. numba's on-disk cache of the kernels is keyed on bilinear.py: after
-editing only this module in a source checkout, delete edgeseg/warp/__pycache__/*.nbi so they recompile.
+editing only this module or steps.py in a source checkout, delete edgeseg/warp/__pycache__/*.nbi so they recompile.
 """
 
 from __future__ import annotations
+
+import functools
 
 from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, overload
 
-from edgeseg.warp import bilinear
+from edgeseg.warp import steps
 
 _VEC = ir.VectorType(ir.FloatType(), 8)
 _VEC4 = ir.VectorType(ir.FloatType(), 4)
@@ -208,14 +210,12 @@ def _offsets(*ints) -> bool:
     return all(isinstance(i, types.Integer) and i.bitwidth == 64 for i in ints)
 
 
-@overload(bilinear.corner, jit_options={"nogil": True})
 def _corner_overload(x, y, xmax, ymax, xm, ym):
-    return bilinear.corner  # scalar arithmetic: the plain definition, compiled as it is
+    return steps.corner  # scalar arithmetic: the plain definition, compiled as it is
 
 
 # Each overload below accepts only what the kernels pass (flat float32 arrays, float32 weights, 64-bit offsets); any
 # other types fall back to the plain-Python definitions compiled by numba.
-@overload(bilinear.taps8, jit_options={"nogil": True})
 def _taps8_overload(out, oi, src, b, dx, dy, w00, w01, w10, w11, accumulate):
     if _flat_f32(out) and _flat_f32(src) and _f32(w00, w01, w10, w11) and _offsets(oi, b, dx, dy):
         return lambda out, oi, src, b, dx, dy, w00, w01, w10, w11, accumulate: _taps8_ir(
@@ -223,14 +223,12 @@ def _taps8_overload(out, oi, src, b, dx, dy, w00, w01, w10, w11, accumulate):
     return None
 
 
-@overload(bilinear.taps2, jit_options={"nogil": True})
 def _taps2_overload(out, oi, src, b, dy, w00, w01, w10, w11):
     if _flat_f32(out) and _flat_f32(src) and _f32(w00, w01, w10, w11) and _offsets(oi, b, dy):
         return lambda out, oi, src, b, dy, w00, w01, w10, w11: _taps2_ir(out, src, oi, b, dy, w00, w01, w10, w11)
     return None
 
 
-@overload(bilinear.samples8, jit_options={"nogil": True})
 def _samples8_overload(out, src, pos, i, a, xmax, ymax, xm, ym, ws, accumulate):
     if _flat_f32(out) and _flat_f32(src) and _flat_f32(pos) and _f32(a, xmax, ymax) and _offsets(i, xm, ym, ws):
         return lambda out, src, pos, i, a, xmax, ymax, xm, ym, ws, accumulate: _samples8_ir(
@@ -238,9 +236,18 @@ def _samples8_overload(out, src, pos, i, a, xmax, ymax, xm, ym, ws, accumulate):
     return None
 
 
-@overload(bilinear.steps8, jit_options={"nogil": True})
 def _steps8_overload(out, prev, grid, d, p, sign, xmax, ymax, xm, ym, ws):
     if all(_flat_f32(v) for v in (out, prev, grid, d)) and _f32(sign, xmax, ymax) and _offsets(p, xm, ym, ws):
         return lambda out, prev, grid, d, p, sign, xmax, ymax, xm, ym, ws: _steps8_ir(
             out, prev, grid, d, p, sign, xmax, ymax, xm, ym, ws)
     return None
+
+
+@functools.cache
+def register() -> None:
+    """Register the vector forms with numba (once, before the first compile of a kernel that calls the steps)."""
+    overload(steps.corner, jit_options={"nogil": True})(_corner_overload)
+    overload(steps.taps8, jit_options={"nogil": True})(_taps8_overload)
+    overload(steps.taps2, jit_options={"nogil": True})(_taps2_overload)
+    overload(steps.samples8, jit_options={"nogil": True})(_samples8_overload)
+    overload(steps.steps8, jit_options={"nogil": True})(_steps8_overload)

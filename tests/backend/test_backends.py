@@ -7,8 +7,8 @@ import pytest
 import tiny_bundle
 
 from edgeseg.backend import Backend, Runner, available_kinds, open_backend
+from edgeseg.backend.bundle import load_bundle
 from edgeseg.backend.engines import unavailable_reason
-from edgeseg.bundle import load_bundle
 from edgeseg.errors import ConfigError
 
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from edgeseg.backend.networks import default_bundle_path
 from edgeseg.cli import main
-from edgeseg.pipeline.networks import default_bundle_path
 
 
 @pytest.fixture(scope="module")

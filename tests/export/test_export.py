@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from edgeseg.backend import open_backend
-from edgeseg.bundle import load_bundle, sha256_file
+from edgeseg.backend.bundle import load_bundle, sha256_file
 from edgeseg.cli import main
 
 torch = pytest.importorskip("torch")

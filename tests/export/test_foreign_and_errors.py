@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from edgeseg.backend.bundle import load_bundle
 from edgeseg.backend.ort import OrtRunner
-from edgeseg.bundle import load_bundle
 from edgeseg.cli import main
 
 torch = pytest.importorskip("torch")

@@ -4,8 +4,8 @@ import clips
 import numpy as np
 import pytest
 
-from edgeseg.motion.vectors import vectors_from_side_data
 from edgeseg.source import MV_COLUMNS, open_source
+from edgeseg.source.vectors import vectors_from_side_data
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgeseg.pipeline.networks import default_bundle_path, open_networks
+from edgeseg.backend.networks import default_bundle_path, open_networks
 
 
 @pytest.fixture(scope="session")

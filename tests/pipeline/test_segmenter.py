@@ -1,4 +1,4 @@
-"""StreamSegmenter on real decoding, real motion vectors and real onnxruntime sessions.
+"""The segmenter on real decoding, real motion vectors and real onnxruntime sessions.
 
 The mode comparisons use the content-driven colour model (tests/color_bundle.py), whose labels
 follow what the pixels look like whatever the state of the shipped reference weights; the parity with
@@ -8,21 +8,23 @@ PyTorch uses the shipped reference model.
 import numpy as np
 import pytest
 
-from edgeseg.pipeline.run import run_stream
-from edgeseg.pipeline.segmenter import StreamSegmenter
-from edgeseg.pipeline.session import motion_pairs
-from edgeseg.schedule import FixedInterval
+from edgeseg.errors import ConfigError
+from edgeseg.pipeline import SegmentSpec, build_segmenter, motion_pairs, open_for, run_stream
 from edgeseg.source import open_source
 
 
-def _labels(clip, nets, bundle, mode, k, **kw):
-    seg = StreamSegmenter(nets, mode=mode, policy=FixedInterval(interval=k), model_hw=bundle.input_hw,
-                          mean=bundle.mean, std=bundle.std, **kw)
+def _run(video, nets, bundle, spec):
+    """({frame index: (labels, keyframe)}, summary, segmenter) of one run."""
+    seg = build_segmenter(spec, nets=nets, bundle=bundle)
     out = {}
-    with open_source(str(clip.video)) as src:
-        summary = run_stream(motion_pairs(src, mode=mode), seg,
+    with open_for(spec, str(video)) as src:
+        summary = run_stream(motion_pairs(src, spec), seg,
                              on_result=lambda r: out.__setitem__(r.frame.index, (r.labels, r.keyframe)))
-    return out, summary
+    return out, summary, seg
+
+
+def _labels(clip, nets, bundle, mode, k, **kw):
+    return _run(clip.video, nets, bundle, SegmentSpec(mode=mode, keyframe_interval=k, **kw))[:2]
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +80,8 @@ def test_interp_holds_at_most_k_frames_and_emits_in_order(street_clip, colour):
 
 
 def test_prop_strategies_agree(street_clip, colour, frame_labels):
-    step, _ = _labels(street_clip, *colour, "prop", 5, prop_strategy="step")
-    compose, _ = _labels(street_clip, *colour, "prop", 5, prop_strategy="compose")
+    step, _ = _labels(street_clip, *colour, "prop", 5, propagation="step")
+    compose, _ = _labels(street_clip, *colour, "prop", 5, propagation="compose")
     assert _agreement(step, compose) > 0.9
 
 
@@ -95,28 +97,21 @@ def test_score_space_equals_feature_space(street_clip, reference, mode):
 
 def test_auto_space_picks_scores_only_where_exact(street_clip, reference):
     nets, bundle = reference
-    seg = StreamSegmenter(nets, mode="interp", policy=FixedInterval(interval=5), model_hw=bundle.input_hw,
-                          mean=bundle.mean, std=bundle.std)
-    assert seg.space == "auto"
-    with open_source(str(street_clip.video)) as src:
-        run_stream(motion_pairs(src, mode="interp"), seg, on_result=lambda r: None)
-    assert seg.space == "scores"
+    spec = SegmentSpec(mode="interp", keyframe_interval=5)
+    assert build_segmenter(spec, nets=nets, bundle=bundle).space.space == "auto"
+    _, _, seg = _run(street_clip.video, nets, bundle, spec)
+    assert seg.space.space == "scores"
     assert seg.timings.calls["task"] == seg.keyframes  # the task network ran on keyframes only
-    with pytest.raises(ValueError, match="warp space"):
-        StreamSegmenter(nets, mode="prop", policy=FixedInterval(interval=5), model_hw=bundle.input_hw,
-                        mean=bundle.mean, std=bundle.std, space="pixels")
+    with pytest.raises(ConfigError, match="space 'pixels': unknown"):
+        SegmentSpec(mode="prop", space="pixels")
 
 
 def test_finer_warp_grid(street_clip, reference, frame_labels_reference):
     # Scores warped on an 8-pixel grid (8-pixel block motion): full-size labels, keyframes equal frame mode's.
     nets, bundle = reference
-    seg = StreamSegmenter(nets, mode="interp", policy=FixedInterval(interval=5), model_hw=bundle.input_hw,
-                          mean=bundle.mean, std=bundle.std, warp_stride=8)
-    out = {}
-    with open_source(str(street_clip.video)) as src:
-        run_stream(motion_pairs(src, mode="interp", stride=8), seg,
-                   on_result=lambda r: out.__setitem__(r.frame.index, (r.labels, r.keyframe)))
-    assert seg.space == "scores" and seg._grid.shape[:2] == (45, 60)
+    spec = SegmentSpec(mode="interp", keyframe_interval=5, warp_stride=8, motion_stride=8)
+    out, _, seg = _run(street_clip.video, nets, bundle, spec)
+    assert seg.space.space == "scores" and seg.space.grid.shape[:2] == (45, 60)
     assert out.keys() == frame_labels_reference.keys()
     for i, (labels, key) in out.items():
         assert labels.shape == frame_labels_reference[i][0].shape
@@ -150,13 +145,7 @@ def test_interp_does_not_blend_across_a_cut_coded_as_p_frame(tmp_path, colour):
     assert cut[0] != "I" and 0.0 < cut[1] < 0.25, cut  # the precondition this test is about
 
     def labels(mode):
-        seg = StreamSegmenter(nets, mode=mode, policy=FixedInterval(interval=10), model_hw=bundle.input_hw,
-                              mean=bundle.mean, std=bundle.std)
-        out = {}
-        with open_source(str(video)) as src:
-            run_stream(motion_pairs(src, mode=mode), seg,
-                       on_result=lambda r: out.__setitem__(r.frame.index, (r.labels, r.keyframe)))
-        return out
+        return _run(video, nets, bundle, SegmentSpec(mode=mode, keyframe_interval=10))[0]
 
     interp, prop = labels("interp"), labels("prop")
     assert interp[15][1] and prop[15][1]  # the cut is a keyframe in both
@@ -165,8 +154,8 @@ def test_interp_does_not_blend_across_a_cut_coded_as_p_frame(tmp_path, colour):
 
 
 def _miou_between_keyframes(out, clip, num_classes):
-    from edgeseg.benchmark import LabelDir
-    from edgeseg.metrics import confusion, miou
+    from edgeseg.bench.metrics import confusion, miou
+    from edgeseg.bench.table import LabelDir
 
     truth = LabelDir(clip.directory / "labels")
     return miou(sum(confusion(labels, truth[i], num_classes=num_classes) for i, (labels, key) in out.items()
@@ -197,8 +186,6 @@ def test_photometric_fusion_in_feature_space_and_without_numba(street_clip, refe
     assert _agreement(scores, feats) > 0.999
 
 
-def test_unknown_fusion_is_refused(reference):
-    nets, bundle = reference
-    with pytest.raises(ValueError, match="unknown fusion 'median'"):
-        StreamSegmenter(nets, mode="interp", policy=FixedInterval(interval=5), model_hw=bundle.input_hw,
-                        mean=bundle.mean, std=bundle.std, fusion="median")
+def test_unknown_fusion_is_refused():
+    with pytest.raises(ConfigError, match="fusion 'median': unknown; choose from linear, photometric"):
+        SegmentSpec(mode="interp", fusion="median")

@@ -1,17 +1,16 @@
-"""Look-ahead keyframe placement in StreamSegmenter's interp path, on a real clip (real decoding, motion
+"""Look-ahead keyframe placement in the segmenter's interp path, on a real clip (real decoding, motion
 vectors and onnxruntime)."""
 
 import numpy as np
 
-from edgeseg.pipeline.run import run_stream
-from edgeseg.pipeline.segmenter import StreamSegmenter
-from edgeseg.pipeline.session import motion_pairs
-from edgeseg.schedule import make_policy
-from edgeseg.source import open_source
+from edgeseg.pipeline import SegmentSpec, build_segmenter, motion_pairs, open_for, run_stream
+from edgeseg.schedule import DecideEach, make_policy
 
 
 class _Scripted:
     """A look-ahead policy that places keyframes at given frame indices, `delay` frames after they arrive."""
+
+    cut_below = 0.0
 
     def __init__(self, keys, delay):
         self.keys, self.delay = keys, delay
@@ -25,16 +24,18 @@ class _Scripted:
 
 
 def _run(clip, nets, bundle, policy):
-    seg = StreamSegmenter(nets, mode="interp", policy=policy, model_hw=bundle.input_hw, mean=bundle.mean,
-                          std=bundle.std)
+    spec = SegmentSpec(mode="interp")
+    seg = build_segmenter(spec, nets=nets, bundle=bundle, policy=policy)
     out = {}
-    with open_source(str(clip.video)) as src:
-        summary = run_stream(motion_pairs(src, mode="interp"), seg,
+    with open_for(spec, str(clip.video)) as src:
+        summary = run_stream(motion_pairs(src, spec), seg,
                              on_result=lambda r: out.__setitem__(r.frame.index, (r.labels, r.keyframe)))
     return out, summary
 
 
-class _Decider:
+class _Decider(DecideEach):
+    cut_below = 0.0
+
     def __init__(self, keys):
         self.keys = keys
 

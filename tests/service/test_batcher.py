@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tiny_bundle
 
-from edgeseg.pipeline.networks import open_networks
+from edgeseg.backend.networks import open_networks
 from edgeseg.service.batcher import BatchingNetworks
 
 
@@ -86,22 +86,18 @@ def test_max_batch_splits_and_errors_reach_every_caller(backend):
 def test_gpu_cameras_keep_features_on_the_device(clip, kind):
     """Two cameras on one GPU backend: batched features stay on the device, labels match the CPU path."""
     from edgeseg.backend import available_kinds
-    from edgeseg.pipeline.networks import default_bundle_path
-    from edgeseg.pipeline.run import run_stream
-    from edgeseg.pipeline.segmenter import StreamSegmenter
-    from edgeseg.pipeline.session import motion_pairs
-    from edgeseg.schedule import FixedInterval
-    from edgeseg.source import open_source
+    from edgeseg.backend.networks import default_bundle_path
+    from edgeseg.pipeline import SegmentSpec, build_segmenter, motion_pairs, open_for, run_stream
 
     if kind not in available_kinds():
         pytest.skip(f"{kind} is not available here")
 
     def run(nets, bundle, out, segs):
-        seg = StreamSegmenter(nets, mode="interp", policy=FixedInterval(interval=5), model_hw=bundle.input_hw,
-                              mean=bundle.mean, std=bundle.std)
+        spec = SegmentSpec(mode="interp", keyframe_interval=5)
+        seg = build_segmenter(spec, nets=nets, bundle=bundle)
         segs.append(seg)
-        with open_source(str(clip)) as src:
-            run_stream(motion_pairs(src, mode="interp"), seg,
+        with open_for(spec, str(clip)) as src:
+            run_stream(motion_pairs(src, spec), seg,
                        on_result=lambda r: out.__setitem__(r.frame.index, r.labels))
 
     gpu_nets, bundle = open_networks(default_bundle_path(), backend=kind)
@@ -114,7 +110,7 @@ def test_gpu_cameras_keep_features_on_the_device(clip, kind):
     for t in threads:
         t.join()
     shared.close()
-    assert all(type(s._key).__module__.startswith("cupy") for s in segs)  # keyframe features on the device
+    assert all(type(s._track.key).__module__.startswith("cupy") for s in segs)  # keyframe features on the device
     assert max(shared.batches) == 2  # the two cameras' keyframes went together at least once
     cpu_nets, _ = open_networks(default_bundle_path(), backend="ort-cpu", threads=2)
     cpu, _segs = {}, []

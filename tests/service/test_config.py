@@ -16,11 +16,27 @@ def test_shipped_example_is_valid_and_merges_defaults():
     cfg = load_config(EXAMPLE)
     assert list(cfg.cameras) == ["gate", "yard", "dock"]
     yard = cfg.cameras["yard"]
-    assert (yard.keyframe_interval, yard.audit_seconds, yard.mode) == (5, 30, "interp")
-    assert cfg.cameras["dock"].mode == "prop" and cfg.cameras["gate"].keyframe_interval == 10
+    assert (yard.spec.keyframe_interval, yard.audit_seconds, yard.spec.mode) == (5, 30, "interp")
+    assert cfg.cameras["dock"].spec.mode == "prop" and cfg.cameras["gate"].spec.keyframe_interval == 10
     assert cfg.metrics.host == "127.0.0.1" and cfg.model.max_batch == 8
     assert yard.out == Path("/var/lib/edgeseg/yard")
-    assert {c.fusion for c in cfg.cameras.values()} == {"linear", "photometric"}
+    assert {c.spec.fusion for c in cfg.cameras.values()} == {"linear", "photometric"}
+
+
+def test_camera_keys_are_the_segment_spec_one_to_one(tmp_path):
+    """Every SegmentSpec field is a camera key of the same name, and reaches the camera's spec."""
+    import dataclasses
+
+    from edgeseg.pipeline import SegmentSpec
+
+    values = {"mode": "prop", "keyframe_interval": 7, "keyframes": "adaptive", "keyframe_budget": 0.125,
+              "max_keyframe_interval": 9, "iframe_keys": False, "fusion": "photometric", "space": "features",
+              "warp_stride": 8, "propagation": "step", "motion_stride": 8, "fill_rounds": 2}
+    assert set(values) == {f.name for f in dataclasses.fields(SegmentSpec)}
+    cfg = tmp_path / "e.toml"
+    lines = [f"{k} = {str(v).lower() if isinstance(v, bool) else repr(v)}" for k, v in values.items()]
+    cfg.write_text('[cameras.a]\nuri = "a.mp4"\n' + "\n".join(lines) + "\n")
+    assert load_config(cfg).cameras["a"].spec == SegmentSpec(**values)
 
 
 def test_check_lists_cameras_and_relative_paths_follow_the_file(tmp_path):

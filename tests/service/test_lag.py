@@ -3,8 +3,8 @@ with no motion field, and a keyframe is forced through the real policy."""
 
 import numpy as np
 
-from edgeseg.schedule import make_policy
-from edgeseg.service.camera import ForcedKeyframes, backoff_delays, drop_late
+from edgeseg.schedule import ForcedKeyframes, make_policy
+from edgeseg.service.camera import backoff_delays, drop_late
 from edgeseg.source.frame import Frame
 
 
@@ -34,7 +34,11 @@ def test_forced_keyframe_and_backoff():
 def test_forced_keyframes_keeps_look_ahead_placement():
     """Wrapping an adaptive policy keeps interp's look-ahead path (place); force makes the newest held frame a
     keyframe and leaves the wrapped policy in step for the frames after it."""
-    assert not hasattr(ForcedKeyframes(make_policy("fixed", interval=10)), "place")
+    fixed = ForcedKeyframes(make_policy("fixed", interval=10, at_iframes=False))
+    f = Frame(1, 0.04, "P", np.zeros((4, 4, 3), np.uint8))
+    assert fixed.place(f, None, 3) == ()
+    fixed.force = True
+    assert fixed.place(f, None, 4) == (4,) and fixed.place(f, None, 5) == ()
     wrapped = make_policy("adaptive", interval=10)
     policy = ForcedKeyframes(wrapped)
     frames = [Frame(i, i * 0.04, "P", np.zeros((4, 4, 3), np.uint8)) for i in range(1, 8)]
@@ -51,9 +55,8 @@ def test_forced_keyframes_keeps_look_ahead_placement():
 
 
 def test_forced_keyframes_shows_the_wrapped_policys_cut_settings():
-    """The segmenter reads at_iframes / cut_valid_fraction to break interp's backward chain at scene cuts."""
+    """The segmenter reads cut_below to break interp's backward chain at scene cuts."""
     for kind in ("fixed", "adaptive"):
         wrapped = make_policy(kind, interval=10)
-        policy = ForcedKeyframes(wrapped)
-        assert policy.at_iframes is True and policy.cut_valid_fraction == wrapped.cut_valid_fraction
-    assert ForcedKeyframes(make_policy("fixed", interval=10, at_iframes=False)).at_iframes is False
+        assert ForcedKeyframes(wrapped).cut_below == wrapped.cut_valid_fraction > 0
+        assert ForcedKeyframes(make_policy(kind, interval=10, at_iframes=False)).cut_below == 0.0

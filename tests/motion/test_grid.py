@@ -1,7 +1,7 @@
 import numpy as np
 
 from edgeseg.motion.field import MotionField
-from edgeseg.warp.grid import FieldResampler, fill_invalid
+from edgeseg.motion.grid import FieldResampler, fill_invalid
 
 
 def test_fill_invalid_takes_neighbour_motion():
@@ -67,7 +67,7 @@ def test_fill_invalid_matches_the_cell_by_cell_contract():
 
 def test_compiled_fill_equals_the_array_path(monkeypatch, numba_kernels):
     from edgeseg.jit import compiled
-    from edgeseg.warp import grid
+    from edgeseg.motion import grid
 
     assert compiled(grid._fill_into) is not None  # with numba installed, fill_invalid runs the kernel
     rng = np.random.default_rng(6)
@@ -83,7 +83,7 @@ def test_compiled_fill_equals_the_array_path(monkeypatch, numba_kernels):
 
 def test_compiled_resampler_equals_the_array_path(monkeypatch, numba_kernels):
     from edgeseg.jit import compiled
-    from edgeseg.warp import grid
+    from edgeseg.motion import grid
 
     assert compiled(grid._resample_into) is not None
     rng = np.random.default_rng(7)

@@ -17,14 +17,19 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeseg.bench.metrics import confusion, miou
 from edgeseg.errors import ConfigError
-from edgeseg.metrics import confusion, miou
-from edgeseg.pipeline.run import run_stream
-from edgeseg.pipeline.segmenter import MODES, StreamSegmenter
-from edgeseg.pipeline.session import motion_pairs, needs_vectors
-from edgeseg.schedule import make_policy
+from edgeseg.pipeline import (
+    FUSIONS,
+    MODES,
+    Segmenter,
+    SegmentSpec,
+    build_segmenter,
+    motion_pairs,
+    open_for,
+    run_stream,
+)
 from edgeseg.source import open_source
-from edgeseg.warp.fuse import FUSIONS
 
 
 def _parse_choices(text: str, *, option: str, what: str, choices) -> list[str]:
@@ -128,7 +133,7 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
     """Run every (mode, interval) row over `spec`; returns the JSON-ready report.
 
     adaptive_intervals: for prop and interp, also rows with adaptive keyframes under the budget 1/K.
-    fusions: interp's rows once per fusion (edgeseg.warp.fuse.FUSIONS); interp rows carry "fusion".
+    fusions: interp's rows once per fusion (edgeseg.pipeline.FUSIONS); interp rows carry "fusion".
     repeat: timing passes (frame mode, then every row, each pass): a row's fps is its median over the passes
     and its speedup the median of its per-pass ratio to that pass's frame mode. mIoU comes from the first
     pass (it is deterministic); later passes only time.
@@ -142,11 +147,11 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
     k_classes = len(bundle.classes)
 
     def run_row(mode: str, k: int, on_result, policy: str = "fixed", fusion: str = "linear",
-                frames: int | None = max_frames) -> tuple[float, int, StreamSegmenter]:
-        seg = StreamSegmenter(nets, mode=mode, policy=make_policy(policy, interval=k), model_hw=bundle.input_hw,
-                              mean=bundle.mean, std=bundle.std, fusion=fusion)
-        with open_source(spec, export_mvs=needs_vectors(mode)) as src:
-            summary = run_stream(motion_pairs(src, mode=mode), seg, max_frames=frames, on_result=on_result)
+                frames: int | None = max_frames) -> tuple[float, int, Segmenter]:
+        row = SegmentSpec(mode=mode, keyframe_interval=k, keyframes=policy, fusion=fusion)
+        seg = build_segmenter(row, nets=nets, bundle=bundle)
+        with open_for(row, spec) as src:
+            summary = run_stream(motion_pairs(src, row), seg, max_frames=frames, on_result=on_result)
         return summary.seconds, summary.frames, seg
 
     # frame mode first: it is the speed baseline, and the agreement reference without labels

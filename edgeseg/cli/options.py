@@ -1,0 +1,63 @@
+"""The segmenter's settings as CLI flags, one per SegmentSpec field, shared by the commands that segment.
+
+Usage::
+
+    @click.command()
+    @spec_options
+    def run(spec, **options): ...
+"""
+
+from __future__ import annotations
+
+import functools
+
+import click
+
+from edgeseg.pipeline.spec import FUSIONS, MODES, PROPAGATIONS, SPACES, SegmentSpec
+from edgeseg.schedule import POLICIES
+
+# flag → SegmentSpec field: each option's dest is the field's name (a test checks the two stay one to one)
+_OPTIONS = [
+    click.option("--mode", type=click.Choice(MODES), default="interp", show_default=True,
+                 help="interp/prop: block-motion features; frame: full model every frame; reuse, flow: baselines."),
+    click.option("--keyframe-interval", "-k", type=click.IntRange(min=1), default=10, show_default=True,
+                 help="Frames between keyframes (the feature network runs on keyframes)."),
+    click.option("--keyframes", type=click.Choice(POLICIES), default="fixed", show_default=True,
+                 help="fixed: every K frames; adaptive: placed by motion/intra signals under --keyframe-budget."),
+    click.option("--keyframe-budget", type=click.FloatRange(0, 1, min_open=True), default=None,
+                 help="adaptive: average fraction of keyframes (default 1/K)."),
+    click.option("--max-keyframe-interval", type=click.IntRange(min=1), default=None,
+                 help="adaptive: longest gap between keyframes (default 1.2 / budget)."),
+    click.option("--iframe-keys/--no-iframe-keys", default=True, show_default=True,
+                 help="Also make I-frames and scene cuts keyframes."),
+    click.option("--fusion", type=click.Choice(FUSIONS), default="linear", show_default=True,
+                 help="interp: blend weights; photometric also weighs each keyframe per cell by how well its "
+                      "warped pixels match the frame (more accurate, a little slower)."),
+    click.option("--space", type=click.Choice(SPACES), default="auto", show_default=True,
+                 help="What non-keyframes warp: features, class scores, or auto (scores where that is exact)."),
+    click.option("--warp-stride", type=click.IntRange(min=1), default=None,
+                 help="Score space: warp on a grid of this many video pixels (default: the feature grid)."),
+    click.option("--propagation", type=click.Choice(PROPAGATIONS), default="compose", show_default=True,
+                 help="prop: compose positions back to the keyframe, or warp step by step."),
+    click.option("--motion-stride", type=click.IntRange(min=1), default=16, show_default=True,
+                 help="Cell size of the motion field in video pixels."),
+    click.option("--fill-rounds", type=click.IntRange(min=0), default=4, show_default=True,
+                 help="Rounds of filling motion-field holes from their neighbours."),
+]
+
+
+def spec_options(command):
+    """Add the spec's flags to a click command; it receives them as one `spec` argument (a SegmentSpec)."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        fields = {name: kwargs.pop(name) for name in SPEC_FIELDS}
+        return command(*args, spec=SegmentSpec(**fields), **kwargs)
+
+    for option in reversed(_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+SPEC_FIELDS = ("mode", "keyframe_interval", "keyframes", "keyframe_budget", "max_keyframe_interval", "iframe_keys",
+               "fusion", "space", "warp_stride", "propagation", "motion_stride", "fill_rounds")

@@ -1,0 +1,76 @@
+"""One frozen settings object for how a stream is segmented: what `run`, `serve`, `bench` and the library share.
+
+Usage: ``spec = SegmentSpec(mode="interp", keyframe_interval=10, fusion="photometric")``
+
+Its fields are the CLI's flags (``--keyframe-interval`` ↔ keyframe_interval) and the service's camera keys
+(``keyframe_interval = 10`` in edgeseg.toml) one to one. Invalid values raise ConfigError with one line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from edgeseg.errors import ConfigError
+from edgeseg.schedule import POLICIES, KeyframePolicy, make_policy
+
+MODES = ("frame", "prop", "interp", "reuse", "flow")
+FUSIONS = ("linear", "photometric")  # interp's blend weights (edgeseg.pipeline.interpolate)
+SPACES = ("auto", "features", "scores")  # what non-keyframes warp: auto = scores where that is exact
+PROPAGATIONS = ("compose", "step")  # prop: compose positions back to the keyframe, or warp step by step
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentSpec:
+    """How one stream is segmented (modes: README; the rest: each field's comment)."""
+
+    mode: str = "interp"  # frame | prop | interp | reuse | flow
+    keyframe_interval: int = 10  # fixed keyframes: every K frames; adaptive: the budget 1/K by default
+    keyframes: str = "fixed"  # fixed | adaptive
+    keyframe_budget: float | None = None  # adaptive: average share of keyframes (default 1/K)
+    max_keyframe_interval: int | None = None  # adaptive: longest gap (default 1.2 / budget)
+    iframe_keys: bool = True  # also make I-frames and scene cuts keyframes
+    fusion: str = "linear"  # interp: linear | photometric
+    space: str = "auto"  # what non-keyframes warp: features, class scores, or auto (scores where exact)
+    warp_stride: int | None = None  # score space: warp on a grid of this many video pixels (None: features')
+    propagation: str = "compose"  # prop: compose | step
+    motion_stride: int = 16  # the motion field's cell size in video pixels
+    fill_rounds: int = 4  # motion-field holes filled from neighbours for this many rounds
+
+    def __post_init__(self):
+        for name, value, choices in (("mode", self.mode, MODES), ("keyframes", self.keyframes, POLICIES),
+                                     ("fusion", self.fusion, FUSIONS), ("space", self.space, SPACES),
+                                     ("propagation", self.propagation, PROPAGATIONS)):
+            if value not in choices:
+                raise ConfigError(f"{name} {value!r}: unknown; choose from {', '.join(choices)}")
+        for name in ("keyframe_interval", "max_keyframe_interval", "warp_stride", "motion_stride"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ConfigError(f"{name} {value!r}: must be an integer ≥ 1")
+        if self.keyframe_budget is not None and not 0.0 < self.keyframe_budget <= 1.0:
+            raise ConfigError(f"keyframe_budget {self.keyframe_budget!r}: must be in (0, 1]")
+        if self.fill_rounds < 0:
+            raise ConfigError(f"fill_rounds {self.fill_rounds!r}: must be ≥ 0")
+
+    @classmethod
+    def from_mapping(cls, values: dict, *, where: str = "") -> SegmentSpec:
+        """A spec from {field: value} (a TOML table, CLI options); unknown keys are a one-line error."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(f"{where}{unknown[0]!r}: unknown setting; choose from {', '.join(sorted(names))}")
+        return cls(**values)
+
+    def replace(self, **changes) -> SegmentSpec:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def needs_vectors(self) -> bool:
+        """Whether the mode uses block motion (frame and flow modes do not: their sources skip the MV export)."""
+        return self.mode not in ("frame", "flow")
+
+    def policy(self) -> KeyframePolicy:
+        """A new keyframe policy for one stream (policies keep per-stream state)."""
+        return make_policy(self.keyframes, interval=self.keyframe_interval, budget=self.keyframe_budget,
+                           max_interval=self.max_keyframe_interval, at_iframes=self.iframe_keys)
