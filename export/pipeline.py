@@ -99,7 +99,7 @@ def export(model: str, *, out: str | Path, weights: str | Path | None = None, nu
         + (f" / {c['feature_gflops']:.3f} GFLOP" if "feature_gflops" in c else "")
         + f", task {c['task_ms']:.2f} ms" + (f" / {c['task_gflops']:.4f} GFLOP" if "task_gflops" in c else "")
         + f" (onnxruntime CPU, {c['threads']} threads, batch 1)")
-    from edgeseg.bundle import write_manifest
+    from edgeseg.backend.bundle import write_manifest
 
     path = write_manifest(out, manifest)
     if engines:
@@ -136,7 +136,7 @@ def _export_torch(name, out, *, weights, num_classes, classes, input_size, split
     from edgeseg_export import split as splitter
     from torch.nn import functional as F
 
-    from edgeseg.bundle import default_palette, sha256_file
+    from edgeseg.backend.bundle import default_palette, sha256_file
 
     spec = zoo.build(name, num_classes=num_classes, classes=classes, weights=weights, warn=log)
     hw = tuple(input_size or spec.input_size)
@@ -216,7 +216,7 @@ def _export_onnx(path: Path, out: Path, *, split, num_classes, classes, input_si
     from edgeseg_export.zoo import IMAGENET_MEAN, IMAGENET_STD
     from torch.nn import functional as F
 
-    from edgeseg.bundle import default_palette
+    from edgeseg.backend.bundle import default_palette
 
     cut = split_onnx(path, split, out)
     log(f"cut {path.name} at {split!r}: crossing tensors {cut.crossing}; trailing upsampling: {cut.upsample}")
@@ -385,7 +385,7 @@ def _engines(out: Path, log) -> None:
         log(f"TensorRT engines not built here ({why}); they will be built on the target by "
             f"`edgeseg build-engines {out}` or at the first run")
         return
-    from edgeseg.bundle import load_bundle
+    from edgeseg.backend.bundle import load_bundle
 
     for path in engines.build_engines(load_bundle(out), log=log):
         log(f"engine: {path}")

@@ -56,7 +56,7 @@ install -m 0644 "$SRC/jetson/README.md" "$PREFIX/README.md"
 
 # --- model: a writable copy, so engines can be built next to it -----------------------------------------
 if [ -z "$BUNDLE" ]; then
-    BUNDLE=$("$PREFIX/venv/bin/python" -c 'from edgeseg.pipeline.networks import default_bundle_path as p; print(p())')
+    BUNDLE=$("$PREFIX/venv/bin/python" -c 'from edgeseg.backend.networks import default_bundle_path as p; print(p())')
 fi
 [ -f "$BUNDLE/manifest.json" ] || { echo "install.sh: $BUNDLE is not a model bundle (no manifest.json)" >&2; exit 1; }
 NAME=$(basename "$(cd "$BUNDLE" && pwd)")

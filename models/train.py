@@ -100,7 +100,7 @@ def _batch(images, labels, rng, torch, mean, std, batch: int):
 
 def evaluate(model, images, labels, torch, mean, std, num_classes: int) -> dict:
     """Per-frame mIoU (mean over frames), mIoU of the summed confusion, per-class IoU; percentages."""
-    from edgeseg.metrics import confusion, iou_per_class, miou
+    from edgeseg.bench.metrics import confusion, iou_per_class, miou
 
     model.eval()
     total = np.zeros((num_classes, num_classes), np.int64)
