@@ -147,7 +147,7 @@ def main(argv=None) -> int:
     rows, segs, agreement = {}, {}, {}
     summary, seg, frame_labels = measure_mode(clip, nets, bundle, mode="frame", k=args.k, frames=args.frames)
     rows["frame"], segs["frame"], agreement["frame"] = summary, seg, 1.0
-    variants = [("reuse", {}), ("prop", {}), ("prop-step", {"prop_strategy": "step"}),
+    variants = [("reuse", {}), ("prop", {}), ("prop-step", {"propagation": "step"}),
                 ("prop-zero-fill", {"fill_rounds": 0}), ("prop-features", {"space": "features"}), ("interp", {}),
                 ("interp-zero-fill", {"fill_rounds": 0}), ("interp-features", {"space": "features"}),
                 ("interp-warp8", {"warp_stride": 8, "motion_stride": 8}),

@@ -36,7 +36,7 @@ class OrtRunner(Runner):
 
     spin: let idle intra-op threads busy-wait for the next call (onnxruntime's default). Off here: between
     calls the pipeline decodes, warps and upsamples on the same cores, and spinning threads take them away
-    (measured on 2 cores: frame mode 33 → 60 fps, interp 162 → 269 fps with spinning off, docs/BENCHMARKS.md).
+    (measured on 2 cores: frame mode 33 → 60 fps, interp 162 → 269 fps with spinning off; docs/DECISIONS.md).
     """
 
     def __init__(self, path: str | Path, *, device: str = "cpu", threads: int | None = None, device_id: int = 0,

@@ -10,7 +10,7 @@ from edgeseg.schedule.policy import DecideEach, FixedInterval, ForcedKeyframes, 
 from edgeseg.schedule.signal import Staleness
 
 POLICIES = ("fixed", "adaptive")
-MAX_INTERVAL_FACTOR = 1.2  # adaptive: default longest gap, in units of 1/budget (docs/BENCHMARKS.md)
+MAX_INTERVAL_FACTOR = 1.2  # adaptive: default longest gap, in units of 1/budget (docs/DECISIONS.md)
 
 
 def default_max_interval(budget: float) -> int:

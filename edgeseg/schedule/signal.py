@@ -7,8 +7,9 @@ Three measures of a frame's motion field, in motion-grid cells (stride pixels):
 - motion: mean |displacement| of the valid cells (block motion is least exact where it is large);
 - deform: mean |difference| between the motion of 4-neighbouring valid cells (parallax, zoom, objects
   moving against the background: where warped features smear across boundaries).
-The weights come from `benchmarks/bench_adaptive.py --calibrate`: a non-negative least-squares fit of the
-per-frame prop error (disagreement with frame mode) to these measures accumulated since the keyframe.
+The weights are a non-negative least-squares fit of the per-frame prop error (disagreement with frame mode)
+to these measures accumulated since the keyframe (fitted by a research script at commit 976f655; see
+docs/DECISIONS.md).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ class ModelConfig:
     threads: int | None = None
     max_batch: int = 8  # most keyframes in one feature call
     # how long a keyframe waits for others to join its batch; 0: batch only the calls that queued up while the
-    # model was busy (no added latency; on CPU waiting costs more than batching saves, see docs/BENCHMARKS.md)
+    # model was busy (no added latency; on CPU waiting costs more than batching saves, see docs/DECISIONS.md)
     batch_wait_ms: float = 0.0
 
 

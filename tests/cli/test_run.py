@@ -131,3 +131,28 @@ def test_truncated_source_ends_cleanly_with_a_count(tmp_path, moving_clip):
     n = len(stats.read_text().splitlines())
     assert 0 < n < 150
     assert f"{n} frames" in res.output
+
+
+def test_run_flags_are_the_segment_spec_one_to_one(tmp_path, moving_clip):
+    """Every SegmentSpec field is a `run` flag of the same name; the flags reach the run (here: the label maps
+    of prop with step-wise warping in feature space differ from the defaults', and both runs succeed)."""
+    import dataclasses
+
+    from edgeseg.cli.run import run
+    from edgeseg.pipeline import SegmentSpec
+    from edgeseg.sink.png import read_png
+
+    dests = {p.name for p in run.params}
+    assert {f.name for f in dataclasses.fields(SegmentSpec)} <= dests
+
+    def masks(*flags):
+        out = tmp_path / "_".join(flags).replace("-", "") or "default"
+        res = CliRunner().invoke(main, ["run", str(moving_clip.path), "--mode", "prop", "-k", "8", "--max-frames",
+                                        "12", "--masks", str(out), *flags])
+        assert res.exit_code == 0, res.output
+        return [read_png(out / f"frame-{i}.png") for i in range(12)]
+
+    default, tuned = masks(), masks("--propagation", "step", "--space", "features", "--motion-stride", "8")
+    assert any(not np.array_equal(a, b) for a, b in zip(default, tuned, strict=True))
+    res = CliRunner().invoke(main, ["run", str(moving_clip.path), "--warp-stride", "0"])
+    assert res.exit_code != 0 and "--warp-stride" in res.output
