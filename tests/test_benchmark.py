@@ -29,7 +29,7 @@ def test_table_json_and_plot_with_ground_truth(clip, tmp_path):
     report_path, plot_path = tmp_path / "t1.json", tmp_path / "fig2.png"
     res = _bench(clip / "video.mp4", "--labels", clip / "labels", "--modes", "frame,reuse,prop,interp",
                  "--intervals", "1,3", "--adaptive", "3", "--json", report_path, "--plot", plot_path,
-                 "--repeat", "2", "--threads", "1")
+                 "--repeat", "2", "--threads", "1", "--fusion", "linear")
     assert res.exit_code == 0, res.output
     report = json.loads(report_path.read_text())
     assert report["reference"] == "labels" and report["repeat"] == 2
@@ -48,7 +48,16 @@ def test_table_json_and_plot_with_ground_truth(clip, tmp_path):
         assert rows[(mode, 1, "fixed")]["keyframe_fraction"] == 1.0
     assert rows[("prop", 3, "fixed")]["keyframe_fraction"] == pytest.approx(4 / FRAMES, abs=1e-3)  # frames 0, 3, 6, 9
     assert set(report["components_ms"]) >= {"feature", "task", "labels"}
-    lines = res.output.strip().splitlines()
+    front = report["frontier"]
+    assert [(f["avg_drop"], f["min_drop"]) for f in front] == [(0.5, 1.0), (1.0, 2.0), (2.0, 4.0)]
+    speeds = {(r["mode"], r["interval"], r["keyframes"], r.get("fusion", "linear")): r["speedup"] for r in report["rows"]}
+    for f in front:  # each point is a row of the table, and no row within its budget is faster
+        assert speeds[(f["mode"], f["interval"], f["keyframes"], f["fusion"])] == f["speedup"]
+        assert all(s <= f["speedup"] for (m, k, kf, fu), s in speeds.items()
+                   if frame["miou_avg"] - rows[(m, k, kf)]["miou_avg"] <= f["avg_drop"] + 1e-9
+                   and frame["miou_min"] - rows[(m, k, kf)]["miou_min"] <= f["min_drop"] + 1e-9)
+    assert "frontier: fastest row within" in res.output
+    lines = res.output.strip().split("\n\n")[0].splitlines()  # the table; the frontier follows a blank line
     assert lines[0].startswith("mIoU vs ground-truth labels") and lines[1].split()[:3] == ["mode", "K", "fps"]
     assert len(lines) == 2 + len(report["rows"]) and lines[2].split()[:2] == ["frame", "1"]
     assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot_path.stat().st_size > 10_000
@@ -56,9 +65,9 @@ def test_table_json_and_plot_with_ground_truth(clip, tmp_path):
 
 def test_without_labels_measures_agreement_with_frame_mode(clip):
     res = _bench(clip / "video.mp4", "--modes", "frame,interp", "--intervals", "1,4", "--adaptive", "",
-                 "--max-frames", "8", "--threads", "1")
+                 "--max-frames", "8", "--threads", "1", "--fusion", "linear")
     assert res.exit_code == 0, res.output
-    lines = res.output.strip().splitlines()
+    lines = res.output.strip().split("\n\n")[0].splitlines()
     assert lines[0].startswith("mIoU vs frame mode's output (agreement)")
     cells = {tuple(line.split()[:2]): line.split() for line in lines[2:]}
     assert set(cells) == {("frame", "1"), ("interp", "1"), ("interp", "4")}
@@ -110,3 +119,27 @@ def test_labels_that_do_not_match_the_video_are_one_line(clip, tmp_path):
     res = _bench(clip / "video.mp4", "--labels", small, "--modes", "frame")
     assert res.exit_code == 1
     assert res.output.strip() == f"Error: --labels {small}: labels are 64×48, the video is 128×96"
+
+
+def test_frontier_from_hand_built_rows():
+    from edgeseg.bench.frontier import frontier
+
+    def row(mode, k, avg, mn, speedup, fusion="linear", keyframes="fixed"):
+        return {"mode": mode, "interval": k, "miou_avg": avg, "miou_min": mn, "speedup": speedup,
+                "fusion": fusion, "keyframes": keyframes}
+
+    rows = [row("frame", 1, 80.0, 70.0, 1.0),
+            row("prop", 3, 79.6, 69.2, 3.0),          # within 0.5 / 1.0
+            row("interp", 5, 79.0, 68.0, 5.0),        # within 1.0 / 2.0 exactly (the bounds count)
+            row("interp", 6, 79.2, 67.9, 5.5, "photometric"),  # avg fine, min 2.1 below: not within 1.0 / 2.0
+            row("interp", 10, 78.1, 66.5, 8.0, keyframes="adaptive"),  # within 2.0 / 4.0
+            row("reuse", 10, 60.0, 40.0, 9.0)]        # fastest, but within no budget
+    best = frontier(rows)
+    assert [(b["avg_drop"], b["min_drop"]) for b in best] == [(0.5, 1.0), (1.0, 2.0), (2.0, 4.0)]
+    assert [(b["mode"], b["interval"], b["speedup"]) for b in best] == [("prop", 3, 3.0), ("interp", 5, 5.0),
+                                                                          ("interp", 10, 8.0)]
+    assert best[2]["keyframes"] == "adaptive" and best[1]["fusion"] == "linear"
+    only_frame = frontier([rows[0], rows[-1]])
+    assert all(b["mode"] == "frame" and b["speedup"] == 1.0 for b in only_frame)
+    with pytest.raises(ValueError, match="frame mode"):
+        frontier(rows[1:])

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeseg.bench.frontier import format_frontier, frontier
 from edgeseg.bench.metrics import confusion, miou
 from edgeseg.errors import ConfigError
 from edgeseg.pipeline import (
@@ -202,7 +203,7 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
         for key in ("fps", "speedup", "miou_avg", "miou_min", "keyframe_fraction"):
             row[key] = round(float(row[key]), 3)
     return {"reference": "labels" if labels is not None else "frame", "source": str(spec), "repeat": repeat,
-            "rows": rows, "components_ms": components}
+            "rows": rows, "frontier": frontier(rows), "components_ms": components}
 
 
 def _row_name(mode: str, keyframes: str = "fixed", fusion: str = "linear") -> str:
@@ -220,6 +221,8 @@ def format_table(report: dict) -> str:
     for name, r in zip(names, report["rows"], strict=True):
         lines.append(f"{name:<{width}} {r['interval']:>3} {r['fps']:>8.1f} {r['speedup']:>7.2f}× "
                      f"{r['miou_avg']:>9.1f} {r['miou_min']:>9.1f} {100 * r['keyframe_fraction']:>6.1f}")
+    if report.get("frontier"):
+        lines += ["", format_frontier(report["frontier"])]
     return "\n".join(lines)
 
 
@@ -243,6 +246,13 @@ def plot(report: dict, path: str | Path) -> None:
             if r["mode"] != "frame":
                 ax.annotate(str(r["interval"]), (r["fps"], r["miou_avg"]), fontsize=7, xytext=(3, 3),
                             textcoords="offset points")
+    fps = {(r["mode"], r["interval"], r.get("fusion", "linear"), r.get("keyframes", "fixed")): r["fps"]
+           for r in report["rows"]}
+    for p in report.get("frontier", []):  # the fastest row within each drop budget
+        x = fps[(p["mode"], p["interval"], p["fusion"], p["keyframes"])]
+        ax.plot([x], [p["miou_avg"]], "*", color="black", markersize=12, zorder=5)
+        ax.annotate(f"≤{p['avg_drop']:g}/{p['min_drop']:g}", (x, p["miou_avg"]), fontsize=7, xytext=(4, -10),
+                    textcoords="offset points")
     ax.set_xlabel("throughput (frames/s)")
     ax.set_ylabel("avg mIoU (%)" + (" vs labels" if report["reference"] == "labels" else " agreement with frame"))
     ax.grid(alpha=0.3)
