@@ -1,0 +1,1 @@
+"""Bulk archive segmentation (`edgeseg batch`)."""
