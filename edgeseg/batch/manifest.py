@@ -3,7 +3,8 @@
 Usage::
 
     manifest = Manifest(out / "manifest.jsonl")
-    if not manifest.finished(path): ... ; manifest.add({"input": path, "status": "ok", ...})
+    if not manifest.finished(path):
+        manifest.add({"input": path, "status": "ok", **file_identity(path)})
 
 An input counts as finished while its latest line says ok and its size and mtime are unchanged; inputs whose
 latest line is an error are tried again.

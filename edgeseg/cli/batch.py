@@ -1,5 +1,8 @@
 """`edgeseg batch`: segment many videos (files, directories, @lists) into OUT/<name>/, resumably, on local
-processes or a Ray cluster."""
+processes or a Ray cluster.
+
+Usage: ``edgeseg batch archive/ @more.txt --out segmented --workers 8`` (docs/BATCH.md)
+"""
 
 from __future__ import annotations
 
