@@ -134,13 +134,14 @@ def run_batch(inputs: list[str], *, out: Path, spec: SegmentSpec, engine, output
     def finish(job: _Job) -> None:
         try:
             _stitch(job, tuple(outputs))
-        except (OSError, EdgesegError) as exc:
-            fail(job.item, job.ident, f"{job.item.path}: cannot write the outputs ({exc})")
+        except Exception as exc:  # storage full, parts damaged: this input fails, the batch goes on
+            fail(job.item, job.ident, " ".join(f"{job.item.path}: cannot write the outputs ({exc})".split()))
             return
         recs = job.records.values()
-        frames, keys, secs = (sum(r[k] for r in recs) for k in ("frames", "keyframes", "seconds"))
+        frames, keys, secs, cpu = (sum(r[k] for r in recs) for k in ("frames", "keyframes", "seconds", "cpu_seconds"))
         manifest.add({"input": job.item.path, "name": job.item.name, **job.ident, "frames": frames,
-                      "seconds": round(secs, 3), "fps": round(frames / secs, 2) if secs else 0.0,
+                      "seconds": round(secs, 3), "cpu_seconds": round(cpu, 3),
+                      "fps": round(frames / secs, 2) if secs else 0.0,
                       "keyframe_fraction": round(keys / frames, 4) if frames else 0.0,
                       "shards": len(job.shards), "status": "ok"})
         shutil.rmtree(job.dir / ".parts", ignore_errors=True)

@@ -121,7 +121,7 @@ def _sinks(task: ShardTask, bundle, fps: float) -> tuple[list, list]:
 
     def temp(kind: str, suffix: str) -> Path:
         final = task.part(kind, suffix)
-        tmp = final.with_name(f".tmp-{final.name}")
+        tmp = final.with_name(f".tmp-{os.getpid()}-{final.name}")  # never shared with a worker left running
         renames.append((tmp, final))
         return tmp
 
@@ -145,7 +145,7 @@ def run_shard(task: ShardTask) -> dict:
         return json.loads(done.read_text())
     shard = task.shard
     nets, bundle = networks(task.model, task.backend, task.threads)
-    start = time.perf_counter()  # the shard's own work: decode to outputs (the networks open once per process)
+    start, cpu = time.perf_counter(), time.process_time()  # the shard's own work (networks open once per process)
     segmenter = build_segmenter(task.spec, nets=nets, bundle=bundle)
     lookahead = task.spec.mode == "interp" and shard.next_cut is not None
     container, packets = window(task.path, shard, lookahead=lookahead)
@@ -169,8 +169,9 @@ def run_shard(task: ShardTask) -> dict:
             tmp.replace(final)
     record = {"shard": shard.number, "start": shard.start, "end": shard.end, "frames": out.frames,
               "keyframes": out.keyframes, "seconds": round(time.perf_counter() - start, 4),
+              "cpu_seconds": round(time.process_time() - cpu, 4),  # all of the process's threads
               "corrupt": summary.corrupt, "pid": os.getpid()}
-    tmp = done.with_name(f".tmp-{done.name}")
+    tmp = done.with_name(f".tmp-{os.getpid()}-{done.name}")
     tmp.write_text(json.dumps(record))
     tmp.replace(done)
     return record

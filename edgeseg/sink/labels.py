@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeseg.errors import ConfigError, SourceError
+from edgeseg.sink.video import Encoder
 
 
 def video_rate(fps: float) -> Fraction:
@@ -30,21 +31,21 @@ class LabelVideoSink:
 
     def __init__(self, path: str | Path, *, fps: float):
         self.path, self.rate = Path(path), video_rate(fps)
-        self._container = self._stream = None
-        self._count = 0
+        self._encoder = None
 
-    def _open(self, height: int, width: int) -> None:
+    def _open(self, height: int, width: int) -> Encoder:
         import av
 
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._container = av.open(str(self.path), mode="w", format="matroska")
+            container = av.open(str(self.path), mode="w", format="matroska")
         except (OSError, av.error.FFmpegError) as exc:
             raise ConfigError(f"{self.path}: cannot write the label video ({exc})") from None
-        self._stream = self._container.add_stream("ffv1", rate=self.rate)
-        self._stream.width, self._stream.height, self._stream.pix_fmt = width, height, "gray"
-        self._stream.codec_context.gop_size = 1  # every frame independent: pieces join by packet copy
-        self._stream.codec_context.time_base = 1 / self.rate
+        stream = container.add_stream("ffv1", rate=self.rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "gray"
+        stream.codec_context.gop_size = 1  # every frame independent: pieces join by packet copy
+        stream.codec_context.time_base = 1 / self.rate
+        return Encoder(container, stream)
 
     def write(self, result) -> None:
         import av
@@ -52,23 +53,13 @@ class LabelVideoSink:
         labels = result.labels
         if labels.dtype != np.uint8:
             labels = labels.astype(np.uint8)
-        if self._container is None:
-            self._open(*labels.shape)
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(labels), format="gray")
-        frame.pts = self._count
-        self._count += 1
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
+        if self._encoder is None:
+            self._encoder = self._open(*labels.shape)
+        self._encoder.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(labels), format="gray"))
 
     def close(self) -> None:
-        if self._container is None:
-            return
-        try:
-            for packet in self._stream.encode(None):
-                self._container.mux(packet)
-        finally:
-            self._container.close()
-            self._container = None
+        if self._encoder is not None:
+            self._encoder.close()
 
 
 def read_labels(path: str | Path) -> Iterator[np.ndarray]:

@@ -37,7 +37,8 @@ def _holder(directory: Path) -> tuple[int, str] | None:
                 target = os.readlink(f"/proc/{pid}/fd/{fd}")
             except OSError:
                 continue
-            if target.startswith(str(directory)) and os.path.basename(target).startswith(".tmp-stats-"):
+            name = os.path.basename(target)
+            if target.startswith(str(directory)) and name.startswith(".tmp-") and "-stats-" in name:
                 return int(pid), target
     return None
 
