@@ -13,9 +13,10 @@ most as many at once as there are workers, so the inputs finish one after anothe
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable, Sequence
 
-from edgeseg.batch.worker import ShardTask, run_shard
+from edgeseg.batch.worker import ShardTask, networks, run_shard
 from edgeseg.errors import ConfigError, EdgesegError
 
 OnDone = Callable[[ShardTask, dict | None, str | None], None]
@@ -35,14 +36,38 @@ class LocalEngine:
     def __init__(self, *, workers: int, retries: int = 2):
         self.workers, self.retries = max(1, int(workers)), int(retries)
         self.restarts = 0  # pools rebuilt after a worker died
+        self._pool, self._warm = None, (None, "auto", 1)
+
+    def _new_pool(self):
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=networks, initargs=self._warm)
+
+    def start(self, *, model=None, backend: str = "auto", threads: int | None = 1, wait: bool = False) -> None:
+        """Start the worker processes, each opening the model (while the caller scans its inputs; wait: until
+        they have)."""
+        if self._pool is None:
+            self._warm = (str(model) if model is not None else None, backend, threads)
+            self._pool = self._new_pool()
+            started = [self._pool.submit(os.getpid) for _ in range(self.workers)]
+            if wait:
+                for future in started:
+                    future.result()
+
+    def close(self) -> None:
+        """Stop worker processes started but not used (run() stops its own)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def run(self, tasks: Sequence[ShardTask], on_done: OnDone) -> None:
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures import FIRST_COMPLETED, wait
         from concurrent.futures.process import BrokenProcessPool
 
         queue, attempts = list(reversed(tasks)), {id(t): 0 for t in tasks}
-        context = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        self.start()
+        pool, self._pool = self._pool, None
         running: dict = {}
 
         def lost(task: ShardTask) -> None:
@@ -78,7 +103,7 @@ class LocalEngine:
                         lost(task)
                     running.clear()
                     pool.shutdown(wait=True, cancel_futures=True)
-                    pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+                    pool = self._new_pool()
                     self.restarts += 1
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -95,13 +120,17 @@ class RayEngine:
             raise ConfigError(RAY_HINT) from None
         self.ray, self.address, self.retries, self.num_cpus = ray, address, int(retries), num_cpus
 
-    def start(self) -> None:
+    def start(self, **_warm) -> None:
+        """Start Ray here or join the cluster (the model opens in each Ray worker at its first shard)."""
         ray = self.ray
         if not ray.is_initialized():
             if self.address:
                 ray.init(address=self.address, log_to_driver=False)
             else:
                 ray.init(num_cpus=self.num_cpus, log_to_driver=False, include_dashboard=False)
+
+    def close(self) -> None:
+        """Nothing to stop: a cluster outlives the batch, and a Ray started here stops when the process ends."""
 
     def run(self, tasks: Sequence[ShardTask], on_done: OnDone) -> None:
         ray = self.ray

@@ -120,6 +120,12 @@ def run_batch(inputs: list[str], *, out: Path, spec: SegmentSpec, engine, output
     out = Path(out)
     items = expand_inputs(inputs)
     manifest = Manifest(out / "manifest.jsonl")
+    if model is not None:
+        from edgeseg.backend.bundle import load_bundle
+
+        load_bundle(model)  # a bad --model is one line here, not a worker failing on every shard
+    if any(not manifest.finished(item.path) for item in items):  # workers open the model while inputs are scanned
+        engine.start(model=model, backend=backend, threads=threads)
     summary, jobs, tasks = BatchSummary(), {}, []
     bar = None
 
@@ -197,6 +203,7 @@ def run_batch(inputs: list[str], *, out: Path, spec: SegmentSpec, engine, output
         if tasks:
             engine.run(tasks, on_done)
     finally:
+        engine.close()
         if bar is not None:
             bar.close()
     summary.seconds = time.perf_counter() - start
