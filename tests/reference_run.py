@@ -1,9 +1,15 @@
 """What `edgeseg run` computes for a file, to compare `edgeseg batch` with (importable from tests).
 
 Usage: ``labels = run_reference(path, spec, tmp_path / "run.jsonl"); assert_same_as_run(out_dir, labels, stats)``
+(and ``kill_a_shard_writer(out, batch_thread)``: SIGKILL a worker mid-shard)
 """
 
 import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
 
 import numpy as np
 
@@ -47,3 +53,32 @@ def assert_same_as_run(out_dir, labels, stats):
     for k, (a, b) in enumerate(zip(got, labels, strict=True)):
         assert np.array_equal(a, b), f"frame {k} differs"
     assert _stats(out_dir / "stats.jsonl") == _stats(stats)
+
+
+def shard_writer(directory: Path) -> tuple[int, str] | None:
+    """(pid, file) of a process with a shard's temporary stats part open under `directory`, if one has."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            name = os.path.basename(target)
+            if target.startswith(str(directory)) and name.startswith(".tmp-") and "-stats-" in name:
+                return int(pid), target
+    return None
+
+
+def kill_a_shard_writer(out: Path, batch: threading.Thread) -> tuple[int, str] | None:
+    """While `batch` runs, SIGKILL the first process seen writing a shard under `out`; (pid, file) or None."""
+    while batch.is_alive():
+        found = shard_writer(out)
+        if found is not None:
+            os.kill(found[0], signal.SIGKILL)
+            return found
+        time.sleep(0.01)
+    return None

@@ -5,13 +5,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import clips
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from reference_run import assert_same_as_run, run_reference
+from reference_run import assert_same_as_run, kill_a_shard_writer, run_reference
 
 from edgeseg.batch.engines import LocalEngine
 from edgeseg.batch.job import exact_shards, run_batch
@@ -129,3 +130,19 @@ def test_resume_after_sigkill(tmp_path):
         assert len((out / name / "stats.jsonl").read_text().splitlines()) == 24
     leftovers = [p for p in out.rglob("*") if p.name.startswith(".tmp-") or p.name == ".parts"]
     assert leftovers == []
+
+
+def test_killed_pool_worker_is_retried_and_output_is_exact(tmp_path, gop_clip):
+    spec = SegmentSpec(mode="prop", keyframe_interval=3)
+    labels = run_reference(gop_clip.path, spec, tmp_path / "run.jsonl")
+    out, result, engine = tmp_path / "out", {}, LocalEngine(workers=2, retries=2)
+    batch = threading.Thread(target=lambda: result.update(summary=run_batch(
+        [str(gop_clip.path)], out=out, spec=spec, engine=engine, shard_frames=8, echo=lambda _: None)))
+    batch.start()
+    killed = kill_a_shard_writer(out, batch)  # a pool process, mid-shard
+    batch.join()
+    assert killed is not None, "no shard was caught in flight"
+    assert engine.restarts >= 1  # the pool was rebuilt and the lost shards ran again
+    assert (result["summary"].ok, result["summary"].failed, result["summary"].frames) == (1, 0, 40)
+    assert_same_as_run(out / "gops.mp4", labels, tmp_path / "run.jsonl")
+    assert not any(p.name.startswith(".tmp-") or p.name == ".parts" for p in out.rglob("*"))

@@ -1,14 +1,10 @@
 """`edgeseg batch --ray`: real Ray on this machine; a worker killed mid-shard is retried, the output is exact."""
 
-import os
-import signal
 import threading
-import time
-from pathlib import Path
 
 import clips
 import pytest
-from reference_run import assert_same_as_run, run_reference
+from reference_run import assert_same_as_run, kill_a_shard_writer, run_reference
 
 from edgeseg.batch.engines import RAY_HINT, RayEngine
 from edgeseg.batch.job import run_batch
@@ -25,24 +21,6 @@ def local_ray():
     ray.shutdown()
 
 
-def _holder(directory: Path) -> tuple[int, str] | None:
-    """(pid, file) of a process with a shard's temporary stats part open under `directory`, if one has."""
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            name = os.path.basename(target)
-            if target.startswith(str(directory)) and name.startswith(".tmp-") and "-stats-" in name:
-                return int(pid), target
-    return None
-
-
 def test_killed_ray_worker_is_retried_and_output_is_exact(tmp_path, local_ray):
     clip = clips.object_clip(tmp_path / "long.mp4", size=(160, 96), frames=48, shift_xy=(2.0, 1.0),
                              box=(30, 20, 64, 48), bframes=2, refs=2, gop=8)
@@ -53,13 +31,7 @@ def test_killed_ray_worker_is_retried_and_output_is_exact(tmp_path, local_ray):
     batch = threading.Thread(target=lambda: result.update(summary=run_batch(
         [str(clip.path)], out=out, spec=spec, engine=RayEngine(retries=2), shard_frames=16, echo=lambda _: None)))
     batch.start()
-    killed = None
-    while batch.is_alive() and killed is None:
-        found = _holder(out)
-        if found is not None:
-            os.kill(found[0], signal.SIGKILL)  # the Ray worker process, mid-shard
-            killed = found
-        time.sleep(0.01)
+    killed = kill_a_shard_writer(out, batch)  # the Ray worker process, mid-shard
     batch.join()
     assert killed is not None, "no shard was caught in flight"
     summary = result["summary"]
