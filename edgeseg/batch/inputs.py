@@ -37,19 +37,22 @@ def _listed(spec: str) -> list[str]:
     return [p if os.path.isabs(p) else str(listing.parent / p) for p in paths]
 
 
-def _videos(directory: Path) -> list[str]:
-    return sorted(str(p) for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+def _videos(directory: Path, skip: Path | None) -> list[str]:
+    found = (p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+    return sorted(str(p) for p in found if skip is None or not p.resolve().is_relative_to(skip))
 
 
-def expand_inputs(specs: list[str]) -> list[Input]:
-    """Files, directories (recursively, video suffixes) and @lists → unique inputs in the order given."""
+def expand_inputs(specs: list[str], *, skip: str | Path | None = None) -> list[Input]:
+    """Files, directories (recursively, video suffixes) and @lists → unique inputs in the order given.
+    skip: a folder whose files are never inputs (the batch's output folder, when it lies inside an input's)."""
     paths: list[str] = []
+    skip = Path(skip).resolve() if skip is not None else None
     for spec in specs:
         if spec.startswith("@"):
             for p in _listed(spec):
-                paths += _videos(Path(p)) if Path(p).is_dir() else [p]
+                paths += _videos(Path(p), skip) if Path(p).is_dir() else [p]
         elif Path(spec).is_dir():
-            paths += _videos(Path(spec))
+            paths += _videos(Path(spec), skip)
         else:
             paths.append(spec)
     unique = list(dict.fromkeys(os.path.abspath(p) for p in paths))

@@ -118,7 +118,7 @@ def run_batch(inputs: list[str], *, out: Path, spec: SegmentSpec, engine, output
         raise ConfigError(f"--outputs {','.join(outputs)}: choose from {', '.join(OUTPUTS)}")
     start = time.perf_counter()
     out = Path(out)
-    items = expand_inputs(inputs)
+    items = expand_inputs(inputs, skip=out)  # outputs written inside an input folder are not inputs next time
     manifest = Manifest(out / "manifest.jsonl")
     if model is not None:
         from edgeseg.backend.bundle import load_bundle

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from reference_run import assert_same_as_run, kill_a_shard_writer, run_reference
 
 from edgeseg.batch.engines import LocalEngine
+from edgeseg.batch.inputs import expand_inputs
 from edgeseg.batch.job import exact_shards, run_batch
 from edgeseg.batch.shards import plan_shards, scan_file
 from edgeseg.cli import main
@@ -146,3 +147,13 @@ def test_killed_pool_worker_is_retried_and_output_is_exact(tmp_path, gop_clip):
     assert (result["summary"].ok, result["summary"].failed, result["summary"].frames) == (1, 0, 40)
     assert_same_as_run(out / "gops.mp4", labels, tmp_path / "run.jsonl")
     assert not any(p.name.startswith(".tmp-") or p.name == ".parts" for p in out.rglob("*"))
+
+
+def test_inputs_are_named_by_their_path_and_outputs_are_never_inputs(tmp_path):
+    for rel in ("cam1/a.mp4", "cam2/a.mp4", "cam2/deep/b.mkv", "cam2/notes.txt", "out/cam1/a.mp4/overlay.mp4"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    (tmp_path / "list.txt").write_text("# cameras\ncam1/a.mp4\n\ncam2\n")
+    items = expand_inputs([str(tmp_path), f"@{tmp_path / 'list.txt'}"], skip=tmp_path / "out")
+    assert [i.name for i in items] == ["cam1/a.mp4", "cam2/a.mp4", "cam2/deep/b.mkv"]
+    assert [i.name for i in expand_inputs([str(tmp_path / "cam2" / "a.mp4")])] == ["a.mp4"]
