@@ -104,7 +104,7 @@ def translate_clip(path, *, size=(320, 192), frames=10, shift_xy=(1.5, -0.75), b
 
 
 def object_clip(path, *, size=(320, 192), frames=10, shift_xy=(2.25, 1.0), box=(64, 48, 96, 80), bframes=0,
-                refs=1, fps=25.0, crf=18, preset="veryfast", seed=0) -> Clip:
+                refs=1, fps=25.0, crf=18, preset="veryfast", seed=0, gop=None) -> Clip:
     """A textured box moving by shift_xy per frame over a static textured background; returns the Clip."""
     w, h = size
     bx, by, bw, bh = box
@@ -120,7 +120,7 @@ def object_clip(path, *, size=(320, 192), frames=10, shift_xy=(2.25, 1.0), box=(
         sample = _bilinear(obj, xx - ox + 1, yy - oy + 1)
         img[inside] = sample[inside]
         images.append(np.clip(img, 0, 255).astype(np.uint8))
-    _encode(path, images, fps, crf=crf, preset=preset, bframes=bframes, refs=refs)
+    _encode(path, images, fps, crf=crf, preset=preset, bframes=bframes, refs=refs, gop=gop)
     return Clip(Path(path), w, h, frames, fps, (sx, sy), box, images)
 
 

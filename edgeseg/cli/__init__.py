@@ -22,6 +22,7 @@ _COMMANDS = {
     "verify": "edgeseg.cli.verify:verify",
     "build-engines": "edgeseg.cli.build_engines:build_engines",
     "run": "edgeseg.cli.run:run",
+    "batch": "edgeseg.cli.batch:batch",
     "synth": "edgeseg.cli.synth:synth",
     "bench": "edgeseg.cli.bench:bench",
     "serve": "edgeseg.cli.serve:serve",

@@ -350,5 +350,6 @@ class MotionFieldBuilder:
             fld = empty(frame) if frame.pict_type == "I" else compute(frame, 1)
             yield from done
             yield frame, fld
-            anchors = (anchors + [frame.index])[-16:]
+            # no vector after a key I-frame (IDR) points across it: its anchors are the only distances then
+            anchors = [frame.index] if frame.meta.get("key") else (anchors + [frame.index])[-16:]
         yield from flush(None)

@@ -1,1 +1,8 @@
-"""Outputs: label masks, overlay video, per-frame stats."""
+"""Outputs: label masks, label videos, overlay video, per-frame stats.
+
+Usage: ``for labels in read_labels("out/clip.mp4/labels.mkv"): ...``
+"""
+
+from edgeseg.sink.labels import read_labels
+
+__all__ = ["read_labels"]

@@ -17,7 +17,42 @@ import numpy as np
 from edgeseg.errors import ConfigError
 
 
-class VideoWriter:
+class Encoder:
+    """An open output container and its video stream: encode() frames in order; close() flushes the encoder and
+    finalises the file (idempotent)."""
+
+    def __init__(self, container, stream):
+        self._container, self._stream, self._count = container, stream, 0
+
+    def encode(self, frame) -> None:
+        """Encode one av.VideoFrame as the next frame (its pts: the frame count so far)."""
+        frame.pts = self._count
+        self._count += 1
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+
+    @property
+    def frames_written(self) -> int:
+        return self._count
+
+    def close(self) -> None:
+        if self._container is None:
+            return
+        try:
+            for packet in self._stream.encode(None):
+                self._container.mux(packet)
+        finally:
+            self._container.close()
+            self._container = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class VideoWriter(Encoder):
     """Encodes H×W×3 uint8 RGB frames to an H.264 file (container from the suffix: .mp4, .mkv, .mov, .h264 …).
 
     bframes / refs / gop: libx264's max consecutive B-frames, reference frames and keyframe interval
@@ -51,11 +86,11 @@ class VideoWriter:
             self._container = av.open(str(self.path), mode="w", format=fmt)
         except (OSError, ValueError, av.error.FFmpegError) as exc:
             raise ConfigError(f"{self.path}: cannot write the video ({exc})") from None
-        self._stream = self._container.add_stream("libx264", rate=rate, options=opts)
-        self._stream.width, self._stream.height = self.encoded_size
-        self._stream.pix_fmt = pix_fmt
-        self._stream.codec_context.time_base = 1 / rate
-        self._count = 0
+        stream = self._container.add_stream("libx264", rate=rate, options=opts)
+        stream.width, stream.height = self.encoded_size
+        stream.pix_fmt = pix_fmt
+        stream.codec_context.time_base = 1 / rate
+        super().__init__(self._container, stream)
 
     def write(self, rgb: np.ndarray) -> None:
         """Append one frame; rgb must be (height, width, 3) uint8."""
@@ -67,29 +102,4 @@ class VideoWriter:
         pad_w, pad_h = self.encoded_size[0] - self.width, self.encoded_size[1] - self.height
         if pad_w or pad_h:
             rgb = np.pad(rgb, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-        frame.pts = self._count
-        self._count += 1
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
-
-    @property
-    def frames_written(self) -> int:
-        return self._count
-
-    def close(self) -> None:
-        """Flush the encoder and finalise the file (idempotent)."""
-        if self._container is None:
-            return
-        try:
-            for packet in self._stream.encode(None):
-                self._container.mux(packet)
-        finally:
-            self._container.close()
-            self._container = None
-
-    def __enter__(self) -> VideoWriter:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        self.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24"))

@@ -16,7 +16,7 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -102,8 +102,12 @@ class Source:
     """An iterable of Frame over one opened container; a context manager; iterate once."""
 
     def __init__(self, container, *, name: str, is_live: bool, export_mvs: bool = True, prefetch: int = 4,
-                 workers: int | None = None, buffer_mb: float = 256.0):
+                 workers: int | None = None, buffer_mb: float = 256.0, packets: Iterable | None = None,
+                 first_index: int = 0):
         self.name = name
+        # a window of the stream (edgeseg.batch): its packets in decode order, ending with an empty (draining)
+        # packet, and the display index of its first frame; the container's frame count is then not checked
+        self._window, self.first_index = packets, int(first_index)
         self.prefetch = prefetch  # frames decoded ahead on a background thread (0: decode in the caller)
         # GOP-parallel decoding (files with vectors, see edgeseg.source.gop): decoder threads, and the decoded
         # frames all of them may hold ahead of the consumer, in MB of YUV 4:2:0 (at least `prefetch` each)
@@ -203,6 +207,9 @@ class Source:
     def _packets(self):
         import av
 
+        if self._window is not None:
+            yield from self._window
+            return
         while True:
             try:
                 yield from self._container.demux(self._stream)
@@ -220,7 +227,7 @@ class Source:
         """Decode events (one decoder unless given) → frames; a lost packet or damaged frame costs one index."""
         if events is None:
             events = decode_events(self._stream.codec_context, self._packets(), want_mvs=self._want_mvs)
-        index = 0
+        index = self.first_index
         for event in events:
             if event[0] is FRAME:
                 yield self._frame(event[1], index, event[2])
@@ -229,7 +236,7 @@ class Source:
             else:  # LOST: a packet the decoder rejected, one frame position lost
                 self._corrupt(event[1])
             index += 1
-        expected = 0 if self.info.is_live else int(self._stream.frames or 0)
+        expected = 0 if self.info.is_live or self._window is not None else int(self._stream.frames or 0)
         if index < expected:  # the container's index promises more frames than the file holds
             raise SourceError(f"{self.name}: truncated video (file ends after {index} of {expected} frames)")
 
@@ -242,8 +249,11 @@ class Source:
             pts = index / self.info.fps  # raw bitstreams and AVI carry no display times: from the frame rate
         # pixels are converted on first use: the runtime needs them on keyframes only
         rgb = self._rgb
+        meta = dict(self._meta)
+        if vf.key_frame and ptype == "I":  # H.264: an IDR (or recovery point): no later frame predicts across it
+            meta["key"] = True
         return Frame(index=index, pts=pts, pict_type=ptype, mvs=mvs, size=(vf.height, vf.width),
-                     loader=lambda: rgb(vf), meta=dict(self._meta), scaler=lambda h, w: rgb(vf, h, w),
+                     loader=lambda: rgb(vf), meta=meta, scaler=lambda h, w: rgb(vf, h, w),
                      planes=lambda: yuv420_planes(vf))
 
     def _corrupt(self, what: str) -> None:

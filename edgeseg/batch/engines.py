@@ -1,0 +1,156 @@
+"""Where shards run: a local process pool (the default) or Ray tasks on a cluster; both retry lost workers.
+
+Usage::
+
+    engine = LocalEngine(workers=2, retries=2)        # or RayEngine(address=None, retries=2)
+    engine.run(tasks, on_done)                        # on_done(task, record, error) as each shard ends
+
+A shard whose worker dies (killed process, lost node) runs again, up to `retries` more times; a shard that
+raises (a damaged input) is not retried: on_done gets its one-line error. Shards start in the order given, at
+most as many at once as there are workers, so the inputs finish one after another.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+
+from edgeseg.batch.worker import ShardTask, networks, run_shard
+from edgeseg.errors import ConfigError, EdgesegError
+
+OnDone = Callable[[ShardTask, dict | None, str | None], None]
+RAY_HINT = '--ray needs the ray extra: pip install "edgeseg[ray]"'
+
+
+def _message(exc: BaseException) -> str:
+    """A shard's failure as one line (EdgesegError's own text; otherwise the exception's type and text)."""
+    if isinstance(exc, EdgesegError):
+        return str(exc)
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+class LocalEngine:
+    """Shards on `workers` local processes (spawned, so no state is shared with the parent)."""
+
+    def __init__(self, *, workers: int, retries: int = 2):
+        self.workers, self.retries = max(1, int(workers)), int(retries)
+        self.restarts = 0  # pools rebuilt after a worker died
+        self._pool, self._warm = None, (None, "auto", 1)
+
+    def _new_pool(self):
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=networks, initargs=self._warm)
+
+    def start(self, *, model=None, backend: str = "auto", threads: int | None = 1, wait: bool = False) -> None:
+        """Start the worker processes, each opening the model (while the caller scans its inputs; wait: until
+        they have)."""
+        if self._pool is None:
+            self._warm = (str(model) if model is not None else None, backend, threads)
+            self._pool = self._new_pool()
+            started = [self._pool.submit(os.getpid) for _ in range(self.workers)]
+            if wait:
+                for future in started:
+                    future.result()
+
+    def close(self) -> None:
+        """Stop worker processes started but not used (run() stops its own)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def run(self, tasks: Sequence[ShardTask], on_done: OnDone) -> None:
+        from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures.process import BrokenProcessPool
+
+        queue, attempts = list(reversed(tasks)), {id(t): 0 for t in tasks}
+        self.start()
+        pool, self._pool = self._pool, None
+        running: dict = {}
+
+        def lost(task: ShardTask) -> None:
+            attempts[id(task)] += 1
+            if attempts[id(task)] > self.retries:
+                on_done(task, None, f"{task.path}: worker died {attempts[id(task)]} times "
+                                    f"on frames {task.shard.start}–{task.shard.end}")
+            else:
+                queue.append(task)
+
+        try:
+            while queue or running:
+                while queue and len(running) < self.workers:
+                    task = queue.pop()
+                    running[pool.submit(run_shard, task)] = task
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                broken = False
+                for future in finished:
+                    task = running.pop(future)
+                    try:
+                        record = future.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        lost(task)
+                        continue
+                    except Exception as exc:  # the shard itself failed: its input is bad
+                        on_done(task, None, _message(exc))
+                        continue
+                    on_done(task, record, None)
+                if broken:  # every shard still in the dead pool goes again
+                    for future, task in running.items():
+                        future.cancel()
+                        lost(task)
+                    running.clear()
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    pool = self._new_pool()
+                    self.restarts += 1
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+class RayEngine:
+    """Shards as Ray tasks: `address` None starts Ray on this machine (ray.init()), else joins that cluster.
+    Ray itself reruns a task whose worker process or node died (max_retries)."""
+
+    def __init__(self, *, address: str | None = None, retries: int = 2, num_cpus: int | None = None):
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError(RAY_HINT) from None
+        self.ray, self.address, self.retries, self.num_cpus = ray, address, int(retries), num_cpus
+
+    def start(self, **_warm) -> None:
+        """Start Ray here or join the cluster (the model opens in each Ray worker at its first shard)."""
+        ray = self.ray
+        if not ray.is_initialized():
+            if self.address:
+                ray.init(address=self.address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=self.num_cpus, log_to_driver=False, include_dashboard=False)
+
+    def close(self) -> None:
+        """Nothing to stop: a cluster outlives the batch, and a Ray started here stops when the process ends."""
+
+    def run(self, tasks: Sequence[ShardTask], on_done: OnDone) -> None:
+        ray = self.ray
+        self.start()
+        remote = ray.remote(num_cpus=1, max_retries=self.retries)(run_shard)
+        slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        queue, running = list(reversed(tasks)), {}
+        while queue or running:
+            while queue and len(running) < 2 * slots:  # a few queued per CPU: no idle gap between shards
+                task = queue.pop()
+                running[remote.remote(task)] = task
+            ready, _ = ray.wait(list(running), num_returns=1)
+            task = running.pop(ready[0])
+            try:
+                record = ray.get(ready[0])
+            except ray.exceptions.RayTaskError as exc:  # the shard raised: its input is bad
+                on_done(task, None, _message(exc.cause if exc.cause is not None else exc))
+                continue
+            except ray.exceptions.RayError as exc:  # retries used up: workers or nodes kept dying
+                on_done(task, None, f"{task.path}: frames {task.shard.start}–{task.shard.end} failed "
+                                    f"after {self.retries} retries ({type(exc).__name__})")
+                continue
+            on_done(task, record, None)

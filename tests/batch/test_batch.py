@@ -1,0 +1,159 @@
+"""`edgeseg batch`: identical to `run` through IDR shards, labels.mkv, resume after SIGKILL, bad inputs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import clips
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from reference_run import assert_same_as_run, kill_a_shard_writer, run_reference
+
+from edgeseg.batch.engines import LocalEngine
+from edgeseg.batch.inputs import expand_inputs
+from edgeseg.batch.job import exact_shards, run_batch
+from edgeseg.batch.shards import plan_shards, scan_file
+from edgeseg.cli import main
+from edgeseg.pipeline import SegmentSpec
+from edgeseg.sink import read_labels
+from edgeseg.sink.labels import LabelVideoSink, concat_videos
+
+
+@pytest.fixture(scope="module")
+def gop_clip(tmp_path_factory):
+    """B-frames, 4 reference frames, an IDR every 8 frames (5 closed GOPs)."""
+    path = tmp_path_factory.mktemp("batch") / "gops.mp4"
+    return clips.object_clip(path, size=(160, 96), frames=40, shift_xy=(2.0, 1.0), box=(30, 20, 64, 48),
+                             bframes=3, refs=4, gop=8)
+
+
+def test_scan_finds_closed_gops(gop_clip):
+    scan = scan_file(str(gop_clip.path))
+    assert scan.frames == 40 and [c.index for c in scan.cuts] == [8, 16, 24, 32]
+    assert [(s.start, s.end) for s in plan_shards(scan, shard_frames=1)] == [(0, 8), (8, 16), (16, 24), (24, 32),
+                                                                            (32, 40)]
+    assert [(s.start, s.end) for s in plan_shards(scan, shard_frames=12)] == [(0, 16), (16, 32), (32, 40)]
+    assert len(plan_shards(scan, shard_frames=1, exact=False)) == 1
+    assert not exact_shards(SegmentSpec(keyframes="adaptive")) and not exact_shards(SegmentSpec(iframe_keys=False))
+
+
+@pytest.mark.parametrize("spec", [SegmentSpec(mode="interp", keyframe_interval=5, fusion="photometric"),
+                                  SegmentSpec(mode="prop", keyframe_interval=3)], ids=["interp", "prop"])
+def test_batch_equals_run_with_tiny_shards(tmp_path, gop_clip, spec):
+    labels = run_reference(gop_clip.path, spec, tmp_path / "run.jsonl")
+    summary = run_batch([str(gop_clip.path)], out=tmp_path / "out", spec=spec, engine=LocalEngine(workers=2),
+                        shard_frames=1, echo=lambda _: None)
+    assert (summary.ok, summary.failed, summary.frames) == (1, 0, 40)
+    out_dir = tmp_path / "out" / "gops.mp4"
+    assert_same_as_run(out_dir, labels, tmp_path / "run.jsonl")
+    line = json.loads((tmp_path / "out" / "manifest.jsonl").read_text())
+    assert line["status"] == "ok" and line["frames"] == 40 and line["shards"] == 5
+    assert sorted(p.name for p in out_dir.iterdir()) == ["labels.mkv", "stats.jsonl"]  # no parts, no temporaries
+
+
+def test_labels_mkv_round_trips_and_joins(tmp_path):
+    rng = np.random.default_rng(0)
+    maps = [rng.integers(0, 256, (37, 53), dtype=np.uint8) for _ in range(7)]
+
+    class R:
+        def __init__(self, labels):
+            self.labels = labels
+
+    for name, part in (("a.mkv", maps[:3]), ("b.mkv", maps[3:])):
+        sink = LabelVideoSink(tmp_path / name, fps=29.97)
+        for m in part:
+            sink.write(R(m))
+        sink.close()
+    concat_videos([tmp_path / "a.mkv", tmp_path / "b.mkv"], tmp_path / "all.mkv", frames=[3, 4], fps=29.97)
+    for path, want in ((tmp_path / "a.mkv", maps[:3]), (tmp_path / "all.mkv", maps)):
+        got = list(read_labels(path))
+        assert len(got) == len(want) and all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+
+
+def test_bad_inputs_are_recorded_and_the_rest_is_done(tmp_path, gop_clip):
+    empty, text, cut = tmp_path / "empty.mp4", tmp_path / "notes.mp4", tmp_path / "cut.mp4"
+    empty.write_bytes(b"")
+    text.write_text("not a video\n")
+    data = gop_clip.path.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    listing = tmp_path / "list.txt"
+    listing.write_text("\n".join([str(gop_clip.path), str(tmp_path / "missing.mp4"), str(empty), str(text),
+                                  str(cut)]) + "\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["batch", f"@{listing}", "--out", str(out), "--workers", "1",
+                                       "--mode", "prop", "--no-progress"])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "batch: 1 ok, 4 failed, 0 skipped" in result.output
+    lines = {json.loads(x)["input"]: json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()}
+    assert lines[str(gop_clip.path)]["status"] == "ok"
+    causes = {os.path.basename(k): v["error"] for k, v in lines.items() if v["status"] == "error"}
+    assert "no such file" in causes["missing.mp4"] and "empty" in causes["empty.mp4"]
+    assert "not a video" in causes["notes.mp4"] and "truncated" in causes["cut.mp4"]
+    assert all("\n" not in c for c in causes.values())
+
+
+def test_resume_after_sigkill(tmp_path):
+    for d in "abcd":
+        (tmp_path / "in" / d).mkdir(parents=True)
+    paths = [clips.object_clip(tmp_path / "in" / d / "clip.mp4", size=(160, 96), frames=24, bframes=2, gop=8,
+                               shift_xy=(1.0 + k, 0.5), box=(20, 20, 48, 40)).path
+             for k, d in enumerate(["a", "b", "c", "d"])]
+    out = tmp_path / "out"
+    manifest = out / "manifest.jsonl"
+    cmd = [sys.executable, "-m", "edgeseg", "batch", str(tmp_path / "in"), "--out", str(out), "--workers", "1",
+           "--shard-frames", "8", "--mode", "frame", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        while proc.poll() is None and not (manifest.exists() and manifest.read_text().count("\n") >= 1):
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGKILL)  # the batch and its pool worker, mid-batch
+    finally:
+        proc.wait()
+    first = [json.loads(x) for x in manifest.read_text().splitlines()]
+    assert 1 <= len(first) < 4, "the batch ended before it could be killed"
+    done = {line["name"]: (out / line["name"] / "labels.mkv").stat().st_mtime_ns for line in first}
+    rerun = subprocess.run(cmd, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{4 - len(first)} ok, 0 failed, {len(first)} skipped" in rerun.stderr
+    lines = [json.loads(x) for x in manifest.read_text().splitlines()]
+    assert sorted(x["name"] for x in lines) == ["a/clip.mp4", "b/clip.mp4", "c/clip.mp4", "d/clip.mp4"]
+    for name, mtime in done.items():  # finished inputs were not redone
+        assert (out / name / "labels.mkv").stat().st_mtime_ns == mtime
+    for path in paths:
+        name = path.relative_to(tmp_path / "in").as_posix()
+        assert len(list(read_labels(out / name / "labels.mkv"))) == 24
+        assert len((out / name / "stats.jsonl").read_text().splitlines()) == 24
+    leftovers = [p for p in out.rglob("*") if p.name.startswith(".tmp-") or p.name == ".parts"]
+    assert leftovers == []
+
+
+def test_killed_pool_worker_is_retried_and_output_is_exact(tmp_path, gop_clip):
+    spec = SegmentSpec(mode="prop", keyframe_interval=3)
+    labels = run_reference(gop_clip.path, spec, tmp_path / "run.jsonl")
+    out, result, engine = tmp_path / "out", {}, LocalEngine(workers=2, retries=2)
+    batch = threading.Thread(target=lambda: result.update(summary=run_batch(
+        [str(gop_clip.path)], out=out, spec=spec, engine=engine, shard_frames=8, echo=lambda _: None)))
+    batch.start()
+    killed = kill_a_shard_writer(out, batch)  # a pool process, mid-shard
+    batch.join()
+    assert killed is not None, "no shard was caught in flight"
+    assert engine.restarts >= 1  # the pool was rebuilt and the lost shards ran again
+    assert (result["summary"].ok, result["summary"].failed, result["summary"].frames) == (1, 0, 40)
+    assert_same_as_run(out / "gops.mp4", labels, tmp_path / "run.jsonl")
+    assert not any(p.name.startswith(".tmp-") or p.name == ".parts" for p in out.rglob("*"))
+
+
+def test_inputs_are_named_by_their_path_and_outputs_are_never_inputs(tmp_path):
+    for rel in ("cam1/a.mp4", "cam2/a.mp4", "cam2/deep/b.mkv", "cam2/notes.txt", "out/cam1/a.mp4/overlay.mp4"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    (tmp_path / "list.txt").write_text("# cameras\ncam1/a.mp4\n\ncam2\n")
+    items = expand_inputs([str(tmp_path), f"@{tmp_path / 'list.txt'}"], skip=tmp_path / "out")
+    assert [i.name for i in items] == ["cam1/a.mp4", "cam2/a.mp4", "cam2/deep/b.mkv"]
+    assert [i.name for i in expand_inputs([str(tmp_path / "cam2" / "a.mp4")])] == ["a.mp4"]
