@@ -59,12 +59,13 @@ def _frames(count: int = 40, cut: int = 23, size: tuple[int, int] = (360, 480)):
 def _clip(directory: Path) -> Path:
     """The clip with B-frames (the backward chain breaks at the cut; keyframes fall on I-frames and cut frames).
     Its bytes are the same on every run: the frames reach libx264 as YUV converted here (swscale's RGB → YUV
-    depends on the buffers' alignment) and one encoder thread runs (a threaded encode varies)."""
+    depends on the buffers' alignment), one encoder thread runs (a threaded encode varies) and x264's assembly
+    is off (with it, the bytes changed with the size of the process's environment)."""
     import av
 
     path = directory / "golden.mp4"
     with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("libx264", rate=30, options={"crf": "23", "preset": "medium", "bf": "2",
+        stream = container.add_stream("libx264", rate=30, options={"crf": "23", "preset": "medium", "bf": "2", "x264-params": "asm=0",
                                                                   "threads": "1"})
         stream.width, stream.height, stream.pix_fmt = 480, 360, "yuv420p"
         stream.codec_context.thread_count = 1
