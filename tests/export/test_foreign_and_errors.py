@@ -87,8 +87,15 @@ def test_foreign_cut_that_is_not_a_single_tensor_names_the_crossing(full_onnx, t
     assert "not a single-tensor cut; tensors crossing it:" in msg and ASPP_BRANCH in msg and "/m/backbone/" in msg
 
 
-def test_foreign_needs_an_explicit_split(full_onnx, tmp_path):
-    assert "needs --split TENSOR" in _fail(full_onnx, "--out", tmp_path / "b")
+def test_foreign_auto_split_cuts_before_the_last_conv(full_onnx, tmp_path):
+    res = CliRunner().invoke(main, ["export", str(full_onnx), "--out", str(tmp_path / "b"), "--no-engines"])
+    assert res.exit_code == 0, res.output
+    b = load_bundle(tmp_path / "b")
+    split = b.manifest["split"]
+    assert split["auto"] is True and split["candidates"][-1]["tensor"] == b.feature.output
+    assert split["candidates"][-1]["task_share"] <= 0.10 and b.task.extra["upsample"] == "bilinear"
+    assert b.feature_shape == (256, 4, 6) and b.manifest["feature"]["stride"] == 16  # after the head's ReLU
+    assert b.manifest["parity"]["max_abs_diff"] <= 1e-3
 
 
 def test_int8_calibration_qdq_and_calib_frames(tmp_path):
