@@ -6,7 +6,10 @@ Random weights with the default BatchNorm statistics (mean 0, variance 1) blow a
 them, and the network then gives one class everywhere: label parity would be trivially 100 %. Setting
 each BatchNorm's running statistics to those of smooth random images (plus random affine parameters) keeps
 activations O(1) and the labels spatially varied, and exercises the folding of the statistics into the
-ONNX graph.
+ONNX graph. The BatchNorm scales are drawn from [0.2, 0.6]: with scales around 1, untrained deep networks
+(EfficientNet, MobileNetV2, ResNet-50) amplify float16 rounding by ~1.3× per block (measured on
+smp:FPN:mobilenet_v2: relative error 7e-4 after the first block, 4e-2 at the decoder), and fp16 labels
+then differ on 1–2 % of the pixels for reasons that have nothing to do with the export.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ def smooth_images(n: int, hw: tuple[int, int], *, seed: int = 0, cell: int = 8):
     return F.interpolate(small, size=tuple(hw), mode="bicubic", align_corners=False).contiguous()
 
 
-def calibrate_norms(model, hw: tuple[int, int], *, seed: int = 1, images: int = 4) -> None:
+def calibrate_norms(model, hw: tuple[int, int], *, seed: int = 1, images: int = 4, scale=(0.2, 0.6)) -> None:
     """Random BatchNorm affine parameters; running statistics measured on smooth random images. In place."""
     import torch
     from torch.nn.modules.batchnorm import _BatchNorm
@@ -35,7 +38,7 @@ def calibrate_norms(model, hw: tuple[int, int], *, seed: int = 1, images: int = 
         m.momentum = None  # cumulative average over the calibration pass
         if m.affine:
             with torch.no_grad():
-                m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                m.weight.copy_(torch.rand(m.num_features, generator=g) * (scale[1] - scale[0]) + scale[0])
                 m.bias.copy_(torch.randn(m.num_features, generator=g) * 0.2)
     model.train()
     with torch.no_grad():
