@@ -94,15 +94,21 @@ def check_fit(state: dict, own: dict, what: str) -> None:
     unexpected = [k for k in state if k not in own]
     shapes = [f"{k} {tuple(state[k].shape)}≠{tuple(own[k].shape)}" for k in own
               if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(f"missing {len(missing)} keys ({_few(missing)})")
-        if unexpected:
-            parts.append(f"unexpected {len(unexpected)} keys ({_few(unexpected)})")
-        if shapes:
-            parts.append(f"{len(shapes)} shape mismatches ({_few(shapes)})")
-        raise ExportError(f"{what}: " + "; ".join(parts))
+    problem = describe_mismatch(missing, unexpected, shapes)
+    if problem:
+        raise ExportError(f"{what}: {problem}")
+
+
+def describe_mismatch(missing: list[str], unexpected: list[str], shapes: list[str]) -> str:
+    """'missing N keys (a, b, ...); unexpected ...; N shape mismatches (...)', or '' when all fit."""
+    parts = []
+    if missing:
+        parts.append(f"missing {len(missing)} keys ({_few(missing)})")
+    if unexpected:
+        parts.append(f"unexpected {len(unexpected)} keys ({_few(unexpected)})")
+    if shapes:
+        parts.append(f"{len(shapes)} shape mismatches ({_few(shapes)})")
+    return "; ".join(parts)
 
 
 def load_into(model, path: str | Path, *, name: str, ignore: tuple[str, ...] = (), hint: str = "", log=None) -> None:

@@ -81,7 +81,13 @@ def build(name: str, *, num_classes: int | None, weights=None, config=None, log=
                           f"{(str(exc).splitlines() or [''])[0][:160]})") from None
     if weights is not None:
         hint = f" ({source}: " + ", ".join(f"{key} {getattr(cfg, key)}" for key in SHAPE_KEYS[:3]) + f", {k} classes)"
-        checkpoint.load_into(model, weights, name=name, hint=hint, log=log)
+        state = checkpoint.read_state(weights)
+        matched, _ = checkpoint.match_keys(state, model.state_dict())
+        if 2 * sum(key in model.state_dict() for key in matched) >= len(model.state_dict()):
+            checkpoint.load_into(model, weights, name=name, hint=hint, log=log)
+        else:  # the checkpoint's own key names (the hub's, older transformers'): transformers renames them
+            model = _from_pretrained(tf, cfg, checkpoint.weights_file(weights), f"{weights}: weights do not fit "
+                                     f"{name}{hint}")
     model.eval()
     classes = generic_classes(k)
     if saved_labels and len(saved_labels) == k:
@@ -90,6 +96,33 @@ def build(name: str, *, num_classes: int | None, weights=None, config=None, log=
                      mean=IMAGENET_MEAN, std=IMAGENET_STD, weights=None if weights is None else str(weights),
                      staged=staged_segformer(model), forward=_logits(model),
                      info={"family": "segformer", "config": {key: _plain(getattr(cfg, key)) for key in SHAPE_KEYS}})
+
+
+def _from_pretrained(tf, cfg, file: Path, what: str):
+    """transformers' own loading (key renames included) from a temporary save_pretrained directory holding
+    `cfg` and `file`; any missing, unexpected or mis-shaped key is refused in one line."""
+    import shutil
+    import tempfile
+
+    from edgeseg_export.checkpoint import describe_mismatch
+
+    verbosity = tf.logging.get_verbosity()
+    tf.logging.set_verbosity_error()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg.save_pretrained(tmp)
+            shutil.copy(file, Path(tmp) / ("model.safetensors" if file.suffix == ".safetensors" else "pytorch_model.bin"))
+            model, info = tf.SegformerForSemanticSegmentation.from_pretrained(
+                tmp, local_files_only=True, output_loading_info=True, ignore_mismatched_sizes=True)
+    except Exception as exc:  # noqa: BLE001 - an unreadable checkpoint
+        raise ExportError(f"{what} ({type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:160]})") from None
+    finally:
+        tf.logging.set_verbosity(verbosity)
+    shapes = [f"{key} {tuple(a)}≠{tuple(b)}" for key, a, b in info.get("mismatched_keys", [])]
+    problem = describe_mismatch(list(info.get("missing_keys", [])), list(info.get("unexpected_keys", [])), shapes)
+    if problem:
+        raise ExportError(f"{what}: {problem}")
+    return model
 
 
 def _plain(v):
