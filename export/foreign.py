@@ -2,7 +2,8 @@
 
 Usage: ``cut = split_onnx("seg.onnx", "aspp_out", out_dir)`` (or ``"auto"``); ``export_onnx(path, out, split=...)``
 
-Shape inference runs first (with --input-size fixed into a copy when the model's H, W are dynamic). The
+Shape inference runs first (onnxruntime's symbolic inference, else onnx's; with --input-size fixed into the
+model when its H, W are dynamic). The
 tensors crossing the cut (produced before it and consumed after it) must be exactly the split tensor;
 otherwise the error lists them. ``auto`` applies edgeseg_export.autosplit's rule. A trailing bilinear Resize
 (half-pixel or align_corners) is kept out of the task network (it becomes the manifest's ``upsample``), so the
@@ -53,6 +54,12 @@ def _load_inferred(path: Path, input_size):
         for d, v in zip(dims[2:], input_size, strict=True):
             if not d.HasField("dim_value"):
                 d.dim_value = int(v)
+    try:  # onnxruntime's symbolic inference follows sizes computed at run time (Resize to Shape(x)), onnx's not
+        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+        return SymbolicShapeInference.infer_shapes(model, auto_merge=True), inputs[0].name
+    except Exception:  # noqa: BLE001 - fall back to onnx's own inference
+        pass
     try:
         return shape_inference.infer_shapes(model, strict_mode=False), inputs[0].name
     except Exception as exc:  # noqa: BLE001
@@ -163,6 +170,10 @@ def export_onnx(path: Path, out: Path, *, split, num_classes, classes, input_siz
     log(f"parity (split files vs the whole ONNX model, onnxruntime): max |Δscore| {diff:.2e} (limit {limit:.3g})")
     if not diff <= limit:
         raise ExportError(f"{path}: parity check failed at {split!r}: max |Δscore| {diff:.3g} > {limit:.3g}")
+    if cut.upsample == "none" and tuple(so.shape[-2:]) != hw:  # e.g. SegFormer's logits at 1/4 resolution
+        cut.upsample = "bilinear"
+        log(f"the model's output is {so.shape[-2]}x{so.shape[-1]}, below the input size: upsampled bilinearly "
+            "(half-pixel), as SegFormer's post-processing does")
     # the labels network: task + upsampling + argmax, built as ONNX around the task graph
     labels_onnx(cut.task, out / "task_labels.onnx", cut.output_name, hw, cut.upsample == "bilinear",
                 align_corners=cut.align_corners)
@@ -194,7 +205,7 @@ def export_onnx(path: Path, out: Path, *, split, num_classes, classes, input_siz
                                                                           for t, v in cut.table]} if cut.table else {})},
         "cost": {},
         "parity": {"inputs": batch, "images": "smooth random", "max_abs_diff": diff, "tolerance": limit,
-                   "task_labels_agreement": float((so_up.argmax(1) == lo).mean()),
+                   "task_labels_agreement": float((_labels_of(so, hw, cut) == lo).mean()),
                    "reference": "the whole ONNX model (onnxruntime)"},
         "classes": list(classes),
         "palette": [list(p) for p in default_palette(k)],
@@ -202,6 +213,17 @@ def export_onnx(path: Path, out: Path, *, split, num_classes, classes, input_siz
                                                    .opset_import if o.domain in ("", "ai.onnx")), default=None)},
         "files": {"feature.onnx": "", "task.onnx": "", "task_labels.onnx": ""},
     }
+
+
+def _labels_of(scores: np.ndarray, hw, cut: OnnxCut) -> np.ndarray:
+    """argmax of the task scores upsampled to the input size as the manifest says."""
+    import torch
+    from torch.nn import functional as F
+
+    if cut.upsample != "bilinear":
+        return scores.argmax(1)
+    return F.interpolate(torch.from_numpy(scores), size=tuple(hw), mode="bilinear",
+                         align_corners=cut.align_corners).argmax(1).numpy()
 
 
 def labels_onnx(task: Path, dst: Path, output: str, hw, resize: bool, *, align_corners: bool = False) -> None:
