@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 import warnings
 
+import export_cli
 import pytest
-from click.testing import CliRunner
 
 from edgeseg.bundle import load_bundle
-from edgeseg.cli import main
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("segmentation_models_pytorch")
@@ -18,19 +17,6 @@ pytest.importorskip("transformers")
 SMALL = ["--input-size", "64x96", "--no-engines"]
 
 
-def _export(*args):
-    res = CliRunner().invoke(main, ["export", *map(str, args)])
-    assert res.exit_code == 0, res.output
-    return res.output
-
-
-def _fail(*args) -> str:
-    res = CliRunner().invoke(main, ["export", *map(str, args)])
-    assert res.exit_code == 1, res.output
-    assert "Traceback" not in res.output
-    lines = [ln for ln in res.output.strip().splitlines() if ln.startswith("Error: ")]
-    assert len(lines) == 1, res.output
-    return lines[0]
 
 
 def _model(name, num_classes=3):
@@ -62,7 +48,7 @@ def _same_weights(bundle_dir, spec):
 def test_module_prefix_state_dict(tmp_path):
     spec = _model("smp:FPN:mobilenet_v2")
     torch.save({f"module.{k}": v for k, v in spec.model.state_dict().items()}, tmp_path / "dp.pth")
-    out = _export("smp:FPN:mobilenet_v2", "--weights", tmp_path / "dp.pth", "--num-classes", 3, "--out",
+    out = export_cli.ok("smp:FPN:mobilenet_v2", "--weights", tmp_path / "dp.pth", "--num-classes", 3, "--out",
                   tmp_path / "b", *SMALL)
     assert "stripped key prefix 'module.'" in out
     _same_weights(tmp_path / "b", spec)
@@ -75,7 +61,7 @@ def test_lightning_checkpoint(tmp_path):
     torch.save({"epoch": 9, "global_step": 1230, "pytorch-lightning_version": "2.5.0", "state_dict": state,
                 "optimizer_states": [{"state": {}, "param_groups": [{"lr": 1e-3}]}], "lr_schedulers": [],
                 "hyper_parameters": {"arch": "DeepLabV3Plus", "lr": 1e-3}}, tmp_path / "epoch=9.ckpt")
-    out = _export("smp:DeepLabV3Plus:resnet18", "--weights", tmp_path / "epoch=9.ckpt", "--num-classes", 3,
+    out = export_cli.ok("smp:DeepLabV3Plus:resnet18", "--weights", tmp_path / "epoch=9.ckpt", "--num-classes", 3,
                   "--out", tmp_path / "b", *SMALL)
     assert "stripped key prefix 'model.'" in out and "RANDOM" not in out
     _same_weights(tmp_path / "b", spec)
@@ -87,12 +73,12 @@ def test_segformer_save_pretrained_directory(tmp_path):
     spec.model.config.id2label = {0: "road", 1: "car", 2: "sky"}
     spec.model.save_pretrained(tmp_path / "run")
     assert (tmp_path / "run" / "model.safetensors").is_file() and (tmp_path / "run" / "config.json").is_file()
-    _export("segformer-b0", "--weights", tmp_path / "run", "--out", tmp_path / "b", *SMALL)
+    export_cli.ok("segformer-b0", "--weights", tmp_path / "run", "--out", tmp_path / "b", *SMALL)
     b = load_bundle(tmp_path / "b")
     assert b.classes == ["road", "car", "sky"] and b.manifest["architecture"]["config"]["hidden_sizes"] == [32, 64, 160, 256]
     _same_weights(tmp_path / "b", spec)
     # the same file without its config: built with segformer-b1's published hyperparameters, it does not fit
-    msg = _fail("segformer-b1", "--weights", tmp_path / "run" / "model.safetensors", "--num-classes", 3, "--out",
+    msg = export_cli.fails("segformer-b1", "--weights", tmp_path / "run" / "model.safetensors", "--num-classes", 3, "--out",
                 tmp_path / "b1")
     assert "weights do not fit segformer-b1 (published segformer-b1 hyperparameters" in msg
     assert "shape mismatches (segformer." in msg
@@ -106,15 +92,15 @@ def test_segformer_save_pretrained_directory(tmp_path):
     ("maskformer", "unknown model (choose one of deeplabv3_mobilenet_v3_large"),
 ])
 def test_unknown_architecture_or_encoder_lists_the_valid_ones(tmp_path, name, expect):
-    assert expect in _fail(name, "--out", tmp_path / "b")
+    assert expect in export_cli.fails(name, "--out", tmp_path / "b")
 
 
 def test_weights_for_another_architecture_or_class_count(tmp_path):
     torch.save(_model("smp:FPN:mobilenet_v2").model.state_dict(), tmp_path / "fpn.pt")
-    msg = _fail("smp:Unet:mobilenet_v2", "--weights", tmp_path / "fpn.pt", "--num-classes", 3, "--out", tmp_path / "b")
+    msg = export_cli.fails("smp:Unet:mobilenet_v2", "--weights", tmp_path / "fpn.pt", "--num-classes", 3, "--out", tmp_path / "b")
     assert "weights do not fit smp:Unet:mobilenet_v2" in msg and "missing" in msg and "unexpected" in msg
     assert "decoder." in msg
-    msg = _fail("smp:FPN:mobilenet_v2", "--weights", tmp_path / "fpn.pt", "--num-classes", 7, "--out", tmp_path / "b")
+    msg = export_cli.fails("smp:FPN:mobilenet_v2", "--weights", tmp_path / "fpn.pt", "--num-classes", 7, "--out", tmp_path / "b")
     assert "2 shape mismatches (segmentation_head.0.weight (3, 128, 1, 1)≠(7, 128, 1, 1)" in msg
 
 
@@ -124,12 +110,12 @@ def test_segformer_config_that_does_not_match_the_weights(tmp_path):
     torch.save(_model("segformer-b0").model.state_dict(), tmp_path / "b0.pt")
     (tmp_path / "cfg").mkdir()
     (tmp_path / "cfg" / "config.json").write_text(json.dumps({"model_type": "segformer", **VARIANTS["segformer-b1"]}))
-    msg = _fail("segformer-b0", "--weights", tmp_path / "b0.pt", "--num-classes", 3, "--config", tmp_path / "cfg",
+    msg = export_cli.fails("segformer-b0", "--weights", tmp_path / "b0.pt", "--num-classes", 3, "--config", tmp_path / "cfg",
                 "--out", tmp_path / "b")
     assert "weights do not fit segformer-b0 (config" in msg and "hidden_sizes [64, 128, 320, 512]" in msg
     assert "shape mismatches" in msg
     (tmp_path / "cfg" / "config.json").write_text(json.dumps({"model_type": "bert"}))
-    assert "not a SegFormer config (model_type 'bert')" in _fail("segformer-b0", "--config", tmp_path / "cfg",
+    assert "not a SegFormer config (model_type 'bert')" in export_cli.fails("segformer-b0", "--config", tmp_path / "cfg",
                                                                  "--out", tmp_path / "b")
 
 
@@ -141,6 +127,6 @@ def test_onnx_without_a_cut_that_meets_the_rule_lists_the_candidates(tmp_path):
         warnings.simplefilter("ignore")
         torch.onnx.export(net, (torch.randn(1, 3, 32, 32),), str(tmp_path / "m.onnx"), input_names=["x"],
                           output_names=["y"], dynamo=False)
-    msg = _fail(tmp_path / "m.onnx", "--out", tmp_path / "b")
+    msg = export_cli.fails(tmp_path / "m.onnx", "--out", tmp_path / "b")
     assert "--split auto: no single-tensor cut leaves the task network ≤ 10% of the FLOPs" in msg
     assert "candidates (task share):" in msg and "Relu" in msg and "(84%)" in msg
