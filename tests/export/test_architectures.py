@@ -25,14 +25,15 @@ HW = (64, 96)
 K = 5
 # name, auto split point, feature stride, feature channels, what interp warps (scores: the task is a 1×1 conv).
 # smp:FPN:mobilenet_v2 exports the same way, but its untrained fp16 labels agree on only ~98.6 % (see
-# edgeseg_export.parity): FPN's fp16 parity is tested on resnet18.
+# edgeseg_export.parity): FPN's fp16 parity is tested on resnet18. Untrained fcn_resnet50's fp16 labels agree
+# on 97.4–98.8 % (docs/EXPORT.md): it is exported at fp32 only.
 ARCHS = [
     ("smp:DeepLabV3Plus:resnet18", "decoder", 4, 256, "scores"),
     ("smp:FPN:resnet18", "decoder", 4, 128, "scores"),
     ("smp:Unet:efficientnet-b0", "decoder", 1, 16, "features"),  # U-Net's head is a 3×3 conv
     ("segformer-b0", "decode_head.activation", 4, 256, "scores"),
     ("lraspp_mobilenet_v3_large", "classifier.fusion", 8, 40 + 128, "scores"),
-    pytest.param(("fcn_resnet50", "classifier.3", 8, 512, "scores"), marks=pytest.mark.slow),
+    pytest.param(("fcn_resnet50", "classifier.3", 8, 512, "scores", "fp32"), marks=pytest.mark.slow),
 ]
 
 
@@ -59,12 +60,12 @@ def clip(tmp_path_factory):
 
 @pytest.fixture(scope="module", params=ARCHS, ids=lambda a: a[0])
 def exported(request, tmp_path_factory):
-    name, point, stride, channels, space = request.param
+    name, point, stride, channels, space, *precision = request.param
     d = tmp_path_factory.mktemp("arch")
     spec = build_calibrated(name, d / "w.pt")
     res = CliRunner().invoke(main, ["export", name, "--out", str(d / "b"), "--weights", str(d / "w.pt"),
                                     "--num-classes", str(K), "--input-size", f"{HW[0]}x{HW[1]}",
-                                    "--precision", "fp16", "--no-engines"])
+                                    "--precision", (precision or ["fp16"])[0], "--no-engines"])
     assert res.exit_code == 0, res.output
     return load_bundle(d / "b"), spec, (point, stride, channels, space), res.output
 
@@ -94,11 +95,13 @@ def test_torch_labels_equal_feature_task_onnx_labels(exported):
     counts = np.bincount(ref.ravel(), minlength=K) / ref.size
     assert (counts > 0.01).sum() >= 2, counts  # the labels vary: parity is not trivially 100 %
     for precision, limit in (("fp32", 0.999), ("fp16", 0.99)):
+        if precision != "fp32" and b.precision != precision:
+            continue
         f = OrtRunner(b.net("feature", precision).file).run({"image": x.numpy()})["feature"]
         labels = OrtRunner(b.net("task_labels", precision).file).run({"feature": f})["labels"]
         assert (labels == ref).mean() >= limit, precision
     assert b.manifest["parity"]["task_labels_agreement"] >= 0.999
-    assert b.manifest["parity"]["fp16"]["label_agreement"] >= 0.99
+    assert b.precision == "fp32" or b.manifest["parity"]["fp16"]["label_agreement"] >= 0.99
 
 
 def test_runtime_runs_the_bundle_with_interp_and_prop(exported, clip, tmp_path):
