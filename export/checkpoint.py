@@ -11,6 +11,7 @@ Accepted: plain state dicts (``torch.save(model.state_dict())``); dicts that hol
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from edgeseg.errors import ExportError
@@ -49,6 +50,10 @@ def read_state(path: str | Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if found and "Weights only load failed" in str(exc):
+            raise ExportError(f"{path}: holds Python objects that are not loaded, for safety ({found[1]}); save its "
+                              "state dict alone: torch.save(ckpt['state_dict'], 'weights.pt')") from None
         raise ExportError(f"{path}: not a PyTorch state dict ({type(exc).__name__}: {_first_line(exc)})") from None
     for _ in range(2):  # e.g. {"state_dict": {...}} or {"model": {"state_dict": ...}}
         if isinstance(state, dict) and not _is_state(state):

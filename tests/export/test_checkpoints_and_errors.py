@@ -84,6 +84,16 @@ def test_segformer_save_pretrained_directory(tmp_path):
     assert "shape mismatches (segformer." in msg
 
 
+def test_checkpoint_with_python_objects_is_not_unpickled(tmp_path):
+    import argparse
+
+    torch.save({"state_dict": {"x": torch.zeros(1)}, "hyper_parameters": argparse.Namespace(lr=0.1)},
+               tmp_path / "last.ckpt")
+    msg = export_cli.fails("smp:FPN:mobilenet_v2", "--weights", tmp_path / "last.ckpt", "--out", tmp_path / "b")
+    assert "holds Python objects that are not loaded, for safety (argparse.Namespace)" in msg
+    assert "torch.save(ckpt['state_dict'], 'weights.pt')" in msg
+
+
 @pytest.mark.parametrize("name, expect", [
     ("smp:DeepLabV4:resnet18", "unknown smp architecture 'DeepLabV4' (choose one of Unet, UnetPlusPlus"),
     ("smp:FPN:resnet19", "unknown smp encoder 'resnet19' (choose one of resnet18, resnet34"),
