@@ -20,6 +20,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="reference")
     ap.add_argument("--input-size", default=None, help="HxW (default: the model's)")
+    ap.add_argument("--num-classes", type=int, default=None, help="Needed for smp and SegFormer models.")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
@@ -28,7 +29,7 @@ def main() -> None:
     from edgeseg_export import onnxio, split, zoo
     from edgeseg_export.pipeline import parse_input_size
 
-    spec = zoo.build(args.model, warn=lambda _m: None)
+    spec = zoo.build(args.model, num_classes=args.num_classes, warn=lambda _m: None)
     hw = parse_input_size(args.input_size) if args.input_size else spec.input_size
     table = split.costs(spec.staged, hw)
     x = np.random.default_rng(0).standard_normal((1, 3, *hw)).astype(np.float32)

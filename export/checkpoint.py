@@ -65,6 +65,12 @@ def read_state(path: str | Path) -> dict:
     return state
 
 
+def classes_in(path: str | Path, head_key: str) -> int | None:
+    """The class count of a checkpoint: rows of the tensor whose key ends with `head_key` (any prefix)."""
+    hits = [v for k, v in read_state(path).items() if k == head_key or k.endswith("." + head_key)]
+    return int(hits[0].shape[0]) if len(hits) == 1 and hits[0].ndim >= 1 else None
+
+
 def _is_state(d: dict) -> bool:
     import torch
 

@@ -72,7 +72,12 @@ def build(name: str, *, num_classes: int | None, weights=None, config=None, log=
     saved_labels = params.pop("id2label", None)
     params.pop("label2id", None)
     params.pop("num_labels", None)
-    k = num_classes or (len(saved_labels) if saved_labels else 1)
+    k = num_classes or (len(saved_labels) if saved_labels else None)
+    if not k and weights is not None:
+        k = checkpoint.classes_in(weights, "decode_head.classifier.weight")
+    if not k:
+        raise ExportError(f"{name}: give --num-classes N (" + ("the checkpoint does not say)" if weights is not None
+                                                               else "random weights)"))
     try:
         cfg = tf.SegformerConfig(**params, num_labels=k)
         model = tf.SegformerForSemanticSegmentation(cfg)

@@ -50,7 +50,10 @@ def build(name: str, *, num_classes: int | None, weights=None, log=None):
     from edgeseg_export.zoo import IMAGENET_MEAN, IMAGENET_STD, ModelSpec, generic_classes
 
     arch, enc = parse_name(name)
-    k = num_classes or 1
+    k = num_classes or (checkpoint.classes_in(weights, "segmentation_head.0.weight") if weights is not None else None)
+    if not k:
+        raise ExportError(f"{name}: give --num-classes N (the checkpoint does not say)" if weights is not None
+                          else f"{name}: give --num-classes N (random weights)")
     try:
         model = architectures()[arch](encoder_name=enc, encoder_weights=None, classes=k)
     except Exception as exc:  # noqa: BLE001 - smp/timm refuse some encoder × architecture pairs

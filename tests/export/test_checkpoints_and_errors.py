@@ -61,11 +61,13 @@ def test_lightning_checkpoint(tmp_path):
     torch.save({"epoch": 9, "global_step": 1230, "pytorch-lightning_version": "2.5.0", "state_dict": state,
                 "optimizer_states": [{"state": {}, "param_groups": [{"lr": 1e-3}]}], "lr_schedulers": [],
                 "hyper_parameters": {"arch": "DeepLabV3Plus", "lr": 1e-3}}, tmp_path / "epoch=9.ckpt")
-    out = export_cli.ok("smp:DeepLabV3Plus:resnet18", "--weights", tmp_path / "epoch=9.ckpt", "--num-classes", 3,
-                  "--out", tmp_path / "b", *SMALL)
+    out = export_cli.ok("smp:DeepLabV3Plus:resnet18", "--weights", tmp_path / "epoch=9.ckpt", "--out",
+                        tmp_path / "b", *SMALL)  # the class count comes from the checkpoint's head
     assert "stripped key prefix 'model.'" in out and "RANDOM" not in out
     _same_weights(tmp_path / "b", spec)
     assert load_bundle(tmp_path / "b").manifest["source"]["weights"] == "epoch=9.ckpt"
+    assert len(load_bundle(tmp_path / "b").classes) == 3
+    assert "give --num-classes N (random weights)" in export_cli.fails("smp:FPN:resnet18", "--out", tmp_path / "c")
 
 
 def test_segformer_save_pretrained_directory(tmp_path):
