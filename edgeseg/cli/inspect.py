@@ -42,6 +42,7 @@ def describe(bundle) -> list[str]:
             parts.append(f"feature {cost['feature_gflops']:.3f} GFLOP, task {cost['task_gflops']:.4f} GFLOP "
                          f"(task {cost['task_share']:.1%})")
         lines.append("cost       " + "; ".join(parts))
+    lines.append(warp_line(bundle))
     parity = m.get("parity") or {}
     if parity:
         lines.append(f"parity     max |Δscore| {parity.get('max_abs_diff', float('nan')):.2e} "
@@ -59,6 +60,24 @@ def describe(bundle) -> list[str]:
     else:
         lines.append("engines    none built (built on the target: edgeseg build-engines BUNDLE, or at the first run)")
     return lines
+
+
+def warp_line(bundle) -> str:
+    """What the feature stride and channels imply between keyframes: cells, values warped, measured ms."""
+    c, h, w = bundle.feature_shape
+    feat = bundle.manifest["feature"]
+    line = (f"warp       stride {feat.get('stride', bundle.stride)} × {feat.get('channels', c)} channels: "
+            f"{h}×{w} = {h * w} cells")
+    cost = bundle.manifest.get("cost") or {}
+    warp = cost.get("warp")
+    if not warp:
+        return line + f"; interp warps {h * w * c} feature values per frame (at most; fewer if the task is 1×1)"
+    line += (f"; interp warps {warp['space']} ({warp['channels_warped']} channels, {warp['values_per_frame']} "
+             f"values): {warp['ms']:.3f} ms per frame")
+    if "interp_ceiling" in cost:
+        line += (f"; interp K={cost.get('interp_k', 10)} ceiling {cost['interp_ceiling']:.2f}× frame mode "
+                 "(networks + warps, at export)")
+    return line
 
 
 @click.command()

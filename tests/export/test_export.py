@@ -57,7 +57,7 @@ def test_manifest_has_the_contract_fields(mobilenet):
                           "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
     assert m["stride"] == 16
     assert m["feature"] == {"file": "feature.onnx", "input": "image", "output": "feature",
-                            "shape": ["N", 256, 4, 6], "dtype": "float32"}
+                            "shape": ["N", 256, 4, 6], "dtype": "float32", "stride": 16, "channels": 256}
     assert m["task"]["file"] == "task.onnx" and m["task"]["shape"] == ["N", 21, 4, 6]
     assert m["task"]["upsample"] == "bilinear" and m["task"]["output_stride"] == 16
     assert m["task_labels"]["file"] == "task_labels.onnx" and m["task_labels"]["dtype"] == "uint8"

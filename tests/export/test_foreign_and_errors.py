@@ -7,6 +7,7 @@ import sys
 import textwrap
 import warnings
 
+import export_cli
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -19,14 +20,6 @@ torch = pytest.importorskip("torch")
 ASPP_OUT = "/m/classifier/classifier.0/project/project.2/Relu_output_0"
 ASPP_BRANCH = "/m/classifier/classifier.0/convs.0/convs.0.2/Relu_output_0"
 
-
-def _fail(*args) -> str:
-    res = CliRunner().invoke(main, ["export", *map(str, args)])
-    assert res.exit_code == 1, res.output
-    assert "Traceback" not in res.output
-    lines = [ln for ln in res.output.strip().splitlines() if ln.startswith("Error: ")]
-    assert len(lines) == 1, res.output
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -78,17 +71,24 @@ def test_foreign_onnx_split_after_aspp(full_onnx, tmp_path):
 
 
 def test_foreign_split_tensor_not_found_lists_candidates(full_onnx, tmp_path):
-    msg = _fail(full_onnx, "--split", "no_such_tensor", "--out", tmp_path / "b")
+    msg = export_cli.fails(full_onnx, "--split", "no_such_tensor", "--out", tmp_path / "b")
     assert "split tensor 'no_such_tensor' not found; candidates:" in msg and "/m/classifier/" in msg
 
 
 def test_foreign_cut_that_is_not_a_single_tensor_names_the_crossing(full_onnx, tmp_path):
-    msg = _fail(full_onnx, "--split", ASPP_BRANCH, "--out", tmp_path / "b")
+    msg = export_cli.fails(full_onnx, "--split", ASPP_BRANCH, "--out", tmp_path / "b")
     assert "not a single-tensor cut; tensors crossing it:" in msg and ASPP_BRANCH in msg and "/m/backbone/" in msg
 
 
-def test_foreign_needs_an_explicit_split(full_onnx, tmp_path):
-    assert "needs --split TENSOR" in _fail(full_onnx, "--out", tmp_path / "b")
+def test_foreign_auto_split_cuts_before_the_last_conv(full_onnx, tmp_path):
+    res = CliRunner().invoke(main, ["export", str(full_onnx), "--out", str(tmp_path / "b"), "--no-engines"])
+    assert res.exit_code == 0, res.output
+    b = load_bundle(tmp_path / "b")
+    split = b.manifest["split"]
+    assert split["auto"] is True and split["candidates"][-1]["tensor"] == b.feature.output
+    assert split["candidates"][-1]["task_share"] <= 0.10 and b.task.extra["upsample"] == "bilinear"
+    assert b.feature_shape == (256, 4, 6) and b.manifest["feature"]["stride"] == 16  # after the head's ReLU
+    assert b.manifest["parity"]["max_abs_diff"] <= 1e-3
 
 
 def test_int8_calibration_qdq_and_calib_frames(tmp_path):
@@ -112,11 +112,11 @@ def test_int8_calibration_qdq_and_calib_frames(tmp_path):
 
 
 def test_int8_needs_calib(tmp_path):
-    assert "--precision int8 needs --calib SOURCE" in _fail("reference", "--precision", "int8", "--out", tmp_path)
+    assert "--precision int8 needs --calib SOURCE" in export_cli.fails("reference", "--precision", "int8", "--out", tmp_path)
 
 
 def test_unknown_model(tmp_path):
-    msg = _fail("deeplabv9_huge", "--out", tmp_path / "b")
+    msg = export_cli.fails("deeplabv9_huge", "--out", tmp_path / "b")
     assert msg.startswith("Error: deeplabv9_huge: unknown model") and "deeplabv3_resnet50" in msg
 
 
@@ -125,39 +125,39 @@ def test_weights_for_another_architecture(tmp_path):
 
     spec = zoo.build("deeplabv3_mobilenet_v3_large", num_classes=8, warn=lambda _m: None)
     torch.save(spec.model.state_dict(), tmp_path / "mnv3.pt")
-    msg = _fail("reference", "--weights", tmp_path / "mnv3.pt", "--out", tmp_path / "b")
+    msg = export_cli.fails("reference", "--weights", tmp_path / "mnv3.pt", "--out", tmp_path / "b")
     assert "weights do not fit reference" in msg and ("missing" in msg or "shape mismatches" in msg)
     assert "backbone." in msg or "classifier." in msg
 
 
 def test_weights_file_that_is_no_state_dict(tmp_path):
     (tmp_path / "w.pt").write_bytes(b"definitely not a checkpoint")
-    assert "not a PyTorch state dict" in _fail("reference", "--weights", tmp_path / "w.pt", "--out", tmp_path / "b")
-    assert "no such weights file" in _fail("reference", "--weights", tmp_path / "nope.pt", "--out", tmp_path / "b")
+    assert "not a PyTorch state dict" in export_cli.fails("reference", "--weights", tmp_path / "w.pt", "--out", tmp_path / "b")
+    assert "no such weights file" in export_cli.fails("reference", "--weights", tmp_path / "nope.pt", "--out", tmp_path / "b")
 
 
 @pytest.mark.parametrize("size", ["360", "360x", "axb", "0x480", "360x480x3", "-1x20"])
 def test_malformed_input_size(tmp_path, size):
-    msg = _fail("reference", "--input-size", size, "--out", tmp_path / "b")
+    msg = export_cli.fails("reference", "--input-size", size, "--out", tmp_path / "b")
     assert f"--input-size {size!r}: expected HxW" in msg
 
 
 def test_classes_that_do_not_fit(tmp_path):
     (tmp_path / "c.json").write_text('["a", "b"]')
-    assert "--classes lists 2 names but --num-classes is 3" in _fail(
+    assert "--classes lists 2 names but --num-classes is 3" in export_cli.fails(
         "reference", "--classes", tmp_path / "c.json", "--num-classes", 3, "--out", tmp_path / "b")
     (tmp_path / "bad.json").write_text('["a", ')
-    assert "not a valid JSON list" in _fail("reference", "--classes", tmp_path / "bad.json", "--out", tmp_path / "b")
+    assert "not a valid JSON list" in export_cli.fails("reference", "--classes", tmp_path / "bad.json", "--out", tmp_path / "b")
 
 
 def test_split_point_not_found(tmp_path):
-    msg = _fail("reference", "--split", "classifier.9", "--input-size", "64x96", "--out", tmp_path / "b")
+    msg = export_cli.fails("reference", "--split", "classifier.9", "--input-size", "64x96", "--out", tmp_path / "b")
     assert "split point 'classifier.9' not found; candidates: backbone, classifier.0" in msg
 
 
 def test_output_dir_not_writable(tmp_path):
     (tmp_path / "file").write_text("x")
-    msg = _fail("reference", "--out", tmp_path / "file" / "b")
+    msg = export_cli.fails("reference", "--out", tmp_path / "file" / "b")
     assert "output directory not writable" in msg and str(tmp_path / "file" / "b") in msg
 
 

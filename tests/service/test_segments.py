@@ -7,7 +7,7 @@ import time
 import av
 import numpy as np
 
-from edgeseg.pipeline.segmenter import Result
+from edgeseg.pipeline.result import Result
 from edgeseg.service.segments import RollingOutputs, enforce_retention
 from edgeseg.source.frame import Frame
 
