@@ -39,10 +39,12 @@ DEMO_OVERLAY = "edgeseg-demo.mp4"
 @click.option("--masks", type=click.Path(path_type=Path), default=None, help="Write frame-<i>.png label masks here.")
 @click.option("--stats", type=click.Path(path_type=Path), default=None, help="Write one JSON line per frame.")
 @click.option("--alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Overlay opacity.")
+@click.option("--overlay-scale", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
+              help="Overlay size relative to the input (e.g. 0.5 for a preview).")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after N frames.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal, for files).")
 def run(source, model, mode, keyframe_interval, keyframes, keyframe_budget, max_keyframe_interval, iframe_keys,
-        fusion, backend, threads, overlay, masks, stats, alpha, max_frames, progress) -> None:
+        fusion, backend, threads, overlay, masks, stats, alpha, overlay_scale, max_frames, progress) -> None:
     """Segment SOURCE: a video file, rtsp:// URL, cameraN or /dev/videoN, or `demo`.
 
     Example: edgeseg run clip.mp4 --overlay out.mp4 --stats stats.jsonl
@@ -55,7 +57,7 @@ def run(source, model, mode, keyframe_interval, keyframes, keyframe_budget, max_
         source, bundle=model, mode=mode, keyframe_interval=keyframe_interval, iframe_keys=iframe_keys,
         keyframes=keyframes, keyframe_budget=keyframe_budget, max_keyframe_interval=max_keyframe_interval,
         fusion=fusion, backend=backend, threads=threads, overlay=overlay, masks=masks, stats=stats, alpha=alpha,
-        max_frames=max_frames, progress=progress if progress is not None else sys.stderr.isatty(),
+        overlay_scale=overlay_scale, max_frames=max_frames, progress=progress if progress is not None else sys.stderr.isatty(),
         handle_signals=True,
     )
     click.echo(summary.line(), err=True)

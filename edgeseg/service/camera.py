@@ -18,6 +18,7 @@ import time
 from edgeseg.errors import EdgesegError, SourceError
 from edgeseg.service.config import CameraConfig
 from edgeseg.service.segments import RollingOutputs, enforce_retention
+from edgeseg.sink.writer import ThreadedSink
 
 log = logging.getLogger("edgeseg.service")
 
@@ -113,7 +114,7 @@ class CameraWorker:
         self.attempted = threading.Event()  # set after the first open attempt, good or bad
         self.last_progress = time.monotonic()
         self._stop = threading.Event()
-        self._outputs: RollingOutputs | None = None
+        self._outputs: ThreadedSink | None = None
         self._connection = 0
         self._audit_at = 0.0
         self._audit_seg = None
@@ -233,10 +234,10 @@ class CameraWorker:
         cfg, bundle = self.cfg, self.bundle
         fps = source.info.fps or 25.0
         if self._outputs is None:
-            self._outputs = RollingOutputs(cfg.out, segment_seconds=cfg.segment_seconds, fps=fps,
-                                           classes=bundle.classes, palette=bundle.palette, overlay=cfg.overlay,
-                                           stats=cfg.stats, masks=cfg.masks, alpha=cfg.alpha,
-                                           on_finished=lambda _p: self._retention())
+            self._outputs = ThreadedSink(RollingOutputs(  # written on its own thread, like `edgeseg run`
+                cfg.out, segment_seconds=cfg.segment_seconds, fps=fps, classes=bundle.classes,
+                palette=bundle.palette, overlay=cfg.overlay, stats=cfg.stats, masks=cfg.masks, alpha=cfg.alpha,
+                live=source.info.is_live, on_finished=lambda _p: self._retention()))
         policy = ForcedKeyframes(make_policy(cfg.keyframes, interval=cfg.keyframe_interval,
                                              at_iframes=cfg.iframe_keys))
         seg = StreamSegmenter(client, mode=cfg.mode, policy=policy, model_hw=bundle.input_hw, mean=bundle.mean,

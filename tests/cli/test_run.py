@@ -83,6 +83,7 @@ def test_sigterm_flushes_complete_outputs(tmp_path, moving_clip):
     assert "Traceback" not in err and "interrupted" in err
     n = len(stats.read_text().splitlines())
     assert 10 <= n < 150
+    assert [json.loads(x)["frame"] for x in stats.read_text().splitlines()] == list(range(n))  # JSONL complete
     assert len(list(masks.glob("frame-*.png"))) == n
     assert _count_frames(overlay) == n  # the overlay was finalised: playable, every processed frame in it
 
