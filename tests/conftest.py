@@ -3,7 +3,13 @@ the guard of the compiled-kernel tests."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# Tests exercise the compiled kernels from their first call (the default compiles them in a background process
+# first); tests of that behaviour set EDGESEG_JIT themselves.
+os.environ.setdefault("EDGESEG_JIT", "inline")
 
 from edgeseg.info import gpu_info
 
@@ -36,11 +42,9 @@ def jit_mode(request, monkeypatch):
     from edgeseg import jit as jit_module
 
     monkeypatch.setenv("EDGESEG_NO_JIT", "0" if request.param == "numba" else "1")
-    jit_module._numba.cache_clear()
-    jit_module.compiled.cache_clear()
+    jit_module.reset()
     yield request.param
-    jit_module._numba.cache_clear()
-    jit_module.compiled.cache_clear()
+    jit_module.reset()
 
 
 @pytest.fixture(scope="session")

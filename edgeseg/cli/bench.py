@@ -35,9 +35,14 @@ def bench(source, model, labels_dir, modes, intervals, adaptive, fusion, json_pa
     Example: edgeseg bench clip/video.mp4 --labels clip/labels --intervals 2,5,10 --plot fig.png
     """
     from edgeseg.benchmark import benchmark, format_table, parse_fusions, parse_intervals, parse_modes, plot
+    from edgeseg.extras import require
     from edgeseg.pipeline.networks import open_networks
 
     mode_list, ks, fusions = parse_modes(modes), parse_intervals(intervals), parse_fusions(fusion)
+    if "flow" in mode_list:  # fail now, not after the other modes ran
+        require("cv2", purpose="--modes flow (optical flow; or leave flow out of --modes)")
+    if plot_path is not None:
+        require("matplotlib", purpose="--plot")
     adaptive_ks = parse_intervals(adaptive) if adaptive.strip() else []
     nets, bundle = open_networks(model, backend=backend, threads=threads)
 

@@ -8,18 +8,12 @@ from __future__ import annotations
 
 import click
 
-from edgeseg.errors import ExportError
-
 
 def _load_exporter():
-    import importlib
+    from edgeseg.extras import require
 
-    for name in ("torch", "torchvision", "onnx"):
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            raise ExportError(f"edgeseg export needs torch, torchvision and onnx ({name} not installed): "
-                              "pip install 'edgeseg[export]'") from None
+    for name in ("torch", "torchvision", "onnx", "onnxscript"):
+        require(name, purpose="edgeseg export")
     from edgeseg_export import pipeline
 
     return pipeline

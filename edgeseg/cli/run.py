@@ -61,6 +61,15 @@ def run(source, model, mode, keyframe_interval, keyframes, keyframe_budget, max_
         handle_signals=True,
     )
     click.echo(summary.line(), err=True)
+    if model is None and source != "demo":  # any backend: the shipped model is synthetic-only
+        from edgeseg.info import reference_model_note
+
+        click.echo(reference_model_note(), err=True)
+    from edgeseg import jit
+
+    if jit.compiling():
+        click.echo("kernels: NumPy paths this run; numba compiles them in the background for later runs "
+                   "(`edgeseg warmup` does it now)", err=True)
     if overlay is not None:
         click.echo(f"overlay: {overlay.resolve()}")
     if summary.interrupted:

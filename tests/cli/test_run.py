@@ -132,3 +132,12 @@ def test_truncated_source_ends_cleanly_with_a_count(tmp_path, moving_clip):
     n = len(stats.read_text().splitlines())
     assert 0 < n < 150
     assert f"{n} frames" in res.output
+
+
+def test_default_model_on_real_input_says_its_limits_once(tmp_path, moving_clip):
+    res = CliRunner().invoke(main, ["run", str(moving_clip.path), "--max-frames", "3"])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("trained on synthetic streets only") == 1 and "edgeseg export" in res.output
+    res = CliRunner().invoke(main, ["run", str(moving_clip.path), "--max-frames", "3", "--model",
+                                    str(default_bundle_path())])
+    assert "synthetic streets" not in res.output  # a model was chosen: no note
