@@ -82,10 +82,10 @@ class RollingOutputs:
             self._stats.write(json.dumps(line) + "\n")
             self._stats.flush()
         if self._masks_dir is not None:
-            from edgeseg.sink.masks import MASK_PNG_LEVEL
+            from edgeseg.sink.masks import MASK_PNG
             from edgeseg.sink.png import write_png
 
-            write_png(self._masks_dir / f"frame-{result.frame.index:06d}.png", result.labels, level=MASK_PNG_LEVEL)
+            write_png(self._masks_dir / f"frame-{result.frame.index:06d}.png", result.labels, **MASK_PNG)
 
     def finish(self) -> None:
         """Close the open segment and give its files their final names."""

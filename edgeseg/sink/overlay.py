@@ -21,7 +21,7 @@ from edgeseg.errors import ConfigError
 from edgeseg.jit import compiled
 
 OVERLAY_CRF = 23
-OVERLAY_PRESET = "superfast"
+OVERLAY_PRESET = "ultrafast"  # same quality as veryfast at crf 23 (PSNR), 1/3 of its CPU, 2.8x the bytes
 # BT.601 limited range, the matrix swscale uses for rgb24 → yuv420p (what the encoder got before)
 _RGB_TO_YUV = np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]]) / 255
 _YUV_OFFSET = np.array([16.0, 128.0, 128.0])
