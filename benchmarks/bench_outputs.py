@@ -7,7 +7,9 @@ Each round runs every configuration once through `segment_source` (what `edgeseg
 that rotates between rounds, so a slow phase of a shared machine hits every configuration alike. Reported:
 each configuration's median fps over the rounds and the ratio of medians to "none" (targets: overlay+stats
 ≥ 0.6, masks ≥ 0.8). fps is the run's own summary: decode to the last output byte written (writer threads
-drained). Without --clip it renders a synthetic street clip (seed 7) at --size; a first untimed run loads
+drained). Also the process CPU time per frame (model load included, the same in every configuration): on a
+machine whose cores are busy with other work the fps ratios follow the CPU costs; on an idle one the writer
+threads use the core that inference leaves free. Without --clip it renders a synthetic street clip (seed 7) at --size; a first untimed run loads
 the numba kernels.
 """
 
@@ -18,6 +20,7 @@ import json
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from edgeseg.pipeline.session import segment_source
@@ -60,25 +63,30 @@ def main(argv=None) -> int:
         common = {"mode": a.mode, "keyframe_interval": a.k, "max_frames": a.frames}
         segment_source(clip, **common, **outputs("overlay+stats", Path(tmp) / "warm", a.overlay_scale))  # warm-up
         fps: dict[str, list[float]] = {c: [] for c in configs}
+        cpu: dict[str, list[float]] = {c: [] for c in configs}
         for r in range(a.rounds):
             order = configs[r % len(configs):] + configs[:r % len(configs)]
             for config in order:
                 out = Path(tmp) / f"r{r}-{config}"
+                start = time.process_time()
                 summary = segment_source(clip, **common, **outputs(config, out, a.overlay_scale))
+                cpu[config].append(1e3 * (time.process_time() - start) / max(summary.frames, 1))
                 fps[config].append(summary.fps)
             print(f"round {r + 1}: " + ", ".join(f"{c} {fps[c][-1]:.1f}" for c in configs), file=sys.stderr)
         size = Path(tmp, f"r0-{'overlay+stats' if 'overlay+stats' in configs else 'overlay'}", "overlay.mp4")
         overlay_bytes = size.stat().st_size if size.exists() else None
     med = {c: statistics.median(v) for c, v in fps.items()}
+    cpu_med = {c: statistics.median(v) for c, v in cpu.items()}
     base = med.get("none")
     print(f"clip {clip}, mode {a.mode}, K={a.k}, {a.frames} frames, {a.rounds} rounds; overlay libx264 crf "
           f"{OVERLAY_CRF} preset {OVERLAY_PRESET}, scale {a.overlay_scale}, {overlay_bytes} bytes")
-    print(f"{'outputs':<15} {'median fps':>10} {'min':>7} {'max':>7} {'vs none':>8}")
+    print(f"{'outputs':<15} {'median fps':>10} {'min':>7} {'max':>7} {'vs none':>8} {'CPU ms/frame':>13}")
     for c in configs:
         ratio = f"{med[c] / base:.2f}" if base else "-"
-        print(f"{c:<15} {med[c]:>10.1f} {min(fps[c]):>7.1f} {max(fps[c]):>7.1f} {ratio:>8}")
+        print(f"{c:<15} {med[c]:>10.1f} {min(fps[c]):>7.1f} {max(fps[c]):>7.1f} {ratio:>8} {cpu_med[c]:>13.2f}")
     if a.json:
-        Path(a.json).write_text(json.dumps({"clip": clip, "fps": fps, "median": med, "overlay_bytes": overlay_bytes,
+        Path(a.json).write_text(json.dumps({"clip": clip, "fps": fps, "median": med, "cpu_ms_per_frame": cpu,
+                                            "overlay_bytes": overlay_bytes,
                                             "preset": OVERLAY_PRESET, "crf": OVERLAY_CRF,
                                             "overlay_scale": a.overlay_scale}, indent=1) + "\n")
     return 0
