@@ -5,11 +5,12 @@ Usage: ``kernel = compiled(_python_kernel)``; ``kernel(...) if kernel else numpy
 Per-frame label upsampling, warping and motion-field building do little arithmetic on small maps; in NumPy
 their cost is mostly per-call overhead and temporaries. numba compiles the plain loops (no GIL while they
 run), but compiling them all takes seconds, which a first run used to spend inside its frames. Now a
-process whose kernel cache is not warm runs the NumPy paths (measured as fast on a 960×540 clip, see
-docs/RUNTIME.md) and starts one background process that compiles every kernel
-into the cache (`warm_up`: a tiny clip through every mode and output) on idle CPU time only. Once that process has finished,
-`compiled` hands out the cached kernels, in this run too. `edgeseg warmup` does the same in the foreground
-(install scripts, ExecStartPre).
+process whose kernel cache is not warm runs the NumPy paths (nearly as fast on a 960×540 clip, see
+docs/RUNTIME.md) and starts one background process that compiles every kernel into the cache (`warm_up`: a
+tiny clip through every mode and output) on idle CPU time only: as it exits, or after START_AFTER_S of
+running, so that a short first run is not disturbed at all (even at idle priority the compile slowed one on a
+loaded 2-core machine). Once that process has finished, `compiled` hands out the cached kernels, in a long
+run too. `edgeseg warmup` does the same in the foreground (install scripts, ExecStartPre).
 
 Cache: ``$NUMBA_CACHE_DIR`` if set, else edgeseg.cache.writable_cache("numba") (~/.cache/edgeseg/numba, or
 systemd's CacheDirectory, or a temp dir). ``EDGESEG_JIT``: ``background`` (default), ``inline`` (compile on
@@ -18,6 +19,7 @@ first call, in this process: the tests), ``off`` (NumPy only; ``EDGESEG_NO_JIT=1
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import os
@@ -27,7 +29,8 @@ import time
 from pathlib import Path
 
 _POLL_S = 0.25
-_state: dict = {"warm": False, "proc": None, "polled": 0.0}
+START_AFTER_S = 30.0  # a run this long starts the background compile; shorter ones start it as they exit
+_state: dict = {"warm": False, "proc": None, "polled": 0.0, "since": None}
 
 
 def mode() -> str:
@@ -101,9 +104,18 @@ def warm() -> bool:
     if marker.exists():
         _state["warm"] = True
         return True
-    if _state["proc"] is None:
+    if _state["since"] is None:
+        _state["since"] = now
+        atexit.register(_start_at_exit)
+    if _state["proc"] is None and now - _state["since"] >= START_AFTER_S:
         _state["proc"] = _start_background()
     return False
+
+
+def _start_at_exit() -> None:
+    marker = _marker()
+    if _state["proc"] is None and not _state["warm"] and marker is not None and not marker.exists():
+        _state["proc"] = _start_background()
 
 
 def _idle_priority() -> None:
@@ -163,7 +175,7 @@ def reset() -> None:
     """Forget what this process decided (tests that switch EDGESEG_JIT)."""
     for cached in (_numba, _marker, _dispatcher, kernel_cache_dir):
         cached.cache_clear()
-    _state.update(warm=False, proc=None, polled=0.0)
+    _state.update(warm=False, proc=None, polled=0.0, since=None)
 
 
 def warm_up(*, progress=None) -> float:
@@ -194,6 +206,10 @@ def _main() -> int:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             return 0  # another process is compiling: it writes the marker
+        os.environ["EDGESEG_JIT"] = "inline"
+        reset()
+        if _marker() is not None and _marker().exists():
+            return 0  # done by another process in the meantime
         print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} compiled kernels in {warm_up():.1f} s", flush=True)
     return 0
 

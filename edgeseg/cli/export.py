@@ -12,8 +12,9 @@ import click
 def _load_exporter():
     from edgeseg.extras import require
 
-    for name in ("torch", "torchvision", "onnx", "onnxscript"):
-        require(name, purpose="edgeseg export")
+    names = ("torch", "torchvision", "onnx", "onnxscript")
+    for name in names:
+        require(name, purpose=f"edgeseg export ({', '.join(names)})")
     from edgeseg_export import pipeline
 
     return pipeline
