@@ -10,8 +10,8 @@ Contract: every result given to write() reaches the wrapped sink, in order, befo
 is dropped when the writer is slower than the producer (the bounded queue makes the producer wait instead,
 which also bounds memory). PyAV encoding, zlib and file I/O release the GIL, so on a multi-core machine
 the writer runs alongside the inference thread. A failure on the writer thread (disk full) is raised on
-the producer's thread at its next write() or at close(); the writer stops writing but keeps emptying the
-queue, so the producer never blocks on a dead writer.
+the producer's thread once, at its next write() or at close(); the writer writes nothing more (later writes
+are dropped by that output only) but keeps emptying the queue, so the producer never blocks on a dead writer.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ class ThreadedSink:
     def __init__(self, sink, *, depth: int = 8, name: str | None = None):
         self.sink = sink
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, int(depth)))
-        self._error: BaseException | None = None
+        self._error: BaseException | None = None  # raised once on the producer's thread
+        self._failed = False  # set for good on the writer's thread at the first failure
         self._closed = False
         self.written = 0
         self._thread = threading.Thread(target=self._loop, name=name or f"sink:{type(sink).__name__}",
@@ -40,17 +41,18 @@ class ThreadedSink:
             item = self._queue.get()
             if item is _END:
                 break
-            if self._error is not None:
+            if self._failed:
                 continue  # keep emptying the queue: the producer must never block on a failed writer
             try:
                 self.sink.write(*item[0], **item[1])
                 self.written += 1
             except BaseException as exc:  # noqa: BLE001 - re-raised on the producer's thread
-                self._error = exc
+                self._failed, self._error = True, exc
         try:
             self.sink.close()
         except BaseException as exc:  # noqa: BLE001
-            self._error = self._error or exc
+            if not self._failed:
+                self._failed, self._error = True, exc
 
     def _raise(self) -> None:
         if self._error is not None:
