@@ -198,6 +198,12 @@ class CameraWorker:
                 self._failed(str(exc))
             except EdgesegError as exc:  # outputs cannot be written: retrying will not help soon
                 self._failed(str(exc))
+                outputs, self._outputs = self._outputs, None  # a failed writer stays failed: open new ones
+                try:
+                    if outputs is not None:
+                        outputs.close()
+                except EdgesegError as again:
+                    log.warning("%s: %s", cfg.name, again)
             except Exception:
                 log.exception("%s: worker error; retrying", cfg.name)
                 self._failed("internal error (see log)")
