@@ -3,9 +3,15 @@ the guard of the compiled-kernel tests."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from edgeseg.info import gpu_info
+# Tests exercise the compiled kernels from their first call (the default compiles them in a background process
+# first); tests of that behaviour set EDGESEG_JIT themselves.
+os.environ.setdefault("EDGESEG_JIT", "inline")
+
+from edgeseg.system.info import gpu_info
 
 HAS_GPU = gpu_info()["present"]  # nvidia-smi lists a CUDA GPU
 
@@ -33,14 +39,12 @@ def numba_kernels():
 @pytest.fixture(params=["numba", "numpy"])
 def jit_mode(request, monkeypatch):
     """Run the test once with the compiled kernels and once with the NumPy paths (EDGESEG_NO_JIT)."""
-    from edgeseg import jit as jit_module
+    from edgeseg.system import jit as jit_module
 
     monkeypatch.setenv("EDGESEG_NO_JIT", "0" if request.param == "numba" else "1")
-    jit_module._numba.cache_clear()
-    jit_module.compiled.cache_clear()
+    jit_module.reset()
     yield request.param
-    jit_module._numba.cache_clear()
-    jit_module.compiled.cache_clear()
+    jit_module.reset()
 
 
 @pytest.fixture(scope="session")

@@ -42,8 +42,8 @@ def test_score_resizer_matches_bilinear():
 
 
 def test_compiled_kernel_and_numpy_path_agree(numba_kernels):
-    from edgeseg.jit import compiled
     from edgeseg.pipeline.labels import _upsample_argmax
+    from edgeseg.system.jit import compiled
 
     assert compiled(_upsample_argmax) is not None  # with numba installed, LabelUpsampler runs the kernel
     rng = np.random.default_rng(8)

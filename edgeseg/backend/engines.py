@@ -31,21 +31,19 @@ def trt_major(trt=None) -> int:
 
 
 def gpu_present() -> bool:
-    from edgeseg.info import gpu_info
+    from edgeseg.system.info import gpu_info
 
     return gpu_info()["present"]
 
 
 def unavailable_reason() -> str | None:
     """None when engines can be built here, else why not (one phrase)."""
-    try:
-        import tensorrt  # noqa: F401
-    except Exception:  # noqa: BLE001 - not installed or broken install
-        return "TensorRT is not installed"
-    try:
-        import cupy  # noqa: F401
-    except Exception:  # noqa: BLE001
-        return "CuPy is not installed (pip install 'edgeseg[gpu]')"
+    from edgeseg.system.extras import available, install_hint
+
+    if not available("tensorrt"):
+        return f"TensorRT is not installed ({install_hint('tensorrt')})"
+    if not available("cupy"):
+        return f"CuPy is not installed ({install_hint('cupy')})"
     if not gpu_present():
         return "no CUDA GPU"
     return None

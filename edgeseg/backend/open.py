@@ -44,7 +44,8 @@ def open_backend(bundle, kind: str = "auto", threads: int | None = None, *, prec
         from edgeseg.backend.ort import cuda_available
 
         if not cuda_available():
-            raise ConfigError("backend ort-cuda: onnxruntime-gpu with a CUDA GPU and CuPy are needed")
+            raise ConfigError("backend ort-cuda: onnxruntime-gpu with a CUDA GPU and CuPy are needed "
+                              "(pip install 'edgeseg[gpu]')")
         return _open_ort(bundle, "cuda", threads, precision or bundle.precision)
     return _open_ort(bundle, "cpu", threads, precision or "fp32")
 

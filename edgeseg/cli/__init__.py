@@ -26,6 +26,7 @@ _COMMANDS = {
     "synth": "edgeseg.cli.synth:synth",
     "bench": "edgeseg.cli.bench:bench",
     "serve": "edgeseg.cli.serve:serve",
+    "warmup": "edgeseg.cli.warmup:warmup",
 }
 
 

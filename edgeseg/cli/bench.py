@@ -37,8 +37,13 @@ def bench(source, model, labels_dir, modes, intervals, adaptive, fusion, json_pa
     """
     from edgeseg.backend.networks import open_networks
     from edgeseg.bench.table import benchmark, format_table, parse_fusions, parse_intervals, parse_modes, plot
+    from edgeseg.system.extras import require
 
     mode_list, ks, fusions = parse_modes(modes), parse_intervals(intervals), parse_fusions(fusion)
+    if "flow" in mode_list:  # fail now, not after the other modes ran
+        require("cv2", purpose="--modes flow (optical flow; or leave flow out of --modes)")
+    if plot_path is not None:
+        require("matplotlib", purpose="--plot")
     adaptive_ks = parse_intervals(adaptive) if adaptive.strip() else []
     nets, bundle = open_networks(model, backend=backend, threads=threads)
 

@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import click
 
-from edgeseg.errors import ExportError
-
 
 def _load_exporter():
-    import importlib
+    from edgeseg.system.extras import require
 
-    for name in ("torch", "torchvision", "onnx"):
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            raise ExportError(f"edgeseg export needs torch, torchvision and onnx ({name} not installed): "
-                              "pip install 'edgeseg[export]'") from None
+    names = ("torch", "torchvision", "onnx", "onnxscript")
+    for name in names:
+        require(name, purpose=f"edgeseg export ({', '.join(names)})")
     from edgeseg_export import pipeline
 
     return pipeline

@@ -19,7 +19,7 @@ def _version(entry: dict) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def info(as_json: bool) -> None:
     """Show versions, codecs, inference providers and GPUs."""
-    from edgeseg.info import environment
+    from edgeseg.system.info import environment
 
     env = environment()
     if as_json:
@@ -46,6 +46,14 @@ def info(as_json: bool) -> None:
         f"cupy           {_version(env['cupy'])}",
         f"torch          {'installed (export only)' if env['torch']['installed'] else 'not installed'}",
     ]
+    hw = [name for name, e in env["encoders"]["hardware"].items() if e["works"]]
+    in_build = [name for name, e in env["encoders"]["hardware"].items() if e["in_build"] and not e["works"]]
+    lines.append(f"hw encoders    {', '.join(hw) or 'none working'}"
+                 + (f" (in FFmpeg's build, not usable here: {', '.join(in_build)})" if in_build else "")
+                 + f"; overlay uses {env['encoders']['overlay']}")
+    lines.append(f"kernels        {env['kernels']}")
+    lines.append("extras         " + ", ".join(f"{extra}: {'yes' if not gone else 'missing ' + '/'.join(gone)}"
+                                             for extra, gone in env["extras"].items()))
     gpus = env["gpu"]["devices"]
     if gpus:
         for g in gpus:

@@ -24,9 +24,12 @@ DEMO_OVERLAY = "edgeseg-demo.mp4"
 @click.option("--masks", type=click.Path(path_type=Path), default=None, help="Write frame-<i>.png label masks here.")
 @click.option("--stats", type=click.Path(path_type=Path), default=None, help="Write one JSON line per frame.")
 @click.option("--alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Overlay opacity.")
+@click.option("--overlay-scale", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
+              help="Overlay size relative to the input (e.g. 0.5 for a preview).")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after N frames.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal, for files).")
-def run(source, model, spec, backend, threads, overlay, masks, stats, alpha, max_frames, progress) -> None:
+def run(source, model, spec, backend, threads, overlay, masks, stats, alpha, overlay_scale, max_frames,
+        progress) -> None:
     """Segment SOURCE: a video file, rtsp:// URL, cameraN or /dev/videoN, or `demo`.
 
     Example: edgeseg run clip.mp4 --overlay out.mp4 --stats stats.jsonl
@@ -37,10 +40,20 @@ def run(source, model, spec, backend, threads, overlay, masks, stats, alpha, max
         overlay = Path(DEMO_OVERLAY)
     summary = segment_source(
         source, spec, model=model, backend=backend, threads=threads, overlay=overlay, masks=masks, stats=stats,
-        alpha=alpha, max_frames=max_frames, progress=progress if progress is not None else sys.stderr.isatty(),
+        alpha=alpha, overlay_scale=overlay_scale, max_frames=max_frames,
+        progress=progress if progress is not None else sys.stderr.isatty(),
         handle_signals=True,
     )
     click.echo(summary.line(), err=True)
+    if model is None and source != "demo":  # any backend: the shipped model is synthetic-only
+        from edgeseg.system.info import reference_model_note
+
+        click.echo(reference_model_note(), err=True)
+    from edgeseg.system import jit
+
+    if jit.compiling():
+        click.echo("kernels: NumPy paths this run; numba compiles them in the background for later runs "
+                   "(`edgeseg warmup` does it now)", err=True)
     if overlay is not None:
         click.echo(f"overlay: {overlay.resolve()}")
     if summary.interrupted:

@@ -29,8 +29,11 @@ def serve(config, check, log_level) -> None:
     Example: edgeseg serve --config /etc/edgeseg/edgeseg.toml
     """
     from edgeseg.service.config import load_config
+    from edgeseg.system.extras import require
 
     cfg = load_config(config)
+    if cfg.metrics.enabled:  # --check reports it too: a config that passes must also start
+        require("prometheus_client", purpose="serve's metrics ([metrics] enabled = true)")
     if check:
         for cam in cfg.cameras.values():
             click.echo(f"{cam.name}: {cam.uri} (mode {cam.spec.mode}, K={cam.spec.keyframe_interval}) → {cam.out}")

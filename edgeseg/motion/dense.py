@@ -26,9 +26,9 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from edgeseg.errors import ConfigError
-from edgeseg.jit import compiled
 from edgeseg.motion.field import MotionField
 from edgeseg.source.frame import Frame
+from edgeseg.system.jit import compiled
 
 UNIT = 8  # smallest block FFmpeg exports (H.264 sub-8×8 partitions come out as 8×8)
 

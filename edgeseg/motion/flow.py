@@ -10,7 +10,6 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from edgeseg.errors import ConfigError
 from edgeseg.motion.field import MotionField
 from edgeseg.source.frame import Frame
 
@@ -18,11 +17,9 @@ PRESETS = {"ultrafast": 0, "fast": 1, "medium": 2}
 
 
 def _cv2():
-    try:
-        import cv2
-    except ImportError:
-        raise ConfigError("--mode flow needs OpenCV: pip install 'edgeseg[bench]'") from None
-    return cv2
+    from edgeseg.system.extras import require
+
+    return require("cv2", purpose="--mode flow (optical flow)")
 
 
 class OpticalFlowFields:

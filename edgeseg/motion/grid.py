@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeseg.jit import compiled
 from edgeseg.motion.field import MotionField
+from edgeseg.system.jit import compiled
 
 
 def fill_invalid(dx: np.ndarray, dy: np.ndarray, valid: np.ndarray, *, rounds: int = 4):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeseg.jit import compiled
+from edgeseg.system.jit import compiled
 
 
 def resize_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -49,7 +49,8 @@ class RunSummary:
             note += f" ({self.corrupt} damaged frames skipped)"
         if self.source_error:
             note += f" (source ended early: {self.source_error})"
-        return (f"{self.frames} frames in {self.seconds:.2f} s, {self.fps:.1f} fps, "
+        return (f"{self.frames} frames in {self.seconds:.2f} s, {self.fps:.1f} fps (first frame to last output "
+                f"written, model load excluded), "
                 f"keyframes {self.keyframes} ({100 * self.keyframe_fraction:.1f}%){note}")
 
 

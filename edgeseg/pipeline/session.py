@@ -36,24 +36,18 @@ def stop_on_signals(stop: threading.Event, summary_extra: dict):
             signal.signal(s, h)
 
 
-def build_sinks(*, bundle, fps: float, overlay=None, masks=None, stats=None, alpha: float = 0.5) -> list:
-    from edgeseg.sink.masks import MaskSink
-    from edgeseg.sink.overlay import OverlaySink
-    from edgeseg.sink.stats import StatsSink
+def build_sinks(*, bundle, fps: float, overlay=None, masks=None, stats=None, alpha: float = 0.5,
+                overlay_scale: float = 1.0, live: bool = False) -> list:
+    from edgeseg.sink.outputs import open_sinks  # each output on its own writer thread
 
-    sinks = []
-    if stats is not None:
-        sinks.append(StatsSink(stats, classes=bundle.classes))
-    if masks is not None:
-        sinks.append(MaskSink(masks))
-    if overlay is not None:
-        sinks.append(OverlaySink(overlay, palette=bundle.palette, fps=fps, alpha=alpha))
-    return sinks
+    return open_sinks(classes=bundle.classes, palette=bundle.palette, fps=fps, overlay=overlay, masks=masks,
+                      stats=stats, alpha=alpha, overlay_scale=overlay_scale, live=live)
 
 
 def segment_source(uri: str, spec: SegmentSpec | None = None, *, model=None, backend: str = "auto",
                    threads: int | None = None, overlay: str | Path | None = None, masks: str | Path | None = None,
-                   stats: str | Path | None = None, alpha: float = 0.5, max_frames: int | None = None,
+                   stats: str | Path | None = None, alpha: float = 0.5, overlay_scale: float = 1.0,
+                   max_frames: int | None = None,
                    progress: bool = False, handle_signals: bool = False,
                    stop: threading.Event | None = None) -> RunSummary:
     """Segment one source end to end as `spec` says (default SegmentSpec()) and write the requested outputs;
@@ -65,7 +59,8 @@ def segment_source(uri: str, spec: SegmentSpec | None = None, *, model=None, bac
     extra: dict = {}
     with open_for(spec, uri) as source:
         fps = getattr(source.info, "fps", None) or 25.0
-        sinks = build_sinks(bundle=bundle, fps=fps, overlay=overlay, masks=masks, stats=stats, alpha=alpha)
+        sinks = build_sinks(bundle=bundle, fps=fps, overlay=overlay, masks=masks, stats=stats, alpha=alpha,
+                            overlay_scale=overlay_scale, live=source.info.is_live)
         bar = _progress_bar(source, max_frames) if progress else None
         on_result = (lambda _r: bar.update(1)) if bar is not None else None
         guard = stop_on_signals(stop, extra) if handle_signals else contextlib.nullcontext()

@@ -18,6 +18,7 @@ import time
 from edgeseg.errors import EdgesegError, SourceError
 from edgeseg.service.config import CameraConfig
 from edgeseg.service.segments import RollingOutputs, enforce_retention
+from edgeseg.sink.writer import ThreadedSink
 
 log = logging.getLogger("edgeseg.service")
 
@@ -80,7 +81,7 @@ class CameraWorker:
         self.attempted = threading.Event()  # set after the first open attempt, good or bad
         self.last_progress = time.monotonic()
         self._stop = threading.Event()
-        self._outputs: RollingOutputs | None = None
+        self._outputs: ThreadedSink | None = None
         self._connection = 0
         self._audit_at = 0.0
         self._audit_seg = None
@@ -163,6 +164,12 @@ class CameraWorker:
                 self._failed(str(exc))
             except EdgesegError as exc:  # outputs cannot be written: retrying will not help soon
                 self._failed(str(exc))
+                outputs, self._outputs = self._outputs, None  # a failed writer stays failed: open new ones
+                try:
+                    if outputs is not None:
+                        outputs.close()
+                except EdgesegError as again:
+                    log.warning("%s: %s", cfg.name, again)
             except Exception:
                 log.exception("%s: worker error; retrying", cfg.name)
                 self._failed("internal error (see log)")
@@ -197,10 +204,10 @@ class CameraWorker:
         cfg, spec, bundle = self.cfg, self.cfg.spec, self.bundle
         fps = source.info.fps or 25.0
         if self._outputs is None:
-            self._outputs = RollingOutputs(cfg.out, segment_seconds=cfg.segment_seconds, fps=fps,
-                                           classes=bundle.classes, palette=bundle.palette, overlay=cfg.overlay,
-                                           stats=cfg.stats, masks=cfg.masks, alpha=cfg.alpha,
-                                           on_finished=lambda _p: self._retention())
+            self._outputs = ThreadedSink(RollingOutputs(  # written on its own thread, like `edgeseg run`
+                cfg.out, segment_seconds=cfg.segment_seconds, fps=fps, classes=bundle.classes,
+                palette=bundle.palette, overlay=cfg.overlay, stats=cfg.stats, masks=cfg.masks, alpha=cfg.alpha,
+                live=source.info.is_live, on_finished=lambda _p: self._retention()))
         policy = ForcedKeyframes(spec.policy())
         seg = build_segmenter(spec, nets=client, bundle=bundle, policy=policy)
         if cfg.audit_seconds > 0 and spec.mode != "frame":

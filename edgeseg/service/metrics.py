@@ -24,6 +24,9 @@ class ServiceMetrics:
     """Every metric the service exports, in its own registry. Per camera: label `camera`."""
 
     def __init__(self):
+        from edgeseg.system.extras import require
+
+        require("prometheus_client", purpose="serve's metrics ([metrics] enabled = true)")
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
         self.registry = r = CollectorRegistry()
@@ -39,6 +42,8 @@ class ServiceMetrics:
         self.reconnects = Counter("edgeseg_reconnects", "Times the source was reopened after a loss", cam,
                                   registry=r)
         self.connected = Gauge("edgeseg_connected", "1 while the source delivers frames", cam, registry=r)
+        self.ended = Gauge("edgeseg_ended", "1 once a file source has ended (the camera segments nothing more)",
+                           cam, registry=r)
         self.audit = Gauge("edgeseg_audit_agreement", "Pixel agreement of the output with the full model "
                            "at the last audit", cam, registry=r)
         self.audits = Counter("edgeseg_audits", "Full-model audits run", cam, registry=r)
@@ -54,7 +59,7 @@ class ServiceMetrics:
     def forget(self, camera: str) -> None:
         """Drop a removed camera's series."""
         for m in (self.frames, self.keyframes, self.fps, self.keyframe_ratio, self.latency, self.decode_errors,
-                  self.dropped, self.reconnects, self.connected, self.audit, self.audits):
+                  self.dropped, self.reconnects, self.connected, self.ended, self.audit, self.audits):
             try:
                 m.remove(camera)
             except KeyError:

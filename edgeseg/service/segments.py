@@ -2,13 +2,14 @@
 
 Usage::
 
-    out = RollingOutputs(Path("out/front"), segment_seconds=600, fps=25, bundle=bundle, overlay=True, stats=True)
+    out = RollingOutputs(Path("out/front"), segment_seconds=600, fps=25, classes=c, palette=p, overlay=True)
     out.write(result, extra={"audit": 0.93})   # per frame
     out.close()                                # finishes the open segment
 
 Files: ``DIR/YYYYmmdd-HHMMSS.mp4`` / ``.jsonl`` (UTC start time); while written they are named
 ``*.part.mp4`` / ``*.part.jsonl`` and renamed when finished, so every ``.mp4`` on disk is playable.
-Masks (optional) go to ``DIR/masks/<segment>/frame-<i>.png``.
+Masks (optional) go to ``DIR/masks/<segment>/frame-<i>.png``. The service runs each camera's outputs on a
+writer thread (``ThreadedSink(RollingOutputs(...))``, edgeseg.sink.writer), like `edgeseg run`.
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
 from edgeseg.errors import ConfigError
+from edgeseg.sink.stats import class_fractions
 
 PART = ".part"
 
@@ -30,7 +30,7 @@ class RollingOutputs:
 
     def __init__(self, directory: Path, *, segment_seconds: float, fps: float, classes: list[str], palette,
                  overlay: bool = True, stats: bool = True, masks: bool = False, alpha: float = 0.5,
-                 on_finished=None):
+                 overlay_scale: float = 1.0, live: bool = False, on_finished=None):
         self.dir = Path(directory)
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
@@ -39,6 +39,7 @@ class RollingOutputs:
         self.segment_frames = max(1, round(segment_seconds * (fps or 25.0)))
         self.fps, self.classes, self.palette, self.alpha = fps or 25.0, list(classes), palette, alpha
         self.want_overlay, self.want_stats, self.want_masks = overlay, stats, masks
+        self.overlay_scale, self.live = overlay_scale, live
         self.on_finished = on_finished  # called with each finished file's Path
         self._overlay = None
         self._stats = None
@@ -58,7 +59,7 @@ class RollingOutputs:
             from edgeseg.sink.overlay import OverlaySink
 
             self._overlay = OverlaySink(self.dir / f"{stem}{PART}.mp4", palette=self.palette, fps=self.fps,
-                                        alpha=self.alpha)
+                                        alpha=self.alpha, scale=self.overlay_scale, live=self.live)
         if self.want_stats:
             self._stats = open(self.dir / f"{stem}{PART}.jsonl", "w", encoding="utf-8")  # noqa: SIM115
         if self.want_masks:
@@ -74,18 +75,17 @@ class RollingOutputs:
         if self._overlay is not None:
             self._overlay.write(result)
         if self._stats is not None:
-            counts = np.bincount(result.labels.ravel(), minlength=len(self.classes))[: len(self.classes)]
-            share = counts / max(result.labels.size, 1)
             line = {"time": round(time.time(), 3), "frame": result.frame.index, "pts": result.frame.pts,
                     "pict_type": result.frame.pict_type, "keyframe": bool(result.keyframe),
-                    "class_fraction": {c: round(float(s), 6) for c, s in zip(self.classes, share, strict=True)},
+                    "class_fraction": class_fractions(result.labels, self.classes),
                     "latency_ms": round(result.latency_ms, 3), **(extra or {})}
             self._stats.write(json.dumps(line) + "\n")
             self._stats.flush()
         if self._masks_dir is not None:
+            from edgeseg.sink.masks import MASK_PNG
             from edgeseg.sink.png import write_png
 
-            write_png(self._masks_dir / f"frame-{result.frame.index:06d}.png", result.labels)
+            write_png(self._masks_dir / f"frame-{result.frame.index:06d}.png", result.labels, **MASK_PNG)
 
     def finish(self) -> None:
         """Close the open segment and give its files their final names."""

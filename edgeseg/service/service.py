@@ -60,6 +60,10 @@ class Service:
         if self._nets is None:
             self._nets, self._bundle = open_networks(cfg.model.bundle, backend=cfg.model.backend,
                                                      threads=cfg.model.threads)
+            if cfg.model.bundle is None:
+                from edgeseg.system.info import reference_model_note
+
+                log.warning("%s Set [model] bundle in the config.", reference_model_note())
         log.info("model %s on %s; %d cameras", getattr(self._bundle, "path", "?"),
                  getattr(getattr(self._nets, "backend", None), "name", type(self._nets).__name__), len(cfg.cameras))
         m = self.metrics
@@ -136,8 +140,15 @@ class Service:
 
     # -- health -----------------------------------------------------------------------------------------
     def health(self) -> tuple[bool, dict]:
+        """(every stream progressing, per camera: its status, "ended" and its own "healthy").
+
+        A file that has ended is no fault of the box (restarting would not help: the service stays healthy,
+        the watchdog keeps being fed) but the camera segments nothing more: it says ended, not healthy."""
         stall = self.config.service.stall_seconds
-        detail = {n: w.status() for n, w in list(self.workers.items())}
+        detail = {}
+        for name, w in list(self.workers.items()):
+            ended = w.state == "finished"
+            detail[name] = {**w.status(), "ended": ended, "healthy": w.progressing(stall) and not ended}
         ok = all(w.progressing(stall) for w in list(self.workers.values()))
         return ok, detail
 
@@ -175,6 +186,7 @@ class Service:
             frames, t = self._last_frames.get(name, (0, now))
             if self.metrics is not None and now > t:
                 self.metrics.fps.labels(camera=name).set((w.frames - frames) / (now - t))
+                self.metrics.ended.labels(camera=name).set(1 if w.state == "finished" else 0)
             self._last_frames[name] = (w.frames, now)
 
     def _status_line(self) -> str:

@@ -9,12 +9,16 @@ from pathlib import Path
 
 from edgeseg.errors import ConfigError
 
+MASK_PNG = {"level": 6, "rle": True}  # zlib's run-length strategy: label maps in less time than level 3, smaller
+
 
 class MaskSink:
     """Writes each result's labels at the video's resolution. Contract: a file is complete once written."""
 
     def __init__(self, directory: str | Path):
         self.dir = Path(directory)
+        self.written = 0
+        self._created = not self.dir.exists()
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -25,8 +29,14 @@ class MaskSink:
 
         path = self.dir / f"frame-{result.frame.index}.png"
         tmp = path.with_suffix(".png.tmp")
-        write_png(tmp, result.labels)
+        write_png(tmp, result.labels, **MASK_PNG)
         tmp.replace(path)  # atomic: a killed run never leaves a half-written mask
+        self.written += 1
 
     def close(self) -> None:
-        pass
+        """A run that ended before its first frame removes the directory it created."""
+        if self.written == 0 and self._created:
+            try:
+                self.dir.rmdir()
+            except OSError:
+                pass

@@ -11,6 +11,26 @@ from pathlib import Path
 import numpy as np
 
 from edgeseg.errors import ConfigError
+from edgeseg.system.jit import compiled
+
+
+def _count_into(labels, counts):
+    """counts[v] += 1 for every label value v (numba-compiled; np.bincount first widens to int64)."""
+    for i in range(labels.shape[0]):
+        for j in range(labels.shape[1]):
+            counts[labels[i, j]] += 1
+
+
+def class_fractions(labels: np.ndarray, classes: list[str]) -> dict[str, float]:
+    """{class: share of the pixels}, rounded to 6 decimals (indices beyond `classes` count in the total)."""
+    kernel = compiled(_count_into)
+    if kernel is not None and labels.ndim == 2 and labels.dtype == np.uint8:
+        counts = np.zeros(256, np.int64)
+        kernel(labels, counts)
+    else:
+        counts = np.bincount(labels.ravel(), minlength=len(classes))
+    share = counts[: len(classes)] / max(labels.size, 1)
+    return {c: round(float(s), 6) for c, s in zip(classes, share, strict=True)}
 
 
 class StatsSink:
@@ -18,6 +38,7 @@ class StatsSink:
 
     def __init__(self, path: str | Path, *, classes: list[str]):
         self.path, self.classes = Path(path), list(classes)
+        self.lines = 0
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
@@ -25,21 +46,25 @@ class StatsSink:
             raise ConfigError(f"{self.path}: cannot write stats ({exc.strerror})") from None
 
     def write(self, result) -> None:
-        counts = np.bincount(result.labels.ravel(), minlength=len(self.classes))[: len(self.classes)]
-        share = counts / max(result.labels.size, 1)
         line = {
             "frame": result.frame.index,
             "pts": result.frame.pts,
             "pict_type": result.frame.pict_type,
             "keyframe": bool(result.keyframe),
-            "class_fraction": {c: round(float(s), 6) for c, s in zip(self.classes, share, strict=True)},
+            "class_fraction": class_fractions(result.labels, self.classes),
             "latency_ms": round(result.latency_ms, 3),
         }
         self._fh.write(json.dumps(line) + "\n")
         self._fh.flush()
+        self.lines += 1
 
     def close(self) -> None:
+        """Close the file; a run that ended before its first frame leaves no empty file behind."""
+        if self._fh.closed:
+            return
         self._fh.close()
+        if self.lines == 0:
+            self.path.unlink(missing_ok=True)
 
     def __enter__(self):
         return self

@@ -57,12 +57,17 @@ class VideoWriter(Encoder):
 
     bframes / refs / gop: libx264's max consecutive B-frames, reference frames and keyframe interval
     (None keeps the preset's choice). options: extra libx264 options, e.g. {"tune": "zerolatency"}.
+    codec: another H.264 encoder (a hardware one, see edgeseg.system.encoders); its options come from
+    ``encoder_options`` (crf and preset are mapped onto it there).
     """
 
     def __init__(self, path: str | Path, *, fps: float, width: int, height: int, crf: int = 23,
                  preset: str = "medium", bframes: int | None = None, refs: int | None = None,
-                 gop: int | None = None, pix_fmt: str = "yuv420p", options: dict | None = None):
+                 gop: int | None = None, pix_fmt: str = "yuv420p", options: dict | None = None,
+                 codec: str = "libx264"):
         import av
+
+        from edgeseg.system.encoders import encoder_options
 
         if width < 1 or height < 1:
             raise ConfigError(f"{path}: frame size {width}x{height} is not positive")
@@ -73,7 +78,7 @@ class VideoWriter(Encoder):
         self.encoded_size = (self.width + (self.width % 2 if even else 0),
                              self.height + (self.height % 2 if even else 0))  # (width, height) in the file
         rate = Fraction(fps).limit_denominator(100_000)
-        opts = {"crf": str(crf), "preset": preset}
+        opts = encoder_options(codec, crf=crf, preset=preset)
         if bframes is not None:
             opts["bf"] = str(int(bframes))
         if refs is not None:
@@ -86,7 +91,8 @@ class VideoWriter(Encoder):
             self._container = av.open(str(self.path), mode="w", format=fmt)
         except (OSError, ValueError, av.error.FFmpegError) as exc:
             raise ConfigError(f"{self.path}: cannot write the video ({exc})") from None
-        stream = self._container.add_stream("libx264", rate=rate, options=opts)
+        self.codec = codec
+        stream = self._container.add_stream(codec, rate=rate, options=opts)
         stream.width, stream.height = self.encoded_size
         stream.pix_fmt = pix_fmt
         stream.codec_context.time_base = 1 / rate
@@ -103,3 +109,12 @@ class VideoWriter(Encoder):
         if pad_w or pad_h:
             rgb = np.pad(rgb, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
         self.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24"))
+
+    def write_yuv420(self, yuv: np.ndarray) -> None:
+        """Append one frame given as yuv420p planes stacked in one (height·3/2, width) uint8 array (Y rows, then
+        U and V, each a half-size plane flattened into rows of `width`): no colour conversion on the way."""
+        import av
+
+        if self.encoded_size != (self.width, self.height) or yuv.shape != (self.height * 3 // 2, self.width):
+            raise ConfigError(f"{self.path}: yuv420p frame {yuv.shape} does not fit {self.width}x{self.height}")
+        self.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p"))

@@ -2,13 +2,15 @@
 
 Usage: ``open_source("demo")`` (or ``demo_clip_path()`` for the file).
 The clip comes from `edgeseg synth` with a seed the reference model never saw in training; it is rendered
-once (a few seconds) into the user's cache directory, so no video file ships in the package.
+once (about 20 s on 2 cores, with a progress bar) into the user's cache directory, so no video file ships in
+the package.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -18,8 +20,9 @@ DEMO_VERSION = 1  # bump when the renderer's output changes
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("EDGESEG_CACHE") or os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "edgeseg"
+    from edgeseg.system.cache import cache_dir as base
+
+    return base()
 
 
 def demo_clip_path() -> Path:
@@ -31,8 +34,13 @@ def demo_clip_path() -> Path:
     if video.is_file():
         return video
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        render_clip(Path(tmp) / "clip", frames=DEMO_FRAMES, seed=DEMO_SEED)
+    from tqdm import tqdm
+
+    print(f"rendering the demo clip once ({DEMO_FRAMES} frames, about 20 s on 2 cores) into {target}",
+          file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp, \
+            tqdm(total=DEMO_FRAMES, unit="frame", desc="demo clip", leave=False, disable=None) as bar:
+        render_clip(Path(tmp) / "clip", frames=DEMO_FRAMES, seed=DEMO_SEED, progress=bar.update)
         try:
             os.replace(Path(tmp) / "clip", target)  # atomic: concurrent first runs never see half a clip
         except OSError:

@@ -56,10 +56,15 @@ class Frame:
             return self.image
         return self._scaler(height, width) if self._scaler is not None else None
 
+    def yuv420(self):
+        """(Y, U, V, full_range): views of the decoder's YUV 4:2:0 planes, or None (no decoder frame, or
+        another pixel format)."""
+        return self._planes() if self._planes is not None else None
+
     def thumbnail(self, height: int, width: int) -> np.ndarray:
         """(height, width, 3) float32 RGB, each cell's mean colour (edgeseg.source.thumbnail): from the decoder's
         YUV planes where the source gives them (the same for every frame of a stream), else from the image."""
-        planes = self._planes() if self._planes is not None else None
+        planes = self.yuv420()
         if planes is not None and height <= planes[1].shape[0] and width <= planes[1].shape[1]:
             *yuv, full_range = planes
             return yuv420_thumbnail(*yuv, (height, width), full_range=full_range)

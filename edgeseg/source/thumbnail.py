@@ -16,7 +16,7 @@ import functools
 
 import numpy as np
 
-from edgeseg.jit import compiled
+from edgeseg.system.jit import compiled
 
 # (gain, offset, chroma gain): R, G, B = gain · (Y − offset) + _CHROMA @ (chroma gain · (U − 128, V − 128))
 _LIMITED = (np.float32(255 / 219), np.float32(16.0), np.float32(255 / 224))

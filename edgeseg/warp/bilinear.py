@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from edgeseg.jit import compiled
+from edgeseg.system.jit import compiled
 from edgeseg.warp.steps import corner, samples8, steps8, taps2, taps8
 
 

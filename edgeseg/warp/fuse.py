@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeseg.jit import compiled
+from edgeseg.system.jit import compiled
 from edgeseg.warp.bilinear import _with_simd, array_module, corner, warp_blend
 
 PHOTOMETRIC_SCALE = 16.0  # e_a − e_b (L1 over R, G, B in 0…255) that changes a keyframe's odds by e; measured

@@ -83,6 +83,7 @@ def test_sigterm_flushes_complete_outputs(tmp_path, moving_clip):
     assert "Traceback" not in err and "interrupted" in err
     n = len(stats.read_text().splitlines())
     assert 10 <= n < 150
+    assert [json.loads(x)["frame"] for x in stats.read_text().splitlines()] == list(range(n))  # JSONL complete
     assert len(list(masks.glob("frame-*.png"))) == n
     assert _count_frames(overlay) == n  # the overlay was finalised: playable, every processed frame in it
 
@@ -156,3 +157,12 @@ def test_run_flags_are_the_segment_spec_one_to_one(tmp_path, moving_clip):
     assert any(not np.array_equal(a, b) for a, b in zip(default, tuned, strict=True))
     res = CliRunner().invoke(main, ["run", str(moving_clip.path), "--warp-stride", "0"])
     assert res.exit_code != 0 and "--warp-stride" in res.output
+
+
+def test_default_model_on_real_input_says_its_limits_once(tmp_path, moving_clip):
+    res = CliRunner().invoke(main, ["run", str(moving_clip.path), "--max-frames", "3"])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("trained on synthetic streets only") == 1 and "edgeseg export" in res.output
+    res = CliRunner().invoke(main, ["run", str(moving_clip.path), "--max-frames", "3", "--model",
+                                    str(default_bundle_path())])
+    assert "synthetic streets" not in res.output  # a model was chosen: no note

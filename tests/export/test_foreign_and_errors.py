@@ -176,4 +176,4 @@ def test_without_torch_says_how_to_install(tmp_path):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 1 and "Traceback" not in res.stderr
     assert res.stderr.strip().splitlines() == [
-        "Error: edgeseg export needs torch, torchvision and onnx (torch not installed): pip install 'edgeseg[export]'"]
+        "Error: edgeseg export (torch, torchvision, onnx, onnxscript) needs torch: pip install 'edgeseg[export]'"]

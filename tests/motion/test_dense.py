@@ -162,9 +162,9 @@ def test_frame_with_empty_vectors_on_p_is_all_invalid():
 
 
 def test_compiled_distance_pick_equals_the_array_path(numba_kernels):
-    from edgeseg.jit import compiled
     from edgeseg.motion.dense import _pick_distances, _pick_into, _pick_numpy
     from edgeseg.motion.field import MotionField
+    from edgeseg.system.jit import compiled
 
     assert compiled(_pick_into) is not None  # with numba installed, the builder runs the kernel
     rng = np.random.default_rng(11)
@@ -182,8 +182,8 @@ def test_compiled_distance_pick_equals_the_array_path(numba_kernels):
 
 
 def test_compiled_macroblock_cells_equal_the_array_path(numba_kernels):
-    from edgeseg.jit import compiled
     from edgeseg.motion.dense import _macroblock_cells, _macroblock_cells_into, _macroblock_cells_numpy
+    from edgeseg.system.jit import compiled
 
     assert compiled(_macroblock_cells_into) is not None  # with numba installed, dense_field runs the kernel
     rng = np.random.default_rng(12)

@@ -66,8 +66,8 @@ def test_fill_invalid_matches_the_cell_by_cell_contract():
 
 
 def test_compiled_fill_equals_the_array_path(monkeypatch, numba_kernels):
-    from edgeseg.jit import compiled
     from edgeseg.motion import grid
+    from edgeseg.system.jit import compiled
 
     assert compiled(grid._fill_into) is not None  # with numba installed, fill_invalid runs the kernel
     rng = np.random.default_rng(6)
@@ -82,8 +82,8 @@ def test_compiled_fill_equals_the_array_path(monkeypatch, numba_kernels):
 
 
 def test_compiled_resampler_equals_the_array_path(monkeypatch, numba_kernels):
-    from edgeseg.jit import compiled
     from edgeseg.motion import grid
+    from edgeseg.system.jit import compiled
 
     assert compiled(grid._resample_into) is not None
     rng = np.random.default_rng(7)

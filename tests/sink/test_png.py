@@ -66,3 +66,11 @@ def test_bad_arrays_and_paths(tmp_path):
         write_png(tmp_path / "f.png", np.zeros((4, 4), np.float32))
     with pytest.raises(ConfigError, match="cannot write the PNG"):
         write_png(tmp_path / "no" / "dir" / "f.png", np.zeros((4, 4), np.uint8))
+
+
+def test_run_length_strategy_round_trips_label_maps(tmp_path):
+    labels = np.zeros((37, 53), np.uint8)
+    labels[5:20, 10:40] = 3
+    labels[25:, :7] = 250
+    write_png(tmp_path / "rle.png", labels, rle=True)
+    np.testing.assert_array_equal(read_png(tmp_path / "rle.png"), labels)

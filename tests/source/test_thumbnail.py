@@ -40,7 +40,7 @@ def test_decoded_frames_thumbnail_from_their_planes_like_their_rgb(clip, jit_mod
 
 
 def test_compiled_and_numpy_thumbnails_are_identical(clip, numba_kernels, monkeypatch):
-    from edgeseg import jit as jit_module
+    from edgeseg.system import jit as jit_module
 
     with av.open(str(clip.path)) as container:
         vf = next(container.decode(video=0))
@@ -49,14 +49,12 @@ def test_compiled_and_numpy_thumbnails_are_identical(clip, numba_kernels, monkey
     *planes, full = yuv420_planes(vf)
     compiled = yuv420_thumbnail(*planes, (24, 40), full_range=full)
     monkeypatch.setenv("EDGESEG_NO_JIT", "1")
-    jit_module._numba.cache_clear()
-    jit_module.compiled.cache_clear()
+    jit_module.reset()
     try:
         plain = yuv420_thumbnail(*planes, (24, 40), full_range=full)
     finally:
         monkeypatch.delenv("EDGESEG_NO_JIT")
-        jit_module._numba.cache_clear()
-        jit_module.compiled.cache_clear()
+        jit_module.reset()
     np.testing.assert_array_equal(compiled, plain)
 
 

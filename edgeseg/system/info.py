@@ -1,6 +1,6 @@
 """What a user needs to know when something is slow or missing: versions, codecs, providers, GPUs.
 
-Usage: ``from edgeseg.info import environment; environment()["onnxruntime"]["providers"]``
+Usage: ``from edgeseg.system.info import environment; environment()["onnxruntime"]["providers"]``
 Contract: never raises; anything missing is reported as {"installed": False}.
 """
 
@@ -158,4 +158,31 @@ def environment() -> dict:
         "cupy": cupy_info(),
         "gpu": gpu_info(),
         "torch": torch_info(),
+        "encoders": encoders_info(),
+        "kernels": _safe(lambda: __import__("edgeseg.system.jit", fromlist=["status"]).status(), default="?"),
+        "extras": extras_info(),
     }
+
+
+def encoders_info() -> dict:
+    """H.264 encoders for the overlay: libx264 and the hardware ones (in FFmpeg's build; working here)."""
+    from edgeseg.system.encoders import hardware_encoders, pick_encoder
+
+    return {"libx264": _codec_available("libx264", "w"), "hardware": _safe(hardware_encoders, default={}),
+            "overlay": _safe(pick_encoder, default="libx264")}
+
+
+def extras_info() -> dict:
+    """{extra: [missing modules]} for the optional extras (empty list: installed)."""
+    from edgeseg.system.extras import EXTRAS, missing
+
+    return {extra: missing(extra) for extra in dict.fromkeys(e for e, _ in EXTRAS.values())}
+
+
+def reference_model_note() -> str:
+    """What `run` and `serve` say once when the shipped model meets real video."""
+    return ("note: the default model is the shipped reference model, trained on synthetic streets only: on real "
+            "video it gets road, sky and near cars but mislabels others (a treeline as car, roadside trees as "
+            "building). For real footage export a real model and pass it with --model, e.g. `edgeseg export "
+            "deeplabv3_mobilenet_v3_large --weights YOUR_WEIGHTS.pth --num-classes N --classes classes.txt "
+            "--out bundles/street` (needs `pip install 'edgeseg[export]'`).")

@@ -1,0 +1,68 @@
+"""First run with an empty kernel cache: no compile inside the run (NumPy paths, the same labels), a background
+compile that fills the cache for the next run; `edgeseg warmup`; cache locations for services."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import clips
+import pytest
+
+from edgeseg.system.cache import cache_dir, writable_cache
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return clips.object_clip(tmp_path_factory.mktemp("jit") / "c.mp4", size=(320, 192), frames=24, bframes=2)
+
+
+def _env(cache):
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "EDGESEG_NO_JIT")}
+    return env | {"EDGESEG_CACHE": str(cache), "EDGESEG_JIT": "background"}
+
+
+def _run(clip, cache, stats):
+    res = subprocess.run([sys.executable, "-m", "edgeseg", "run", str(clip.path), "-k", "5", "--stats", str(stats)],
+                         env=_env(cache), capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(x) for x in stats.read_text().splitlines()]
+    return res.stderr, [(x["frame"], x["keyframe"], x["class_fraction"]) for x in lines]
+
+
+def test_first_run_uses_numpy_paths_and_fills_the_cache_in_the_background(tmp_path, clip):
+    cache = tmp_path / "cache"
+    err, first = _run(clip, cache, tmp_path / "s1.jsonl")
+    assert "compiles them in the background" in err
+    assert len(first) == 24
+    deadline = time.monotonic() + 600  # the compile runs on idle CPU time only: wait for it, not a speed check
+    while not list((cache / "numba").glob("ready-*")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert list((cache / "numba").glob("ready-*")), (cache / "numba" / "warm-up.log").read_text()
+    assert "compiled kernels in" in (cache / "numba" / "warm-up.log").read_text()
+    err, second = _run(clip, cache, tmp_path / "s2.jsonl")
+    assert "background" not in err
+    assert second == first  # compiled kernels and NumPy paths give the same labels
+
+
+def test_warmup_command_compiles_once(tmp_path):
+    cache = tmp_path / "cache"
+    cmd = [sys.executable, "-m", "edgeseg", "warmup"]
+    res = subprocess.run(cmd, env=_env(cache), capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0 and "compiled kernels in" in res.stdout, res.stderr
+    assert list((cache / "numba").glob("ready-*"))
+    res = subprocess.run(cmd, env=_env(cache), capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "already" in res.stdout
+
+
+def test_cache_location_follows_systemd_and_falls_back_when_unwritable(tmp_path, monkeypatch):
+    monkeypatch.delenv("EDGESEG_CACHE", raising=False)
+    monkeypatch.setenv("CACHE_DIRECTORY", str(tmp_path / "var-cache"))
+    assert cache_dir() == tmp_path / "var-cache"
+    assert writable_cache("numba") == tmp_path / "var-cache" / "numba"
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("EDGESEG_CACHE", str(blocker / "cache"))  # under a file: cannot be created
+    fallback = writable_cache("numba")
+    assert fallback is not None and fallback.is_dir() and not str(fallback).startswith(str(blocker))
