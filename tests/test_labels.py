@@ -9,8 +9,8 @@ F = torch.nn.functional
 from edgeseg.pipeline.labels import LabelUpsampler  # noqa: E402
 
 
-def _reference(scores: np.ndarray, hw) -> np.ndarray:
-    up = F.interpolate(torch.from_numpy(scores)[None], size=hw, mode="bilinear", align_corners=False)
+def _reference(scores: np.ndarray, hw, align_corners: bool = False) -> np.ndarray:
+    up = F.interpolate(torch.from_numpy(scores)[None], size=hw, mode="bilinear", align_corners=align_corners)
     return up[0].argmax(0).numpy()
 
 
@@ -25,6 +25,18 @@ def test_matches_bilinear_argmax(src, dst):
     assert out.shape == dst and out.dtype == np.uint8
     ref = _reference(scores, dst)
     assert (out != ref).mean() < 1e-4  # float rounding at exact ties only
+
+
+@pytest.mark.parametrize("src,dst", [((16, 24), (64, 96)), ((23, 30), (360, 480)), ((9, 13), (40, 30))])
+def test_align_corners_matches_bilinear_argmax(src, dst, jit_mode):
+    """smp's heads upsample with align_corners=True: the upsampler follows them when told (both kernels)."""
+    rng = np.random.default_rng(sum(src) + sum(dst))
+    coarse = rng.normal(size=(6, src[0] // 2 + 2, src[1] // 2 + 2)).astype(np.float32)
+    scores = F.interpolate(torch.from_numpy(coarse)[None], size=src, mode="bilinear",
+                           align_corners=False)[0].numpy().copy()
+    out = LabelUpsampler(src, dst, align_corners=True)(scores)
+    assert (out != _reference(scores, dst, align_corners=True)).mean() < 1e-4
+    assert (out != _reference(scores, dst)).mean() > 1e-3  # the two conventions really differ here
 
 
 def test_uniform_scores_give_one_class():

@@ -49,6 +49,7 @@ class Bundle:
     classes: list[str]
     palette: list[tuple[int, int, int]]
     precision: str
+    align_corners: bool = False  # how the model upsamples its scores (smp heads: True; DeepLab, SegFormer: False)
 
     @property
     def num_classes(self) -> int:
@@ -156,7 +157,7 @@ def load_bundle(path: str | Path, *, verify: bool = True) -> Bundle:
             mean=tuple(float(v) for v in inp["mean"]), std=tuple(float(v) for v in inp["std"]),
             channel_order=str(inp.get("channel_order", "RGB")), stride=int(m["stride"]),
             feature=feature, task=task, task_labels=task_labels, classes=classes, palette=palette,
-            precision=str(m.get("precision", "fp32")),
+            precision=str(m.get("precision", "fp32")), align_corners=bool(m["task"].get("align_corners", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise BundleError(f"{path}: malformed manifest (field {exc})") from None

@@ -22,7 +22,8 @@ from edgeseg.schedule.policy import KeyframePolicy
 def build_segmenter(spec: SegmentSpec, *, nets, bundle: Bundle, policy: KeyframePolicy | None = None) -> Segmenter:
     """A segmenter for one stream. nets: edgeseg.backend.Networks (open_networks, or the service's batcher
     client); policy: the keyframe policy (default: a new one from the spec)."""
-    return Segmenter(nets, spec=spec, input_hw=bundle.input_hw, mean=bundle.mean, std=bundle.std, policy=policy)
+    return Segmenter(nets, spec=spec, input_hw=bundle.input_hw, mean=bundle.mean, std=bundle.std, policy=policy,
+                     align_corners=bundle.align_corners)
 
 
 def open_for(spec: SegmentSpec, uri: str, **options):

@@ -16,11 +16,13 @@ import numpy as np
 from edgeseg.system.jit import compiled
 
 
-def resize_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Source indices i0, i1 and weight of i1 for bilinear resize along one axis (align_corners=False)."""
-    scale = n_in / n_out
-    src = (np.arange(n_out, dtype=np.float64) + 0.5) * scale - 0.5
-    src = np.clip(src, 0.0, None)  # PyTorch/ONNX clamp negative source coordinates to 0
+def resize_taps(n_in: int, n_out: int, *, align_corners: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices i0, i1 and weight of i1 for bilinear resize along one axis (PyTorch's align_corners)."""
+    if align_corners:  # the corner pixels' centres coincide: src = i · (n_in − 1) / (n_out − 1)
+        src = np.arange(n_out, dtype=np.float64) * ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
+    else:
+        src = (np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5
+        src = np.clip(src, 0.0, None)  # PyTorch/ONNX clamp negative source coordinates to 0
     i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
     i1 = np.minimum(i0 + 1, n_in - 1)
     w1 = (src - i0).astype(np.float32)
@@ -117,19 +119,21 @@ def _upsample_argmax(scores, by0, by1, bny, ystart, wy, bx0, bx1, bnx, xstart, w
 
 
 class LabelUpsampler:
-    """argmax over classes of bilinearly upsampled scores (align_corners=False), computed sparsely.
+    """argmax over classes of bilinearly upsampled scores, computed sparsely.
 
-    Contract: ``LabelUpsampler(src, dst)(scores)`` equals
-    ``argmax(interpolate(scores, dst, mode="bilinear", align_corners=False), axis=0)`` up to exact ties.
+    Contract: ``LabelUpsampler(src, dst, align_corners=a)(scores)`` equals
+    ``argmax(interpolate(scores, dst, mode="bilinear", align_corners=a), axis=0)`` up to exact ties.
     Output pixels are grouped in *bands* per axis: consecutive pixels interpolating between the same two
     source cells (pixels clamped at the border use one cell, so they form bands of their own). A band pair
     is a quad; only quads whose corner cells disagree on the argmax are computed, pixel by pixel.
     """
 
-    def __init__(self, src_hw: tuple[int, int], dst_hw: tuple[int, int]):
+    def __init__(self, src_hw: tuple[int, int], dst_hw: tuple[int, int], *, align_corners: bool = False):
         self.src_hw, self.dst_hw = tuple(src_hw), tuple(dst_hw)
-        (self._y0, self._y1, self._ny, self._rows, self._row_ok, self._wy) = self._bands(src_hw[0], dst_hw[0])
-        (self._x0, self._x1, self._nx, self._cols, self._col_ok, self._wx) = self._bands(src_hw[1], dst_hw[1])
+        (self._y0, self._y1, self._ny, self._rows, self._row_ok, self._wy) = self._bands(src_hw[0], dst_hw[0],
+                                                                                          align_corners)
+        (self._x0, self._x1, self._nx, self._cols, self._col_ok, self._wx) = self._bands(src_hw[1], dst_hw[1],
+                                                                                          align_corners)
         # Flat output index of every (quad, pixel-in-quad); padding points at a spare slot past the image.
         pix = self._rows[:, None, :, None] * dst_hw[1] + self._cols[None, :, None, :]
         ok = self._row_ok[:, None, :, None] & self._col_ok[None, :, None, :]
@@ -139,9 +143,9 @@ class LabelUpsampler:
         self._ystart, self._xstart = self._rows[:, 0].copy(), self._cols[:, 0].copy()  # first pixel of each band
 
     @staticmethod
-    def _bands(n_in: int, n_out: int):
+    def _bands(n_in: int, n_out: int, align_corners: bool):
         """Per band: first and second source cell, pixel count, output indices (padded), mask, weights."""
-        i0, i1, w1 = resize_taps(n_in, n_out)
+        i0, i1, w1 = resize_taps(n_in, n_out, align_corners=align_corners)
         i1 = np.where(w1 == 0, i0, i1)  # border pixels (and exact hits) read one cell
         change = np.flatnonzero((i0[1:] != i0[:-1]) | (i1[1:] != i1[:-1])) + 1
         start = np.concatenate([[0], change])

@@ -51,15 +51,17 @@ class _Held:
 class Segmenter:
     """Turns frames + motion fields into label maps for one stream (see the module docstring).
 
-    nets: edgeseg.backend.Networks; policy: the keyframe policy (default: a new one from the spec).
+    nets: edgeseg.backend.Networks; policy: the keyframe policy (default: a new one from the spec);
+    align_corners: how the model upsamples its class scores (Bundle.align_corners).
     """
 
     def __init__(self, nets, *, spec: SegmentSpec, input_hw: tuple[int, int], mean, std,
-                 policy: KeyframePolicy | None = None):
+                 policy: KeyframePolicy | None = None, align_corners: bool = False):
         self.nets, self.spec = nets, spec
         self.policy = policy if policy is not None else spec.policy()
         self.timings = StageTimes()
-        self.space = WarpSpace(nets, spec=spec, model_hw=input_hw, mean=mean, std=std, timings=self.timings)
+        self.space = WarpSpace(nets, spec=spec, model_hw=input_hw, mean=mean, std=std, timings=self.timings,
+                               align_corners=align_corners)
         self.keyframes = 0
         interp = spec.mode == "interp"
         self._fusion = FUSION_STRATEGIES[spec.fusion]() if interp else None

@@ -45,10 +45,14 @@ class WarpSpace:
 
     space: "features" or "scores" once the first keyframe has run ("auto" until then).
     grid: (h, w, 2) identity positions of the warp grid; video_hw: the video's (H, W).
+    align_corners: labels come from the scores as the model's own upsampling makes them (its bundle says which);
+    a finer warp grid (warp_stride) is resampled and upsampled with half-pixel centres.
     """
 
-    def __init__(self, nets, *, spec: SegmentSpec, model_hw: tuple[int, int], mean, std, timings: StageTimes):
+    def __init__(self, nets, *, spec: SegmentSpec, model_hw: tuple[int, int], mean, std, timings: StageTimes,
+                 align_corners: bool = False):
         self.nets, self.spec, self.xp, self.timings = nets, spec, nets.xp, timings
+        self.align_corners = align_corners  # how the model upsamples its scores (the bundle says)
         self.space = "features" if nets.xp is not np else spec.space
         self.model_hw, self.mean, self.std = tuple(model_hw), mean, std
         self._prep: Preprocessor | None = None
@@ -83,7 +87,7 @@ class WarpSpace:
         H, W = self._prep.video_hw
         fill = self.spec.fill_rounds
         self._to_grid = FieldResampler(video_hw=(H, W), feature_hw=(h, w), fill_rounds=fill)
-        self.to_labels = self._to_warp_labels = LabelUpsampler((h, w), (H, W))
+        self.to_labels = self._to_warp_labels = LabelUpsampler((h, w), (H, W), align_corners=self.align_corners)
         if self.space == "auto":
             exact = self.spec.mode != "frame" and pointwise_affine(self.nets.scores, feats)
             self.space = "scores" if exact else "features"

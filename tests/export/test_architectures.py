@@ -77,6 +77,9 @@ def test_auto_split_after_the_fusion_and_manifest(exported):
     assert m["feature"]["stride"] == stride == b.stride and m["feature"]["channels"] == channels
     assert b.feature_shape == (channels, HW[0] // stride, HW[1] // stride)
     assert m["task"]["align_corners"] is spec.staged.align_corners and len(b.classes) == K
+    assert b.align_corners is spec.staged.align_corners
+    # the CPU runtime's label upsampling follows the model's own (smp: align_corners=True)
+    assert m["parity"]["runtime_labels_agreement"] >= 0.999, m["parity"]
     assert m["architecture"]["family"] in ("smp", "segformer", "torchvision")
     warp = m["cost"]["warp"]
     assert warp["space"] == space and warp["channels_warped"] == (K if space == "scores" else channels)
