@@ -116,6 +116,7 @@ def _sinks(task: ShardTask, bundle, fps: float) -> tuple[list, list]:
     """The shard's sinks and their (temporary, final) part paths."""
     from edgeseg.pipeline.session import build_sinks
     from edgeseg.sink.labels import LabelVideoSink
+    from edgeseg.sink.writer import ThreadedSink
 
     renames = []
 
@@ -125,7 +126,8 @@ def _sinks(task: ShardTask, bundle, fps: float) -> tuple[list, list]:
         renames.append((tmp, final))
         return tmp
 
-    sinks = [LabelVideoSink(temp("labels", ".mkv"), fps=fps)] if "labels" in task.outputs else []
+    # FFV1 encoding of the label video on its own thread, like the other outputs (build_sinks)
+    sinks = [ThreadedSink(LabelVideoSink(temp("labels", ".mkv"), fps=fps))] if "labels" in task.outputs else []
     sinks += build_sinks(bundle=bundle, fps=fps, alpha=task.alpha,
                          stats=temp("stats", ".jsonl") if "stats" in task.outputs else None,
                          masks=Path(task.parts) / "masks" if "masks" in task.outputs else None,

@@ -9,6 +9,7 @@ Usage::
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import click
@@ -51,13 +52,10 @@ def spec_options(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        fields = {name: kwargs.pop(name) for name in SPEC_FIELDS}
+        fields = {f.name: kwargs.pop(f.name) for f in dataclasses.fields(SegmentSpec)}
         return command(*args, spec=SegmentSpec(**fields), **kwargs)
 
     for option in reversed(_OPTIONS):
         wrapper = option(wrapper)
     return wrapper
 
-
-SPEC_FIELDS = ("mode", "keyframe_interval", "keyframes", "keyframe_budget", "max_keyframe_interval", "iframe_keys",
-               "fusion", "space", "warp_stride", "propagation", "motion_stride", "fill_rounds")
