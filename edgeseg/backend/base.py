@@ -6,7 +6,9 @@ Usage: ``out = runner.run({"image": x})["feature"]``; ``backend.features(x)`` / 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -30,21 +32,42 @@ def to_host(a) -> np.ndarray:
 
 @dataclass
 class Backend:
-    """A bundle's networks on one backend. name: "ort-cpu", "ort-cuda" or "trt"."""
+    """A bundle's networks on one backend. name: "ort-cpu", "ort-cuda" or "trt". The feature network also runs
+    at other input sizes (tiles, edgeseg.backend.sized): a runner per size, made on first use."""
 
     name: str
     feature: Runner
     task: Runner
     task_labels: Runner | None
     bundle: object  # edgeseg.backend.bundle.Bundle
+    precision: str = "fp32"  # the ONNX variant (onnxruntime) or the engines' precision (TensorRT)
+    threads: int | None = None
+    sources: dict[str, Path] = field(default_factory=dict)  # net → the ONNX file it runs (or was built from)
+    resize: Callable | None = None  # (backend, (H, W)) → a feature runner at that input size (backend.sized)
+    _sized: dict = field(default_factory=dict, repr=False)
+
+    def source(self, net: str) -> Path:
+        return self.sources.get(net) or self.bundle.net(net).file
+
+    def feature_runner(self, hw: tuple[int, int]) -> Runner:
+        """The feature network for (H, W) inputs: the bundle's own at its input size, else a sized one."""
+        if tuple(hw) == tuple(self.bundle.input_hw):
+            return self.feature
+        if tuple(hw) not in self._sized:
+            if self.resize is None:
+                raise ValueError(f"backend {self.name} runs the feature network at {self.bundle.input_hw} only")
+            self._sized[tuple(hw)] = self.resize(self, hw)
+        return self._sized[tuple(hw)]
 
     @property
     def on_device(self) -> bool:
         return self.name != "ort-cpu"
 
     def features(self, images) -> np.ndarray:
-        """(N, 3, H, W) float32 normalised images → (N, C, h, w) float32 features on the host."""
-        return to_host(self.feature.run({self.feature.inputs[0]: images})[self.feature.outputs[0]])
+        """(N, 3, H, W) float32 normalised images → (N, C, h, w) float32 features on the host. H, W: the model's
+        input size, or any other its feature network runs at (tiles)."""
+        runner = self.feature_runner(images.shape[2:])
+        return to_host(runner.run({runner.inputs[0]: images})[runner.outputs[0]])
 
     def scores(self, features) -> np.ndarray:
         """(N, C, h, w) features → (N, K, h, w) class scores at feature resolution, on the host."""

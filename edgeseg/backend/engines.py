@@ -77,7 +77,7 @@ def engine_dir(bundle, key: str) -> Path:
     return cache
 
 
-def _sources(bundle, precision: str, major: int) -> dict[str, tuple[Path, str]]:
+def sources(bundle, precision: str, major: int) -> dict[str, tuple[Path, str]]:
     """net → (ONNX file, precision to build it with) for this TensorRT major version."""
     out = {}
     for net in NETS:
@@ -105,18 +105,18 @@ def engine_paths(bundle, precision: str | None = None) -> dict[str, Path] | None
     except (OSError, json.JSONDecodeError):
         return None
     out = {}
-    for net, (src, _flag) in _sources(bundle, precision, trt_major()).items():
+    for net, (src, _flag) in sources(bundle, precision, trt_major()).items():
         entry = meta.get(net)
         if net == "task_labels" and entry and "skipped" in entry:
             continue
         path = d / f"{net}.engine"
-        if not entry or entry.get("onnx_sha256") != bundle.manifest["files"].get(_rel(bundle, src)) or not path.is_file():
+        if not entry or entry.get("onnx_sha256") != bundle.manifest["files"].get(rel(bundle, src)) or not path.is_file():
             return None
         out[net] = path
     return out
 
 
-def _rel(bundle, path: Path) -> str:
+def rel(bundle, path: Path) -> str:
     return path.relative_to(bundle.path).as_posix()
 
 
@@ -145,10 +145,10 @@ def build_engines(bundle, *, precision: str | None = None, max_batch: int = 8, f
     d = engine_dir(bundle, key)
     meta = {"key": key, "tensorrt": trt.__version__, "precision": precision, "max_batch": max_batch}
     out = {}
-    for net, (src, flag) in _sources(bundle, precision, major).items():
+    for net, (src, flag) in sources(bundle, precision, major).items():
         calib = None
         if flag == "int8":
-            calib = _calibrator(bundle, d / "calib.cache")
+            calib = calibrator(bundle, d / "calib.cache")
         path = d / f"{net}.engine"
         log(f"building {path.name} from {src.name} (TensorRT {trt.__version__}, {flag}) ...")
         try:
@@ -162,7 +162,7 @@ def build_engines(bundle, *, precision: str | None = None, max_batch: int = 8, f
             meta[net] = {"skipped": str(exc)}
             continue
         path.write_bytes(data)
-        meta[net] = {"onnx": _rel(bundle, src), "onnx_sha256": bundle.manifest["files"].get(_rel(bundle, src)),
+        meta[net] = {"onnx": rel(bundle, src), "onnx_sha256": bundle.manifest["files"].get(rel(bundle, src)),
                      "flag": flag}
         out[net] = path
     (d / "engine.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -218,7 +218,7 @@ def build_serialized(onnx_path: Path, *, flag: str = "fp32", max_batch: int = 8,
     return bytes(memoryview(serialized))
 
 
-def _calibrator(bundle, cache_path: Path):
+def calibrator(bundle, cache_path: Path):
     """TensorRT 10 entropy calibrator over the bundle's calibration frames (calib.npy), batch 1."""
     import cupy as cp
     import numpy as np

@@ -27,7 +27,8 @@ class Networks(Protocol):
     xp: ModuleType
 
     def features(self, images: np.ndarray):
-        """(N, 3, H, W) float32 normalised images → (N, C, h, w) features (xp arrays)."""
+        """(N, 3, H, W) float32 normalised images → (N, C, h, w) features (xp arrays). H, W: the model's input
+        size, or another its feature network runs at (the correction's tiles)."""
 
     def scores(self, features) -> np.ndarray:
         """(N, C, h, w) features → (N, K, h, w) class scores at feature resolution, on the host."""
@@ -65,10 +66,11 @@ class DeviceNetworks:
         import cupy
 
         self.xp, self.backend = cupy, backend
-        self._f, self._t, self._tl = backend.feature, backend.task, backend.task_labels
+        self._t, self._tl = backend.task, backend.task_labels
 
     def features(self, images):
-        return self._f.run({self._f.inputs[0]: self.xp.asarray(images)})[self._f.outputs[0]]
+        runner = self.backend.feature_runner(images.shape[2:])
+        return runner.run({runner.inputs[0]: self.xp.asarray(images)})[runner.outputs[0]]
 
     def scores(self, features):
         return self._t.run({self._t.inputs[0]: features})[self._t.outputs[0]].get()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgeseg.backend.base import Backend
+from edgeseg.backend.sized import sized_runner
 from edgeseg.errors import ConfigError
 
 KINDS = ("auto", "trt", "ort-cuda", "ort-cpu")
@@ -60,7 +61,8 @@ def _open_ort(bundle, device: str, threads, precision: str) -> Backend:
         return None if spec is None else OrtRunner(spec.file, device=device, threads=threads)
 
     return Backend(name=f"ort-{device}", feature=runner("feature"), task=runner("task"),
-                   task_labels=runner("task_labels"), bundle=bundle)
+                   task_labels=runner("task_labels"), bundle=bundle, precision=variant, threads=threads,
+                   sources={"feature": bundle.net("feature", variant).file}, resize=sized_runner)
 
 
 def _open_trt(bundle, precision, log) -> Backend:
@@ -70,6 +72,9 @@ def _open_trt(bundle, precision, log) -> Backend:
     why = engines.unavailable_reason()
     if why:
         raise ConfigError(f"backend trt: {why}")
+    precision = precision or bundle.precision
     paths = engines.build_engines(bundle, precision=precision, log=log)
+    sources = {net: src for net, (src, _flag) in engines.sources(bundle, precision, engines.trt_major()).items()}
     return Backend(name="trt", feature=TrtRunner(paths["feature"]), task=TrtRunner(paths["task"]),
-                   task_labels=TrtRunner(paths["task_labels"]) if "task_labels" in paths else None, bundle=bundle)
+                   task_labels=TrtRunner(paths["task_labels"]) if "task_labels" in paths else None, bundle=bundle,
+                   precision=precision, sources=sources, resize=sized_runner)

@@ -32,15 +32,16 @@ def cuda_available() -> bool:
 
 
 class OrtRunner(Runner):
-    """One ONNX file in an onnxruntime session. device: "cpu" or "cuda".
+    """One ONNX file (or serialized model bytes, then `name` names it in errors) in an onnxruntime session.
+    device: "cpu" or "cuda".
 
     spin: let idle intra-op threads busy-wait for the next call (onnxruntime's default). Off here: between
     calls the pipeline decodes, warps and upsamples on the same cores, and spinning threads take them away
     (measured on 2 cores: frame mode 33 → 60 fps, interp 162 → 269 fps with spinning off; docs/DECISIONS.md).
     """
 
-    def __init__(self, path: str | Path, *, device: str = "cpu", threads: int | None = None, device_id: int = 0,
-                 spin: bool = False):
+    def __init__(self, path: str | Path | bytes, *, device: str = "cpu", threads: int | None = None,
+                 device_id: int = 0, spin: bool = False, name: str | None = None):
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
@@ -52,9 +53,10 @@ class OrtRunner(Runner):
         providers = (["CPUExecutionProvider"] if device == "cpu"
                      else [("CUDAExecutionProvider", {"device_id": device_id}), "CPUExecutionProvider"])
         try:
-            self.session = ort.InferenceSession(str(path), opts, providers=providers)
+            self.session = ort.InferenceSession(path if isinstance(path, bytes) else str(path), opts,
+                                                providers=providers)
         except Exception as exc:  # noqa: BLE001 - corrupt or unsupported model file
-            raise BundleError(f"{path}: onnxruntime cannot load it ({str(exc).splitlines()[0][:160]})") from None
+            raise BundleError(f"{name or path}: onnxruntime cannot load it ({str(exc).splitlines()[0][:160]})") from None
         self.device, self.device_id = device, device_id
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.outputs = [o.name for o in self.session.get_outputs()]

@@ -124,17 +124,20 @@ class BatchingNetworks:
 
     def _run(self, batch: list[_Request]) -> None:
         t = time.perf_counter()
-        try:
-            sizes = [r.images.shape[0] for r in batch]
-            out = self.nets.features(np.concatenate([r.images for r in batch]) if len(batch) > 1
-                                          else batch[0].images)
-            at = 0
-            for r, n in zip(batch, sizes, strict=True):
-                r.result = out[at:at + n]
-                at += n
-        except BaseException as exc:  # handed to every waiting caller
-            for r in batch:
-                r.error = exc
+        groups: dict[tuple, list[_Request]] = {}  # keyframes and correction tiles differ in size
+        for r in batch:
+            groups.setdefault(r.images.shape[1:], []).append(r)
+        for group in groups.values():
+            try:
+                out = self.nets.features(np.concatenate([r.images for r in group]) if len(group) > 1
+                                         else group[0].images)
+                at = 0
+                for r in group:
+                    r.result = out[at:at + r.images.shape[0]]
+                    at += r.images.shape[0]
+            except BaseException as exc:  # handed to every waiting caller
+                for r in group:
+                    r.error = exc
         seconds = time.perf_counter() - t
         self.batches.append(len(batch))
         del self.batches[:-10_000]

@@ -63,7 +63,7 @@ def test_max_batch_splits_and_errors_reach_every_caller(backend):
 
     def call(k):
         barrier.wait()
-        bad = np.zeros((1, 3, 5, 5), np.float32)  # wrong size: the batch it lands in fails
+        bad = np.zeros((1, 4, *_images(0).shape[2:]), np.float32)  # 4 channels: the batch it lands in fails
         try:
             clients[k].features(_images(k) if k < 2 else bad)
         except Exception as exc:  # noqa: BLE001 - the test looks at what arrived

@@ -1,0 +1,85 @@
+"""A bundle's feature network at another input size (the correction's tiles, edgeseg.pipeline.correct): the
+ONNX file with its input's height and width set to the new size, for onnxruntime (in memory) or TensorRT (an
+engine built once, cached beside the bundle's engines). Static shapes with a dynamic batch, as TensorRT wants.
+
+Usage: ``runner = sized_runner(backend, (192, 192))``; ``runner.run({runner.inputs[0]: tiles})``
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from edgeseg.errors import BundleError, ConfigError
+
+
+def resized_onnx(path: str | Path, hw: tuple[int, int]) -> bytes:
+    """The ONNX model at `path` with its first input's H, W (axes 2, 3) set to hw and every other shape left for
+    the runtime to infer; serialized. Fully convolutional networks run unchanged at the new size."""
+    try:
+        import onnx
+    except ImportError:
+        raise ConfigError("--correct needs the onnx package, a dependency of edgeseg: pip install onnx") from None
+    model = onnx.load(str(path))
+    initializers = {i.name for i in model.graph.initializer}
+    graph_input = next(i for i in model.graph.input if i.name not in initializers)
+    dims = graph_input.type.tensor_type.shape.dim
+    if len(dims) != 4:
+        raise BundleError(f"{path}: input {graph_input.name} is not NCHW; it cannot run on tiles")
+    dims[2].dim_value, dims[3].dim_value = int(hw[0]), int(hw[1])
+    for out in model.graph.output:  # spatial output sizes follow from the input's
+        for k, d in enumerate(out.type.tensor_type.shape.dim):
+            if k >= 2:
+                d.dim_param = f"{out.name}_{k}"
+    del model.graph.value_info[:]
+    return model.SerializeToString()
+
+
+def sized_runner(backend, hw: tuple[int, int]):
+    """A runner (edgeseg.backend.base.Runner) of the backend's feature network at input size hw (N free): onnxruntime on the backend's
+    device, or a TensorRT engine built on first use. A model that cannot run at that size is a one-line error."""
+    bundle, hw = backend.bundle, (int(hw[0]), int(hw[1]))
+    source = backend.source("feature")
+    data = resized_onnx(source, hw)
+    if backend.name == "trt":
+        return _trt_runner(backend, data, hw)
+    from edgeseg.backend.ort import OrtRunner
+
+    device = "cuda" if backend.name == "ort-cuda" else "cpu"
+    runner = OrtRunner(data, device=device, threads=backend.threads, name=f"{source} at {hw[0]}×{hw[1]}")
+    _check_runs(runner, bundle, hw, source)
+    return runner
+
+
+def _check_runs(runner, bundle, hw, source) -> None:
+    import numpy as np
+
+    x = np.zeros((1, 3, *hw), np.float32)
+    try:
+        out = runner.run({runner.inputs[0]: x})[runner.outputs[0]]
+    except Exception as exc:  # noqa: BLE001 - e.g. a Reshape with the training size baked in
+        raise BundleError(f"{source}: the feature network cannot run on {hw[0]}×{hw[1]} tiles "
+                          f"({str(exc).splitlines()[0][:160]}); run without --correct") from None
+    if tuple(out.shape[1:2]) != (bundle.feature_shape[0],):
+        raise BundleError(f"{source}: at {hw[0]}×{hw[1]} the feature network gives {tuple(out.shape)}; "
+                          "run without --correct")
+
+
+def _trt_runner(backend, data: bytes, hw):
+    from edgeseg.backend import engines
+    from edgeseg.backend.trt import TrtRunner
+
+    precision = backend.precision
+    d = engines.engine_dir(backend.bundle, engines.device_key(precision))
+    onnx_path, engine = d / f"feature_{hw[0]}x{hw[1]}.onnx", d / f"feature_{hw[0]}x{hw[1]}.engine"
+    stamp = d / f"feature_{hw[0]}x{hw[1]}.json"
+    digest = backend.bundle.manifest["files"].get(engines.rel(backend.bundle, backend.source("feature")))
+    fresh = engine.is_file() and stamp.is_file() and json.loads(stamp.read_text()).get("onnx_sha256") == digest
+    if not fresh:
+        onnx_path.write_bytes(data)
+        flag = engines.sources(backend.bundle, precision, engines.trt_major())["feature"][1]
+        calib = engines.calibrator(backend.bundle, d / "calib.cache") if flag == "int8" else None
+        engine.write_bytes(engines.build_serialized(onnx_path, flag=flag, timing_cache=d / "timing.cache",
+                                                    calibrator=calib))
+        stamp.write_text(json.dumps({"onnx_sha256": digest, "input_hw": list(hw)}) + "\n")
+    return TrtRunner(engine)
