@@ -29,7 +29,7 @@ def test_table_json_and_plot_with_ground_truth(clip, tmp_path):
     report_path, plot_path = tmp_path / "t1.json", tmp_path / "fig2.png"
     res = _bench(clip / "video.mp4", "--labels", clip / "labels", "--modes", "frame,reuse,prop,interp",
                  "--intervals", "1,3", "--adaptive", "3", "--json", report_path, "--plot", plot_path,
-                 "--repeat", "2", "--threads", "1", "--fusion", "linear")
+                 "--repeat", "2", "--threads", "1", "--fusion", "linear", "--guide", "off", "--correct", "0")
     assert res.exit_code == 0, res.output
     report = json.loads(report_path.read_text())
     assert report["reference"] == "labels" and report["repeat"] == 2
@@ -65,7 +65,7 @@ def test_table_json_and_plot_with_ground_truth(clip, tmp_path):
 
 def test_without_labels_measures_agreement_with_frame_mode(clip):
     res = _bench(clip / "video.mp4", "--modes", "frame,interp", "--intervals", "1,4", "--adaptive", "",
-                 "--max-frames", "8", "--threads", "1", "--fusion", "linear")
+                 "--max-frames", "8", "--threads", "1", "--fusion", "linear", "--guide", "off", "--correct", "0")
     assert res.exit_code == 0, res.output
     lines = res.output.strip().split("\n\n")[0].splitlines()
     assert lines[0].startswith("mIoU vs frame mode's output (agreement)")
@@ -78,7 +78,8 @@ def test_without_labels_measures_agreement_with_frame_mode(clip):
 def test_fusion_rows(clip, tmp_path):
     report_path = tmp_path / "f.json"
     res = _bench(clip / "video.mp4", "--labels", clip / "labels", "--modes", "frame,prop,interp", "--intervals", "1,4",
-                 "--adaptive", "", "--fusion", "linear,photometric", "--json", report_path, "--threads", "1")
+                 "--adaptive", "", "--fusion", "linear,photometric", "--json", report_path, "--threads", "1",
+                 "--guide", "off", "--correct", "0")
     assert res.exit_code == 0, res.output
     rows = json.loads(report_path.read_text())["rows"]
     interp = {(r["fusion"], r["interval"]): r for r in rows if r["mode"] == "interp"}
@@ -90,12 +91,39 @@ def test_fusion_rows(clip, tmp_path):
     assert names.count("interp photometric") == 2 and names.count("interp") == 2
 
 
+def test_guided_and_corrected_rows(clip, tmp_path):
+    """--guide off,on: every row plain and guided, frame mode guided as a row of its own after the reference
+    (frame mode plain, the model's own labels); --correct: prop/interp rows once per budget, with their tiles."""
+    report_path = tmp_path / "g.json"
+    res = _bench(clip / "video.mp4", "--labels", clip / "labels", "--modes", "frame,prop,interp", "--intervals", "1,4",
+                 "--adaptive", "", "--fusion", "photometric", "--guide", "off,on", "--correct", "0,0.5",
+                 "--json", report_path, "--threads", "1")
+    assert res.exit_code == 0, res.output
+    report = json.loads(report_path.read_text())
+    rows = report["rows"]
+    assert [(r["mode"], r["guide"]) for r in rows[:2]] == [("frame", False), ("frame", True)]
+    assert rows[0]["speedup"] == 1.0 and rows[1]["miou_avg"] != rows[0]["miou_avg"]  # guidance moved labels
+    key = {(r["mode"], r["interval"], r["guide"], r.get("correct")): r for r in rows[2:]}
+    assert set(key) == {(m, k, g, c) for m in ("prop", "interp") for k in (1, 4) for g in (False, True)
+                        for c in (None, 0.5)}
+    for m in ("prop", "interp"):  # K = 1: every frame a keyframe, as frame mode (plain or guided)
+        for g, c in ((False, None), (True, None), (True, 0.5)):
+            assert key[(m, 1, g, c)]["miou_avg"] == pytest.approx(rows[int(g)]["miou_avg"], abs=1e-6)
+    assert all(r["tiles_per_frame"] >= 0 for r in rows if r.get("correct"))
+    names = [" ".join(line.split()[:-6]) for line in res.output.strip().split("\n\n")[0].splitlines()[2:]]
+    assert names[:2] == ["frame", "frame guided"] and "interp photometric guided correct=0.5" in names
+    frame_ref = rows[0]
+    for f in report["frontier"]:  # drops are measured against the unguided frame row
+        assert frame_ref["miou_avg"] - f["miou_avg"] <= f["avg_drop"] + 1e-9
+
+
 @pytest.mark.parametrize("args, message", [
     (["--fusion", "median"], "Error: --fusion 'median': unknown fusion 'median'; choose from linear, photometric"),
     (["--fusion", ","], "Error: --fusion ',': empty fusion list"),
     (["--modes", "frame,warp"], "Error: --modes 'frame,warp': unknown mode 'warp'"),
     (["--intervals", ","], "Error: --intervals ',': empty interval list"),
     (["--intervals", "2,x"], "Error: --intervals '2,x': expected comma-separated integers"),
+    (["--correct", "0,1.5"], "Error: --correct '0,1.5': budgets must be in (0, 1]"),
 ])
 def test_bad_options_are_one_line(clip, args, message):
     res = _bench(clip / "video.mp4", *args)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeseg.bench.frontier import format_frontier, frontier
+from edgeseg.bench.frontier import format_frontier, frontier, row_name
 from edgeseg.bench.metrics import confusion, miou
 from edgeseg.errors import ConfigError
 from edgeseg.pipeline import (
@@ -49,6 +49,18 @@ def parse_modes(text: str) -> list[str]:
 
 def parse_fusions(text: str) -> list[str]:
     return _parse_choices(text, option="--fusion", what="fusion", choices=FUSIONS)
+
+
+def parse_corrections(text: str) -> list[float | None]:
+    """"0,0.25" → [None, 0.25]: correction budgets for prop/interp rows (0: a row without correction)."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"--correct {text!r}: expected comma-separated budgets such as 0,0.25") from None
+    bad = [v for v in values if not 0.0 <= v <= 1.0]
+    if not values or bad:
+        raise ConfigError(f"--correct {text!r}: budgets must be in (0, 1], or 0 for rows without correction")
+    return [v or None for v in dict.fromkeys(values)]
 
 
 def parse_intervals(text: str) -> list[int]:
@@ -129,12 +141,16 @@ class _Scorer:
 
 
 def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int], labels_dir=None,
-              adaptive_intervals: list[int] = (), fusions: list[str] = ("linear",), max_frames: int | None = None,
-              repeat: int = 1, progress=None) -> dict:
+              adaptive_intervals: list[int] = (), fusions: list[str] = ("linear",), corrections=(None,),
+              guides=(False,), max_frames: int | None = None, repeat: int = 1, progress=None) -> dict:
     """Run every (mode, interval) row over `spec`; returns the JSON-ready report.
 
     adaptive_intervals: for prop and interp, also rows with adaptive keyframes under the budget 1/K.
     fusions: interp's rows once per fusion (edgeseg.pipeline.FUSIONS); interp rows carry "fusion".
+    corrections: prop's and interp's rows once per correction budget (None: without; rows carry "correct" and
+    "tiles_per_frame").
+    guides: every row once unguided (False) and/or guided (True; edgeseg.pipeline.guide); rows carry "guide". The
+    reference row is frame mode unguided, the model's own labels; frame mode guided is a row of its own.
     repeat: timing passes (frame mode, then every row, each pass): a row's fps is its median over the passes
     and its speedup the median of its per-pass ratio to that pass's frame mode. mIoU comes from the first
     pass (it is deterministic); later passes only time.
@@ -147,12 +163,12 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
         labels.check(frames=n, size=size, at_least=max_frames is not None)
     k_classes = len(bundle.classes)
 
-    def run_row(mode: str, k: int, on_result, policy: str = "fixed", fusion: str = "linear",
-                frames: int | None = max_frames) -> tuple[float, int, Segmenter]:
-        row = SegmentSpec(mode=mode, keyframe_interval=k, keyframes=policy, fusion=fusion)
-        seg = build_segmenter(row, nets=nets, bundle=bundle)
-        with open_for(row, spec) as src:
-            summary = run_stream(motion_pairs(src, row), seg, max_frames=frames, on_result=on_result)
+    def run_row(row: dict, on_result, frames: int | None = max_frames) -> tuple[float, int, Segmenter]:
+        spec_ = SegmentSpec(mode=row["mode"], keyframe_interval=row["interval"], keyframes=row["keyframes"],
+                            fusion=row["fusion"], correct=row["correct"], guide=row["guide"])
+        seg = build_segmenter(spec_, nets=nets, bundle=bundle)
+        with open_for(spec_, spec) as src:
+            summary = run_stream(motion_pairs(src, spec_), seg, max_frames=frames, on_result=on_result)
         return summary.seconds, summary.frames, seg
 
     # frame mode first: it is the speed baseline, and the agreement reference without labels
@@ -163,38 +179,53 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
             frame_out[result.frame.index] = result.labels
 
     reference = labels.__getitem__ if labels is not None else frame_out.__getitem__
-    def fusions_of(mode):
-        return fusions if mode == "interp" else ("linear",)
 
-    todo = [("frame", 1, "fixed", "linear")]
-    todo += [(m, k, "fixed", f) for m in modes if m != "frame" for f in fusions_of(m) for k in intervals]
-    todo += [(m, k, "adaptive", f) for m in modes if m in ("prop", "interp") for f in fusions_of(m)
+    def row_of(mode, k, policy="fixed", fusion="linear", correct=None, guide=False):
+        return {"mode": mode, "interval": k, "keyframes": policy, "fusion": fusion, "correct": correct,
+                "guide": guide}
+
+    def variants(mode):  # (fusion, correction, guide) combinations of a mode's rows
+        return [(f, c, g) for f in (fusions if mode == "interp" else ("linear",))
+                for c in (corrections if mode in ("prop", "interp") else (None,)) for g in guides]
+
+    # the reference: the model's own labels on every frame (unguided); then frame mode guided, if asked for
+    todo = [row_of("frame", 1)]
+    if "frame" in modes and True in guides:
+        todo.append(row_of("frame", 1, guide=True))
+    todo += [row_of(m, k, "fixed", *v) for m in modes if m != "frame" for v in variants(m) for k in intervals]
+    todo += [row_of(m, k, "adaptive", *v) for m in modes if m in ("prop", "interp") for v in variants(m)
              for k in adaptive_intervals]
     rows, fps_passes, components = [], [[] for _ in todo], {}
-    for mode, k in (("frame", 1), ("interp", 4)):  # warm-up: first calls and kernel loads stay out of the rows
-        run_row(mode, k, None, frames=min(12, n))
+    tiles = next((c for c in corrections if c), None)  # the correction's tile network is made on first use
+    for warm in (row_of("frame", 1), row_of("interp", 4, correct=tiles, guide=True in guides)):
+        run_row(warm, None, frames=min(12, n))  # warm-up: first calls stay out of the rows
     for p in range(repeat):
-        for i, (mode, k, policy, fusion) in enumerate(todo):
+        for i, row in enumerate(todo):
             if progress and i:
-                progress(p * (len(todo) - 1) + i - 1, repeat * (len(todo) - 1), _row_name(mode, policy, fusion), k)
-            scorer = _Scorer(reference, k_classes) if p == 0 and (labels is not None or mode != "frame") else None
+                progress(p * (len(todo) - 1) + i - 1, repeat * (len(todo) - 1), row_name(row), row["interval"])
+            first = p == 0 and i == 0
+            scorer = _Scorer(reference, k_classes) if p == 0 and (labels is not None or i > 0) else None
 
-            def on_result(r, scorer=scorer, reference_row=(p == 0 and mode == "frame")):
-                if reference_row:
+            def on_result(r, scorer=scorer, first=first):
+                if first:
                     keep(r)
                 if scorer is not None:
                     scorer(r)
 
-            seconds, frames, seg = run_row(mode, k, on_result, policy, fusion)
+            seconds, frames, seg = run_row(row, on_result)
             fps_passes[i].append(frames / max(seconds - (scorer.seconds if scorer else 0.0), 1e-9))
             if p == 0:
-                if mode == "frame":
+                if i == 0:
                     components = {k_: round(v, 3) for k_, v in seg.timings.mean_ms().items()}
                 avg, worst = scorer.scores() if scorer is not None else (100.0, 100.0)
-                rows.append({"mode": mode, "interval": k, "keyframes": policy, "miou_avg": avg, "miou_min": worst,
-                             "frames": frames, "keyframe_fraction": seg.keyframes / max(frames, 1)})
-                if mode == "interp":
-                    rows[-1]["fusion"] = fusion
+                out = {key: row[key] for key in ("mode", "interval", "keyframes")}
+                out.update(miou_avg=avg, miou_min=worst, frames=frames, keyframe_fraction=seg.keyframes / max(frames, 1))
+                if row["mode"] == "interp":
+                    out["fusion"] = row["fusion"]
+                if row["correct"]:
+                    out.update(correct=row["correct"], tiles_per_frame=round(seg.corrected_tiles / max(frames, 1), 3))
+                out["guide"] = row["guide"]
+                rows.append(out)
     for row, fps in zip(rows, fps_passes, strict=True):
         row["fps"] = float(np.median(fps))
         row["speedup"] = float(np.median(np.asarray(fps) / np.asarray(fps_passes[0])))
@@ -206,15 +237,10 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
             "rows": rows, "frontier": frontier(rows), "components_ms": components}
 
 
-def _row_name(mode: str, keyframes: str = "fixed", fusion: str = "linear") -> str:
-    """A row's label in tables, progress and plots: "interp", "interp photometric", "prop adaptive", ..."""
-    return " ".join([mode] + [fusion] * (fusion != "linear") + ["adaptive"] * (keyframes == "adaptive"))
-
-
 def format_table(report: dict) -> str:
     """The report laid out like the paper's Table 1."""
     ref = "ground-truth labels" if report["reference"] == "labels" else "frame mode's output (agreement)"
-    names = [_row_name(r["mode"], r.get("keyframes", "fixed"), r.get("fusion", "linear")) for r in report["rows"]]
+    names = [row_name(r) for r in report["rows"]]
     width = max([16, *map(len, names)])
     lines = [f"mIoU vs {ref}; fps = whole pipeline, decode → labels",
              f"{'mode':<{width}} {'K':>3} {'fps':>8} {'speedup':>8} {'avg mIoU':>9} {'min mIoU':>9} {'key %':>6}"]
@@ -235,8 +261,7 @@ def plot(report: dict, path: str | Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
 
-    def series(r):
-        return _row_name(r["mode"], r.get("keyframes", "fixed"), r.get("fusion", "linear"))
+    series = row_name
 
     for mode in dict.fromkeys(series(r) for r in report["rows"]):
         rows = sorted((r for r in report["rows"] if series(r) == mode), key=lambda r: r["interval"])
@@ -246,10 +271,9 @@ def plot(report: dict, path: str | Path) -> None:
             if r["mode"] != "frame":
                 ax.annotate(str(r["interval"]), (r["fps"], r["miou_avg"]), fontsize=7, xytext=(3, 3),
                             textcoords="offset points")
-    fps = {(r["mode"], r["interval"], r.get("fusion", "linear"), r.get("keyframes", "fixed")): r["fps"]
-           for r in report["rows"]}
+    fps = {(row_name(r), r["interval"]): r["fps"] for r in report["rows"]}
     for p in report.get("frontier", []):  # the fastest row within each drop budget
-        x = fps[(p["mode"], p["interval"], p["fusion"], p["keyframes"])]
+        x = fps[(row_name(p), p["interval"])]
         ax.plot([x], [p["miou_avg"]], "*", color="black", markersize=12, zorder=5)
         ax.annotate(f"≤{p['avg_drop']:g}/{p['min_drop']:g}", (x, p["miou_avg"]), fontsize=7, xytext=(4, -10),
                     textcoords="offset points")

@@ -20,6 +20,11 @@ import click
               help="Also adaptive-keyframe rows for prop/interp with the budget of these fixed intervals ('' = none).")
 @click.option("--fusion", "fusion", default="linear,photometric", show_default=True,
               help="interp's fusion weights: linear, photometric, or both (a row each).")
+@click.option("--correct", "correct", default="0,0.25", show_default=True,
+              help="prop/interp rows once per correction budget (0 = without; e.g. 0,0.25).")
+@click.option("--guide", "guide", type=click.Choice(["on", "off", "off,on"]), default="on", show_default=True,
+              help="Rows with labels guided by each frame's pixels (on), plain (off), or both. The reference "
+                   "row is always frame mode unguided.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the report here.")
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None,
               help="Write accuracy vs throughput (PNG).")
@@ -28,7 +33,7 @@ import click
 @click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
               help="Timing passes; fps and speedup are medians over them (noisy machines).")
 @click.option("--backend", type=click.Choice(["auto", "trt", "ort-cuda", "ort-cpu"]), default="auto")
-def bench(source, model, labels_dir, modes, intervals, adaptive, fusion, json_path, plot_path, max_frames, threads, repeat,
+def bench(source, model, labels_dir, modes, intervals, adaptive, fusion, correct, guide, json_path, plot_path, max_frames, threads, repeat,
           backend) -> None:
     """Measure fps, speedup and avg/min mIoU of each mode at each keyframe interval, in one run; under the
     table, the frontier: the fastest row within each accuracy budget (avg/min mIoU drop vs frame mode).
@@ -36,10 +41,19 @@ def bench(source, model, labels_dir, modes, intervals, adaptive, fusion, json_pa
     Example: edgeseg bench clip/video.mp4 --labels clip/labels --intervals 2,5,10 --plot fig.png
     """
     from edgeseg.backend.networks import open_networks
-    from edgeseg.bench.table import benchmark, format_table, parse_fusions, parse_intervals, parse_modes, plot
+    from edgeseg.bench.table import (
+        benchmark,
+        format_table,
+        parse_corrections,
+        parse_fusions,
+        parse_intervals,
+        parse_modes,
+        plot,
+    )
     from edgeseg.system.extras import require
 
     mode_list, ks, fusions = parse_modes(modes), parse_intervals(intervals), parse_fusions(fusion)
+    corrections = parse_corrections(correct)
     if "flow" in mode_list:  # fail now, not after the other modes ran
         require("cv2", purpose="--modes flow (optical flow; or leave flow out of --modes)")
     if plot_path is not None:
@@ -52,7 +66,9 @@ def bench(source, model, labels_dir, modes, intervals, adaptive, fusion, json_pa
             click.echo(f"\r[{i + 1}/{n}] {mode} K={k} ...", err=True, nl=False)
 
     report = benchmark(source, nets=nets, bundle=bundle, modes=mode_list, intervals=ks, labels_dir=labels_dir,
-                       adaptive_intervals=adaptive_ks, fusions=fusions, max_frames=max_frames, repeat=repeat,
+                       adaptive_intervals=adaptive_ks, fusions=fusions, corrections=corrections,
+                       guides=[g == "on" for g in guide.split(",")],
+                       max_frames=max_frames, repeat=repeat,
                        progress=progress)
     if sys.stderr.isatty():
         click.echo("", err=True)

@@ -14,7 +14,7 @@ import functools
 
 import click
 
-from edgeseg.pipeline.spec import FUSIONS, MODES, PROPAGATIONS, SPACES, SegmentSpec
+from edgeseg.pipeline.spec import CORRECT_ERROR, FUSIONS, MODES, PROPAGATIONS, SPACES, SegmentSpec
 from edgeseg.schedule import POLICIES
 
 # flag → SegmentSpec field: each option's dest is the field's name (a test checks the two stay one to one)
@@ -31,9 +31,10 @@ _OPTIONS = [
                  help="adaptive: longest gap between keyframes (default 1.2 / budget)."),
     click.option("--iframe-keys/--no-iframe-keys", default=True, show_default=True,
                  help="Also make I-frames and scene cuts keyframes."),
-    click.option("--fusion", type=click.Choice(FUSIONS), default="linear", show_default=True,
-                 help="interp: blend weights; photometric also weighs each keyframe per cell by how well its "
-                      "warped pixels match the frame (more accurate, a little slower)."),
+    click.option("--fusion", type=click.Choice(FUSIONS), default="photometric", show_default=True,
+                 help="interp: blend weights. photometric weighs each keyframe per cell by how well its warped "
+                      "pixels match the frame; linear: by the frame's place in the gap only (the paper's "
+                      "interp-mv; a little faster, less accurate)."),
     click.option("--space", type=click.Choice(SPACES), default="auto", show_default=True,
                  help="What non-keyframes warp: features, class scores, or auto (scores where that is exact)."),
     click.option("--warp-stride", type=click.IntRange(min=1), default=None,
@@ -44,6 +45,14 @@ _OPTIONS = [
                  help="Cell size of the motion field in video pixels."),
     click.option("--fill-rounds", type=click.IntRange(min=0), default=4, show_default=True,
                  help="Rounds of filling motion-field holes from their neighbours."),
+    click.option("--guide/--no-guide", default=True, show_default=True,
+                 help="Upsample class scores to labels guided by each frame's own pixels (cells weigh less where "
+                      "the colour their scores came with differs from the pixel's)."),
+    click.option("--correct", type=float, default=None, metavar="BUDGET",
+                 help="Non-keyframes: rerun the feature network on the tiles where the frame's pixels disagree "
+                      "with the keyframes' carried along, on at most this share of the frame, (0, 1]."),
+    click.option("--correct-error", type=click.FloatRange(min=0), default=CORRECT_ERROR, show_default=True,
+                 help="Correction: a tile's mean L1 RGB mismatch (0-765) that triggers it."),
 ]
 
 

@@ -15,8 +15,10 @@ from pathlib import Path
 import click
 import numpy as np
 
-# (mode, fusion, overlay scale): every kernel path of the runtime (scale < 1 blends the overlay in RGB)
-RUNS = (("interp", "linear", 1.0), ("interp", "photometric", 0.5), ("prop", "linear", 1.0), ("frame", "linear", 1.0))
+# (mode, fusion, overlay scale, guide): every kernel path of the runtime (scale < 1 blends the overlay in RGB;
+# guide: labels guided by the pixels, else plain upsampling)
+RUNS = (("interp", "linear", 1.0, False), ("interp", "photometric", 0.5, True), ("prop", "linear", 1.0, True),
+        ("frame", "linear", 1.0, True), ("prop", "linear", 1.0, False))
 
 
 def tiny_clip(path: Path, *, size=(96, 128), frames: int = 9) -> Path:
@@ -40,9 +42,9 @@ def exercise(tmp: Path, *, progress=None) -> None:
     # two widths: decoder planes without row padding (contiguous arrays) and with it (strided ones)
     clips = [tiny_clip(tmp / "a.mp4", size=(96, 128)), tiny_clip(tmp / "b.mp4", size=(90, 120))]
     steps = [(clip, *run) for run in RUNS for clip in clips]
-    for i, (clip, mode, fusion, scale) in enumerate(steps):
+    for i, (clip, mode, fusion, scale, guide) in enumerate(steps):
         out = tmp / f"run{i}"
-        segment_source(str(clip), SegmentSpec(mode=mode, fusion=fusion, keyframe_interval=3), threads=1,
+        segment_source(str(clip), SegmentSpec(mode=mode, fusion=fusion, keyframe_interval=3, guide=guide), threads=1,
                        overlay=out / "o.mp4", overlay_scale=scale, stats=out / "s.jsonl", masks=out / "m")
         if progress is not None:
             progress(i + 1, len(steps))

@@ -51,10 +51,18 @@ class Gap:
     frames: list = field(default_factory=list)  # the held Frames (photometric fusion reads their pixels)
     fused: np.ndarray | None = None
     state: tuple = ()  # a fusion's own data between its two halves
+    thumbs: np.ndarray | None = None  # the held frames' thumbnails (n, h, w, 3), made on first use
 
     @property
     def n(self) -> int:
         return len(self.forward)
+
+    def thumbnails(self, like):
+        """The held frames' thumbnails on the warp grid (n, h, w, 3), in the array module of `like`."""
+        if self.thumbs is None:
+            hw = self.forward.shape[1:3]
+            self.thumbs = array_module(like).asarray(np.stack([frame.thumbnail(*hw) for frame in self.frames]))
+        return self.thumbs
 
     @classmethod
     def between(cls, track_a: Track, disps: list, disp_b, frames: list) -> Gap:
@@ -73,6 +81,22 @@ class Fusion(Protocol):
     def finish(self, gap: Gap, track_b: Track) -> None:
         """Keyframe b's half, into gap.fused."""
 
+    def carried(self, gap: Gap, track_a: Track, track_b: Track):
+        """(n, h, w, 3): the keyframes' thumbnails moved and blended exactly as each frame's data was: the colour
+        each cell's data came with (label guidance and the correction's trigger)."""
+
+
+def _carried(gap: Gap, track_a: Track, track_b: Track, wb_cells=None):
+    """Keyframe a's thumbnail carried forward, blended towards b's by b's weights (per frame, or per cell)."""
+    n, m = gap.n, gap.m
+    if wb_cells is None:
+        wa, wb = gap_weights(n, m)
+        out = warp_blend([(track_a.thumb, gap.forward, wa)])
+        return warp_blend([(track_b.thumb, gap.back, wb)], add_to=out) if m else out
+    out = warp_blend([(track_a.thumb, gap.forward, gap_weights(n, 0)[0])])
+    mix(out[n - m:], warp_blend([(track_b.thumb, gap.back[n - m:], gap_weights(m, 0)[0])]), wb_cells)
+    return out
+
 
 class LinearFusion:
     """Weights by the frame's place in the gap, the same in every cell (the paper's interp-mv)."""
@@ -84,6 +108,9 @@ class LinearFusion:
         if gap.back is not None:
             gap.fused = warp_blend([(track_b.key, gap.back, gap_weights(gap.n, gap.m)[1])], add_to=gap.fused)
 
+    def carried(self, gap: Gap, track_a: Track, track_b: Track):
+        return _carried(gap, track_a, track_b)
+
 
 class PhotometricFusion:
     """Linear odds, moved per cell towards the keyframe whose warped thumbnail matches the frame's better."""
@@ -91,8 +118,7 @@ class PhotometricFusion:
     def start(self, gap: Gap, track_a: Track) -> None:
         n, m = gap.n, gap.m
         if m:  # a alone (weight 1) until the per-cell weights are known
-            xp, hw = array_module(track_a.key), track_a.grid.shape[:2]
-            thumbs = xp.asarray(np.stack([frame.thumbnail(*hw) for frame in gap.frames[n - m:]]))
+            thumbs = gap.thumbnails(track_a.key)[n - m:]
             gap.state = thumbs, match_error(track_a.thumb, gap.forward[n - m:], thumbs)
             gap.fused = warp_blend([(track_a.key, gap.forward, gap_weights(n, 0)[0])])
         else:
@@ -107,6 +133,10 @@ class PhotometricFusion:
         wb_cells = photometric_weights(gap_weights(n, m)[1][n - m:], err_a,
                                        match_error(track_b.thumb, reach, thumbs))
         mix(gap.fused[n - m:], warp_blend([(track_b.key, reach, gap_weights(m, 0)[0])]), wb_cells)  # in place
+        gap.state = (wb_cells,)
+
+    def carried(self, gap: Gap, track_a: Track, track_b: Track):
+        return _carried(gap, track_a, track_b, gap.state[0] if gap.m else None)
 
 
 FUSION_STRATEGIES: dict[str, type] = {"linear": LinearFusion, "photometric": PhotometricFusion}

@@ -58,20 +58,12 @@ def _argmax_axis1(vals: np.ndarray) -> np.ndarray:
     return (k - ((vals == best).view(np.uint8) * rank).max(axis=1)).astype(np.uint8)
 
 
-def _upsample_argmax(scores, by0, by1, bny, ystart, wy, bx0, bx1, bnx, xstart, wx, out):
-    """The kernel of LabelUpsampler (numba-compiled): every cell's argmax once, then one band pair = quad at a
-    time; a crossed quad is computed a pixel row at a time over the candidate classes (a loop over the row
-    that LLVM vectorises), and rows and uniform quads are written as slices (3x faster than element loops)."""
-    k, h, w = scores.shape
+def _upsample_argmax(scores, low, by0, by1, bny, ystart, wy, bx0, bx1, bnx, xstart, wx, out):
+    """The kernel of LabelUpsampler (numba-compiled): low is every cell's argmax (first index on ties); one band
+    pair = quad at a time, a crossed quad computed a pixel row at a time over the candidate classes (a loop over
+    the row that LLVM vectorises), rows and uniform quads written as slices (3x faster than element loops)."""
+    k = scores.shape[0]
     mx = wx.shape[1]
-    low = np.empty((h, w), np.int64)  # argmax per cell, first index on ties
-    for y in range(h):
-        for x in range(w):
-            best, lab = scores[0, y, x], 0
-            for c in range(1, k):
-                if scores[c, y, x] > best:
-                    best, lab = scores[c, y, x], c
-            low[y, x] = lab
     s = np.empty((4, k), np.float32)  # the quad's corner scores: (y0, x0), (y0, x1), (y1, x0), (y1, x1)
     cand = np.empty(k, np.int64)
     top, bot = np.empty((k, mx), np.float32), np.empty((k, mx), np.float32)
@@ -164,7 +156,8 @@ class LabelUpsampler:
         if kernel is None:
             return self.numpy(scores)
         out = np.empty(self.dst_hw, np.uint8)
-        kernel(np.ascontiguousarray(scores, np.float32), self._y0, self._y1, self._ny, self._ystart, self._wy,
+        scores = np.ascontiguousarray(scores, np.float32)
+        kernel(scores, scores.argmax(axis=0), self._y0, self._y1, self._ny, self._ystart, self._wy,
                self._x0, self._x1, self._nx, self._xstart, self._wx, out)
         return out
 

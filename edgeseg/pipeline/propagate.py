@@ -4,7 +4,7 @@ Usage: ``data = PROPAGATIONS["compose"](track, disp)`` for each non-keyframe who
 
 A strategy is one function of the stream's Track (the keyframe's data and the chain so far) and the frame's
 displacements to the previous frame on the warp grid; it returns the frame's warped data (channels last) and
-advances the track.
+advances the track (track.pos: where the frame's cells are in the keyframe).
 - compose: compose the positions back to the keyframe, then warp the keyframe once (no repeated blurring);
 - step: warp the previous frame's data by one step;
 - reuse: the keyframe's data, not warped (the baseline).
@@ -48,6 +48,7 @@ def compose(track: Track, disp: np.ndarray) -> np.ndarray:
 
 def step(track: Track, disp: np.ndarray) -> np.ndarray:
     track.cur = warp(track.cur, track.grid + disp)
+    track.pos = warp(track.pos, track.grid + disp)  # where the cells came from (the correction's trigger)
     return track.cur
 
 
@@ -56,3 +57,9 @@ def reuse(track: Track, disp: np.ndarray) -> np.ndarray:
 
 
 PROPAGATIONS: dict[str, Propagation] = {"compose": compose, "step": step, "reuse": reuse}
+
+
+def carried(track: Track) -> np.ndarray:
+    """(h, w, 3): the keyframe's thumbnail carried along track.pos: the colour each cell's data came with (label
+    guidance and the correction's trigger)."""
+    return warp(track.thumb, track.pos)

@@ -24,7 +24,8 @@ class Result:
 
 
 class StageTimes:
-    """Accumulated seconds and calls per stage (prep, feature, task, labels, warp): for benchmarks."""
+    """Accumulated seconds and calls per stage (prep, feature, task, labels, warp, carry: the colours non-keyframes
+    came with and the correction): for benchmarks."""
 
     def __init__(self):
         self.seconds: dict[str, float] = {}

@@ -18,6 +18,10 @@ Usage::
   strategy (edgeseg.pipeline.interpolate). Output lags by up to the gap; the keyframe policy places keyframes
   among the held frames (edgeseg.schedule).
 What non-keyframes warp (features, or class scores where that is exact) is edgeseg.pipeline.space's choice.
+Each non-keyframe's data comes with the colours it was carried with (the keyframes' thumbnails, moved and
+blended alike). With ``spec.guide`` labels follow the frame's own pixels where those colours say the data sits
+off its edges (edgeseg.pipeline.guide; keyframes are guided by their own colours); with ``spec.correct`` the
+feature network runs again on the tiles where the colours disagree most (edgeseg.pipeline.correct).
 Observers (``seg.observe(fn)``) see each keyframe's features and each non-keyframe's warped data.
 """
 
@@ -30,8 +34,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeseg.motion.field import MotionField
+from edgeseg.pipeline.correct import Correction
 from edgeseg.pipeline.interpolate import FUSION_STRATEGIES, Gap
-from edgeseg.pipeline.propagate import PROPAGATIONS, Track
+from edgeseg.pipeline.propagate import PROPAGATIONS, Track, carried, compose
 from edgeseg.pipeline.result import Result, StageTimes
 from edgeseg.pipeline.space import WarpSpace, nearest
 from edgeseg.pipeline.spec import SegmentSpec
@@ -65,7 +70,12 @@ class Segmenter:
         self.keyframes = 0
         interp = spec.mode == "interp"
         self._fusion = FUSION_STRATEGIES[spec.fusion]() if interp else None
-        self._thumbs = interp and spec.fusion == "photometric"
+        self._correct = Correction(nets, self.space, budget=spec.correct, threshold=spec.correct_error) \
+            if spec.correct and spec.mode != "frame" else None
+        self._guide = spec.guide
+        # non-keyframes need the colours their data came with (frame mode has none)
+        self._carry = (spec.guide or self._correct is not None) and spec.mode != "frame"
+        self._thumbs = (interp and spec.fusion == "photometric") or self._carry
         self._propagate = PROPAGATIONS["reuse" if spec.mode == "reuse" else spec.propagation]
         self._track: Track | None = None
         self._held: list[_Held] = []
@@ -76,6 +86,11 @@ class Segmenter:
         """Call fn(stage, frame, data) with each keyframe's features ("keyframe", (1, C, h, w)) and each
         non-keyframe's warped data ("warped", (h, w, C) features or scores, channels last)."""
         self._observers.append(fn)
+
+    @property
+    def corrected_tiles(self) -> int:
+        """Tiles the correction has recomputed so far (0 without one)."""
+        return 0 if self._correct is None else self._correct.tiles
 
     @property
     def held(self) -> int:
@@ -99,7 +114,17 @@ class Segmenter:
             t = time.perf_counter()
             data = self._propagate(self._track, disp)
             self.timings.add("warp", t)
-        return [self._warped(frame, data, t0)]
+        colours = None
+        if self._carry:
+            t = time.perf_counter()
+            colours = carried(self._track)
+            if self._correct is not None:
+                if self._propagate is not compose:
+                    data = data.copy()  # reuse / step: the track's own data stays as it is
+                thumb = self.space.xp.asarray(frame.thumbnail(*self._track.grid.shape[:2]))
+                self._correct([frame], [data], colours[None], thumb[None])
+            self.timings.add("carry", t)
+        return [self._warped(frame, data, t0, colours if self._guide else None)]
 
     def flush(self) -> list[Result]:
         """End of stream: emit every held frame. In interp mode the last held frame becomes a keyframe."""
@@ -128,48 +153,67 @@ class Segmenter:
             gap = Gap.between(self._track, [h.disp for h in self._held], key.disp, [h.frame for h in self._held])
             self._fusion.start(gap, self._track)  # before the feature network, while the gap is in cache
             self.timings.add("warp", t)
+        track_a = self._track
         result = self._keyframe(key.frame, key.t0)
         held, self._held = self._held, []
         if gap is None:
             return [result]
         t = time.perf_counter()
         self._fusion.finish(gap, self._track)
-        self.timings.add("warp", t)
-        return [*(self._warped(h.frame, gap.fused[k], h.t0) for k, h in enumerate(held)), result]
+        t = self.timings.add("warp", t)
+        colours = [None] * gap.n
+        if self._carry:
+            colours = self._fusion.carried(gap, track_a, self._track)
+            if self._correct is not None:
+                self._correct(gap.frames, gap.fused, colours, gap.thumbnails(colours))
+            self.timings.add("carry", t)
+        guides = colours if self._guide else [None] * gap.n
+        return [*(self._warped(h.frame, gap.fused[k], h.t0, guides[k]) for k, h in enumerate(held)), result]
 
     def _keyframe(self, frame: Frame, t0: float) -> Result:
         feats = self.space.features(frame)
+        if self._correct is not None and not self.keyframes:
+            self._correct.prepare()
         self.keyframes += 1
         for fn in self._observers:
             fn("keyframe", frame, feats)
-        result, scores = self._emit(frame, feats, True, t0)
+        own = frame.thumbnail(*self.space.feature_hw) if self._guide else None  # its cells' own colours
+        result, scores = self._emit(frame, feats, True, t0, own)
         grid = self.space.grid
-        thumb = self.space.xp.asarray(frame.thumbnail(*grid.shape[:2])) if self._thumbs else None
+        thumb = None
+        if self._thumbs:
+            thumb = own if own is not None and own.shape[:2] == grid.shape[:2] else frame.thumbnail(*grid.shape[:2])
+            thumb = self.space.xp.asarray(thumb)
         self._track = Track(self.space.keep(feats, scores), grid, thumb)
         self._since_key = 0
         return result
 
-    def _emit(self, frame: Frame, feats_nchw, keyframe: bool, t0: float) -> tuple[Result, np.ndarray | None]:
-        """Labels for a frame from its features; also returns its scores (K, h, w) when computed on the host."""
+    def _emit(self, frame: Frame, feats_nchw, keyframe: bool, t0: float, guide=None
+              ) -> tuple[Result, np.ndarray | None]:
+        """Labels for a frame from its features (guided by its pixels against `guide`, the colours of the
+        feature grid's cells, where given); also returns its scores (K, h, w) when computed on the host."""
         t = time.perf_counter()
-        labels = self.nets.labels(feats_nchw)  # device networks: only the label map crosses to the host
+        # device networks without guidance: only the label map crosses to the host
+        labels = self.nets.labels(feats_nchw) if guide is None else None
         if labels is not None:
             labels = nearest(labels, self.space.video_hw)
             self.timings.add("task", t)
             return Result(frame, labels, keyframe, (time.perf_counter() - t0) * 1e3), None
         scores = self.nets.scores(feats_nchw)[0]
         t = self.timings.add("task", t)
-        labels = self.space.to_labels(scores)
+        labels = self.space.to_labels(scores, guide, frame)
         self.timings.add("labels", t)
         return Result(frame, labels, keyframe, (time.perf_counter() - t0) * 1e3), scores
 
-    def _warped(self, frame: Frame, data_hwc, t0: float) -> Result:
-        """A non-keyframe from warped keyframe data (scores in score space, else features), channels last."""
+    def _warped(self, frame: Frame, data_hwc, t0: float, guide=None) -> Result:
+        """A non-keyframe from warped keyframe data (scores in score space, else features), channels last;
+        guide: the colours its data came with (h, w, 3), or None."""
         for fn in self._observers:
             fn("warped", frame, data_hwc)
         if self.space.space == "scores":
             t = time.perf_counter()
-            labels = self.space.warped_labels(data_hwc)
+            labels = self.space.warped_labels(data_hwc, guide, frame)
             self.timings.add("labels", t)
             return Result(frame, labels, False, (time.perf_counter() - t0) * 1e3)
-        return self._emit(frame, self.space.xp.ascontiguousarray(data_hwc.transpose(2, 0, 1))[None], False, t0)[0]
+        feats = self.space.xp.ascontiguousarray(data_hwc.transpose(2, 0, 1))[None]
+        return self._emit(frame, feats, False, t0, guide)[0]

@@ -22,7 +22,8 @@ import numpy as np
 
 from edgeseg.motion.field import MotionField
 from edgeseg.motion.grid import FieldResampler
-from edgeseg.pipeline.labels import LabelUpsampler, ScoreResizer
+from edgeseg.pipeline.guide import GuidedUpsampler
+from edgeseg.pipeline.labels import ScoreResizer
 from edgeseg.pipeline.linearity import pointwise_affine
 from edgeseg.pipeline.preprocess import Preprocessor
 from edgeseg.pipeline.result import StageTimes
@@ -57,24 +58,29 @@ class WarpSpace:
         self.model_hw, self.mean, self.std = tuple(model_hw), mean, std
         self._prep: Preprocessor | None = None
         self._to_grid: FieldResampler | None = None
-        self.to_labels: LabelUpsampler | None = None  # keyframes' scores → labels
-        self._to_warp_labels: LabelUpsampler | None = None  # warped scores → labels
-        self._to_warp_grid: ScoreResizer | None = None  # a finer score grid (warp_stride)
+        self.to_labels: GuidedUpsampler | None = None  # keyframes' scores (+ guide, frame) → labels
+        self._to_warp_labels: GuidedUpsampler | None = None  # warped scores → labels
+        self.to_warp_grid: ScoreResizer | None = None  # a finer score grid (warp_stride)
         self.grid: np.ndarray | None = None
+        self.feature_hw: tuple[int, int] | None = None  # the feature network's output grid
 
     @property
     def video_hw(self) -> tuple[int, int]:
         return self._prep.video_hw
 
-    def features(self, frame: Frame) -> np.ndarray:
-        """Run the feature network on one frame → (1, C, h, w); sets up the grids on first use."""
+    def image(self, frame: Frame) -> np.ndarray:
+        """The frame as the feature network takes it: (1, 3, H, W) float32, normalised, at the model's size."""
         if self._prep is None or self._prep.video_hw != (frame.height, frame.width):
             self._prep = Preprocessor(video_hw=(frame.height, frame.width), model_hw=self.model_hw,
                                       mean=self.mean, std=self.std)
             self._to_grid = None
-        t = time.perf_counter()
         scaled = frame.resized(*self.model_hw)  # the decoder's scaler (swscale) beats a NumPy resize
-        x = self._prep(scaled if scaled is not None else frame.image)
+        return self._prep(scaled if scaled is not None else frame.image)
+
+    def features(self, frame: Frame) -> np.ndarray:
+        """Run the feature network on one frame → (1, C, h, w); sets up the grids on first use."""
+        t = time.perf_counter()
+        x = self.image(frame)
         t = self.timings.add("prep", t)
         feats = self.nets.features(x)
         self.timings.add("feature", t)
@@ -83,27 +89,27 @@ class WarpSpace:
         return feats
 
     def _set_up(self, feats: np.ndarray) -> None:
-        h, w = feats.shape[2:]
+        h, w = self.feature_hw = tuple(feats.shape[2:])
         H, W = self._prep.video_hw
         fill = self.spec.fill_rounds
         self._to_grid = FieldResampler(video_hw=(H, W), feature_hw=(h, w), fill_rounds=fill)
-        self.to_labels = self._to_warp_labels = LabelUpsampler((h, w), (H, W), align_corners=self.align_corners)
+        self.to_labels = self._to_warp_labels = GuidedUpsampler((h, w), (H, W), align_corners=self.align_corners)
         if self.space == "auto":
             exact = self.spec.mode != "frame" and pointwise_affine(self.nets.scores, feats)
             self.space = "scores" if exact else "features"
         if self.space == "scores" and self.spec.warp_stride:  # a finer warp grid for the class scores
             h, w = max(round(H / self.spec.warp_stride), 1), max(round(W / self.spec.warp_stride), 1)
-            self._to_warp_grid = ScoreResizer((feats.shape[2], feats.shape[3]), (h, w))
+            self.to_warp_grid = ScoreResizer((feats.shape[2], feats.shape[3]), (h, w))
             self._to_grid = FieldResampler(video_hw=(H, W), feature_hw=(h, w), fill_rounds=fill)
-            self._to_warp_labels = LabelUpsampler((h, w), (H, W))
+            self._to_warp_labels = GuidedUpsampler((h, w), (H, W))
         self.grid = identity_grid(h, w, self.xp)
 
     def keep(self, feats: np.ndarray, scores: np.ndarray | None) -> np.ndarray:
         """What the frames until the next keyframe warp, channels last: the keyframe's features (1, C, h, w)
         or, in score space, its scores (K, h, w) (resampled to the finer warp grid where there is one)."""
         kept = scores if self.space == "scores" else feats[0]
-        if self._to_warp_grid is not None:
-            kept = self._to_warp_grid(scores)
+        if self.to_warp_grid is not None:
+            kept = self.to_warp_grid(scores)
         return self.xp.ascontiguousarray(kept.transpose(1, 2, 0))
 
     def disp(self, field: MotionField | None, *, cut_below: float) -> np.ndarray | None:
@@ -115,6 +121,7 @@ class WarpSpace:
         disp = self._to_grid(field)[0]
         return disp if self.xp is np else self.xp.asarray(disp)  # host → device: a few KB per frame
 
-    def warped_labels(self, scores_hwc: np.ndarray) -> np.ndarray:
-        """Labels of a non-keyframe from warped class scores (score space), channels last."""
-        return self._to_warp_labels(scores_hwc.transpose(2, 0, 1))
+    def warped_labels(self, scores_hwc: np.ndarray, guide=None, frame: Frame | None = None) -> np.ndarray:
+        """Labels of a non-keyframe from warped class scores (score space), channels last; guided by the frame's
+        pixels where `guide` gives the colours the scores came with (edgeseg.pipeline.guide)."""
+        return self._to_warp_labels(scores_hwc.transpose(2, 0, 1), guide, frame)

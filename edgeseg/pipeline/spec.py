@@ -18,6 +18,7 @@ MODES = ("frame", "prop", "interp", "reuse", "flow")
 FUSIONS = ("linear", "photometric")  # interp's blend weights (edgeseg.pipeline.interpolate)
 SPACES = ("auto", "features", "scores")  # what non-keyframes warp: auto = scores where that is exact
 PROPAGATIONS = ("compose", "step")  # prop: compose positions back to the keyframe, or warp step by step
+CORRECT_ERROR = 24.0  # the correction's default trigger: a tile's mean L1 RGB mismatch (0…765)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,12 +31,15 @@ class SegmentSpec:
     keyframe_budget: float | None = None  # adaptive: average share of keyframes (default 1/K)
     max_keyframe_interval: int | None = None  # adaptive: longest gap (default 1.2 / budget)
     iframe_keys: bool = True  # also make I-frames and scene cuts keyframes
-    fusion: str = "linear"  # interp: linear | photometric
+    fusion: str = "photometric"  # interp: photometric | linear (the paper's interp-mv)
     space: str = "auto"  # what non-keyframes warp: features, class scores, or auto (scores where exact)
     warp_stride: int | None = None  # score space: warp on a grid of this many video pixels (None: features')
     propagation: str = "compose"  # prop: compose | step
     motion_stride: int = 16  # the motion field's cell size in video pixels
     fill_rounds: int = 4  # motion-field holes filled from neighbours for this many rounds
+    guide: bool = True  # labels follow the frame's own pixels where its scores sit off their colours
+    correct: float | None = None  # non-keyframes: share of the frame the feature network may redo, (0, 1]
+    correct_error: float = CORRECT_ERROR  # correction: a tile's mean L1 RGB mismatch that triggers it
 
     def __post_init__(self):
         for name, value, choices in (("mode", self.mode, MODES), ("keyframes", self.keyframes, POLICIES),
@@ -49,6 +53,10 @@ class SegmentSpec:
                 raise ConfigError(f"{name} {value!r}: must be an integer ≥ 1")
         if self.keyframe_budget is not None and not 0.0 < self.keyframe_budget <= 1.0:
             raise ConfigError(f"keyframe_budget {self.keyframe_budget!r}: must be in (0, 1]")
+        if self.correct is not None and not 0.0 < self.correct <= 1.0:
+            raise ConfigError(f"correct {self.correct!r}: the correction budget must be in (0, 1]")
+        if self.correct_error < 0:
+            raise ConfigError(f"correct_error {self.correct_error!r}: must be ≥ 0")
         if self.fill_rounds < 0:
             raise ConfigError(f"fill_rounds {self.fill_rounds!r}: must be ≥ 0")
 

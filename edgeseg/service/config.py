@@ -118,6 +118,8 @@ _SPEC_KEYS = {
                         "a number in (0, 1]"),
     "max_keyframe_interval": _int(1), "iframe_keys": _BOOL, "fusion": _choice(FUSIONS), "space": _choice(SPACES),
     "warp_stride": _int(1), "propagation": _choice(PROPAGATIONS), "motion_stride": _int(1), "fill_rounds": _int(0),
+    "guide": _BOOL, "correct": ((lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 1),
+                                "a number in (0, 1]"), "correct_error": _num(0),
 }
 _CAMERA_KEYS = {
     **_SPEC_KEYS, "output_dir": _STR, "overlay": _BOOL, "stats": _BOOL, "masks": _BOOL,

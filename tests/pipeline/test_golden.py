@@ -20,7 +20,8 @@ import pytest
 
 GOLDEN = Path(__file__).with_name("golden_labels.json")
 
-# name → segmenter settings (mode, K and the options that change which code runs)
+# name → segmenter settings (mode, K and the options that change which code runs); the cases before the
+# guided ones pin the unguided labels of the pre-remodel code (guide=False is added to each below)
 CASES = {
     "frame": dict(mode="frame", keyframe_interval=1),
     "prop": dict(mode="prop", keyframe_interval=5),
@@ -28,16 +29,27 @@ CASES = {
     "prop-features": dict(mode="prop", keyframe_interval=5, space="features"),
     "prop-adaptive": dict(mode="prop", keyframe_interval=8, keyframes="adaptive"),
     "reuse": dict(mode="reuse", keyframe_interval=5),
-    "interp": dict(mode="interp", keyframe_interval=5),
-    "interp-k10": dict(mode="interp", keyframe_interval=10),
-    "interp-features": dict(mode="interp", keyframe_interval=5, space="features"),
+    "interp": dict(mode="interp", keyframe_interval=5, fusion="linear"),
+    "interp-k10": dict(mode="interp", keyframe_interval=10, fusion="linear"),
+    "interp-features": dict(mode="interp", keyframe_interval=5, space="features", fusion="linear"),
     "interp-photometric": dict(mode="interp", keyframe_interval=5, fusion="photometric"),
     "interp-photometric-features": dict(mode="interp", keyframe_interval=5, fusion="photometric",
                                         space="features"),
-    "interp-warp-stride-8": dict(mode="interp", keyframe_interval=5, warp_stride=8),
-    "interp-adaptive": dict(mode="interp", keyframe_interval=8, keyframes="adaptive"),
-    "interp-no-iframe-keys": dict(mode="interp", keyframe_interval=7, iframe_keys=False),
+    "interp-warp-stride-8": dict(mode="interp", keyframe_interval=5, warp_stride=8, fusion="linear"),
+    "interp-adaptive": dict(mode="interp", keyframe_interval=8, keyframes="adaptive", fusion="linear"),
+    "interp-no-iframe-keys": dict(mode="interp", keyframe_interval=7, iframe_keys=False, fusion="linear"),
 }
+CASES = {name: {"guide": False, **case} for name, case in CASES.items()}
+CASES.update({
+    "frame-guided": dict(mode="frame", keyframe_interval=1, guide=True),
+    "prop-guided": dict(mode="prop", keyframe_interval=5, guide=True),
+    "interp-guided": dict(mode="interp", keyframe_interval=5, fusion="photometric", guide=True),
+    "interp-linear-guided-features": dict(mode="interp", keyframe_interval=5, fusion="linear", space="features",
+                                          guide=True),
+    "interp-corrected": dict(mode="interp", keyframe_interval=10, guide=True, correct=0.25, correct_error=6.0),
+    "prop-step-corrected": dict(mode="prop", keyframe_interval=10, propagation="step", guide=True, correct=0.25,
+                                correct_error=6.0),
+})
 
 
 def _frames(count: int = 40, cut: int = 23, size: tuple[int, int] = (360, 480)):

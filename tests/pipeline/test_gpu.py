@@ -9,8 +9,8 @@ from edgeseg.pipeline import SegmentSpec, build_segmenter, motion_pairs, open_fo
 pytestmark = pytest.mark.gpu
 
 
-def _run(nets, bundle, clip, mode, fusion="linear"):
-    spec = SegmentSpec(mode=mode, keyframe_interval=5, fusion=fusion)
+def _run(nets, bundle, clip, mode, fusion="linear", **options):
+    spec = SegmentSpec(mode=mode, keyframe_interval=5, fusion=fusion, **options)
     seg = build_segmenter(spec, nets=nets, bundle=bundle)
     out = {}
     with open_for(spec, str(clip.video)) as src:
@@ -44,5 +44,22 @@ def test_gpu_photometric_fusion_matches_cpu(street_clip, reference, kind):
     gpu, seg = _run(gpu_nets, bundle, street_clip, "interp", fusion="photometric")
     assert type(seg._track.thumb).__module__.startswith("cupy")  # thumbnails and match errors on the device
     cpu, _ = _run(*reference, street_clip, "interp", fusion="photometric")
+    agree = np.mean([np.mean(gpu[i] == cpu[i]) for i in cpu])
+    assert agree > (0.97 if kind == "trt" else 0.99), agree
+
+
+@pytest.mark.parametrize("kind", ["ort-cuda", "trt"])
+@pytest.mark.parametrize("mode", ["prop", "interp"])
+def test_gpu_correction_matches_cpu(street_clip, reference, kind, mode):
+    """Tiles at one static size on the device (a TensorRT engine built for it) agree with ORT on the CPU."""
+    from edgeseg.backend import available_kinds
+
+    if kind not in available_kinds():
+        pytest.skip(f"{kind} is not available here")
+    options = {"correct": 0.25, "correct_error": 6.0}  # a low trigger: tiles on most non-keyframes
+    gpu_nets, bundle = open_networks(default_bundle_path(), backend=kind)
+    gpu, seg = _run(gpu_nets, bundle, street_clip, mode, **options)
+    cpu, cpu_seg = _run(*reference, street_clip, mode, **options)
+    assert seg.corrected_tiles > 0 and abs(seg.corrected_tiles - cpu_seg.corrected_tiles) <= 2
     agree = np.mean([np.mean(gpu[i] == cpu[i]) for i in cpu])
     assert agree > (0.97 if kind == "trt" else 0.99), agree

@@ -24,6 +24,8 @@ def _run(video, nets, bundle, spec):
 
 
 def _labels(clip, nets, bundle, mode, k, **kw):
+    kw.setdefault("guide", False)  # the model's own upsampling unless a test asks for guidance
+    kw.setdefault("fusion", "linear")
     return _run(clip.video, nets, bundle, SegmentSpec(mode=mode, keyframe_interval=k, **kw))[:2]
 
 
@@ -109,7 +111,7 @@ def test_auto_space_picks_scores_only_where_exact(street_clip, reference):
 def test_finer_warp_grid(street_clip, reference, frame_labels_reference):
     # Scores warped on an 8-pixel grid (8-pixel block motion): full-size labels, keyframes equal frame mode's.
     nets, bundle = reference
-    spec = SegmentSpec(mode="interp", keyframe_interval=5, warp_stride=8, motion_stride=8)
+    spec = SegmentSpec(mode="interp", keyframe_interval=5, warp_stride=8, motion_stride=8, guide=False)
     out, _, seg = _run(street_clip.video, nets, bundle, spec)
     assert seg.space.space == "scores" and seg.space.grid.shape[:2] == (45, 60)
     assert out.keys() == frame_labels_reference.keys()
@@ -151,6 +153,26 @@ def test_interp_does_not_blend_across_a_cut_coded_as_p_frame(tmp_path, colour):
     assert interp[15][1] and prop[15][1]  # the cut is a keyframe in both
     for i in range(11, 15):
         assert np.array_equal(interp[i][0], prop[i][0]), f"frame {i} blended features of the next scene"
+
+
+def test_guided_labels_beat_plain_against_ground_truth(street_clip, reference):
+    # Each cell's scores weigh less at pixels whose colour differs from the colour they came with (a keyframe's
+    # own, or its thumbnail carried along): closer to the ground truth on every kind of frame (K = 10).
+    nets, bundle = reference
+    k = len(bundle.classes)
+    for mode, fusion in (("interp", "photometric"), ("prop", "linear"), ("frame", "linear")):
+        plain, _ = _labels(street_clip, nets, bundle, mode, 10, fusion=fusion)
+        guided, _ = _labels(street_clip, nets, bundle, mode, 10, fusion=fusion, guide=True)
+        gain = _miou_all(guided, street_clip, k) - _miou_all(plain, street_clip, k)
+        assert gain > 0.5, (mode, gain)
+
+
+def _miou_all(out, clip, num_classes):
+    from edgeseg.bench.metrics import confusion, miou
+    from edgeseg.bench.table import LabelDir
+
+    truth = LabelDir(clip.directory / "labels")
+    return miou(sum(confusion(labels, truth[i], num_classes=num_classes) for i, (labels, _key) in out.items()))
 
 
 def _miou_between_keyframes(out, clip, num_classes):

@@ -31,7 +31,8 @@ def test_camera_keys_are_the_segment_spec_one_to_one(tmp_path):
 
     values = {"mode": "prop", "keyframe_interval": 7, "keyframes": "adaptive", "keyframe_budget": 0.125,
               "max_keyframe_interval": 9, "iframe_keys": False, "fusion": "photometric", "space": "features",
-              "warp_stride": 8, "propagation": "step", "motion_stride": 8, "fill_rounds": 2}
+              "warp_stride": 8, "propagation": "step", "motion_stride": 8, "fill_rounds": 2, "guide": False,
+              "correct": 0.5, "correct_error": 12.0}
     assert set(values) == {f.name for f in dataclasses.fields(SegmentSpec)}
     cfg = tmp_path / "e.toml"
     lines = [f"{k} = {str(v).lower() if isinstance(v, bool) else repr(v)}" for k, v in values.items()]

@@ -1,0 +1,177 @@
+"""Labels from class scores, guided by the frame's own pixels: a training-free fix of where carried-along scores
+sit against the frame's edges.
+
+Usage::
+
+    up = GuidedUpsampler((45, 60), (360, 480))
+    labels = up(scores_khw, guide_hw3, frame)   # guide: the colour each cell's scores came with
+
+Plain upsampling (edgeseg.pipeline.labels) blends the 2×2 cells around a pixel by distance alone. Here each
+cell also carries a colour: for a keyframe the frame's own cell colour, for a non-keyframe the keyframes'
+thumbnails moved and blended exactly as its scores were (edgeseg.pipeline.propagate / interpolate). A cell's
+weight at a pixel is its bilinear weight times exp(−|pixel colour − cell colour|₁ / scale): where block motion
+left a car's scores half a cell off the car, the road-coloured pixels next to it take the road's scores.
+Only quads whose cells disagree on the argmax are computed (as LabelUpsampler does); pixel colours come from the
+decoder's YUV planes (BT.601, as edgeseg.source.thumbnail converts them) or the RGB image.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgeseg.pipeline.labels import LabelUpsampler
+from edgeseg.source.frame import Frame
+from edgeseg.system.jit import compiled
+
+GUIDE_SCALE = 24.0  # L1 RGB distance (0…765) that divides a cell's weight by e; measured (docs/DECISIONS.md)
+_LIMITED = (np.float32(255 / 219), np.float32(16.0), np.float32(255 / 224))  # gain, luma offset, chroma gain
+_FULL = (np.float32(1.0), np.float32(0.0), np.float32(1.0))
+
+
+def _guided_argmax(scores, low, guide, p0, p1, p2, yuv, gain, y0, cgain, falloff, by0, by1, bny, ystart, wy,
+                   bx0, bx1, bnx, xstart, wx, out):
+    """The kernel of GuidedUpsampler (numba-compiled): uniform quads (low: each cell's argmax) filled, crossed
+    quads a pixel row at a time over the classes no other class beats at all four corners. p0, p1, p2: Y, U, V
+    planes (yuv) or R, G, B."""
+    k = scores.shape[0]
+    s, g = np.empty((4, k), np.float32), np.empty((4, 3), np.float32)
+    cand = np.empty(k, np.int64)
+    mx = wx.shape[1]
+    red, green, blue = np.empty(mx, np.float32), np.empty(mx, np.float32), np.empty(mx, np.float32)
+    weight, best_row, lab_row = np.empty((4, mx), np.float32), np.empty(mx, np.float32), np.empty(mx, np.uint8)
+    lo, hi = np.float32(0.0), np.float32(255.0)
+    for bi in range(by0.shape[0]):
+        ya, yb, ny, r0 = by0[bi], by1[bi], bny[bi], ystart[bi]
+        for bj in range(bx0.shape[0]):
+            xa, xb, nx, c0 = bx0[bj], bx1[bj], bnx[bj], xstart[bj]
+            l0 = low[ya, xa]
+            if l0 == low[ya, xb] and l0 == low[yb, xa] and l0 == low[yb, xb]:
+                out[r0:r0 + ny, c0:c0 + nx] = np.uint8(l0)
+                continue
+            for q, (cy, cx) in enumerate(((ya, xa), (ya, xb), (yb, xa), (yb, xb))):
+                for c in range(k):
+                    s[q, c] = scores[c, cy, cx]
+                for c in range(3):
+                    g[q, c] = guide[cy, cx, c]
+            nc = 0
+            for c in range(k):
+                beaten = False
+                for m in range(k):
+                    if s[0, m] > s[0, c] and s[1, m] > s[1, c] and s[2, m] > s[2, c] and s[3, m] > s[3, c]:
+                        beaten = True
+                        break
+                if not beaten:
+                    cand[nc] = c
+                    nc += 1
+            for t in range(ny):  # a pixel row at a time, each step a loop over the row that LLVM vectorises
+                row, crow = r0 + t, (r0 + t) >> 1
+                w1y = wy[bi, t]
+                w0y = np.float32(1.0) - w1y
+                if yuv:
+                    for u in range(nx):
+                        lum = (np.float32(p0[row, c0 + u]) - y0) * gain
+                        cb = (np.float32(p1[crow, (c0 + u) >> 1]) - np.float32(128.0)) * cgain
+                        cr = (np.float32(p2[crow, (c0 + u) >> 1]) - np.float32(128.0)) * cgain
+                        red[u] = min(max(lum + np.float32(1.402) * cr, lo), hi)
+                        green[u] = min(max(lum - np.float32(0.344136) * cb - np.float32(0.714136) * cr, lo), hi)
+                        blue[u] = min(max(lum + np.float32(1.772) * cb, lo), hi)
+                else:
+                    for u in range(nx):
+                        red[u], green[u], blue[u] = p0[row, c0 + u], p1[row, c0 + u], p2[row, c0 + u]
+                for q in range(4):  # exp(−d / scale) from a table at whole distances (d ≤ 765)
+                    wq = w0y if q < 2 else w1y
+                    g0, g1, g2 = g[q, 0], g[q, 1], g[q, 2]
+                    for u in range(nx):
+                        d = abs(red[u] - g0) + abs(green[u] - g1) + abs(blue[u] - g2)
+                        wx1 = wx[bj, u]
+                        wxq = wx1 if q & 1 else np.float32(1.0) - wx1
+                        weight[q, u] = wq * wxq * falloff[min(np.uintp(d), np.uintp(765))]
+                c = cand[0]
+                for u in range(nx):
+                    best_row[u] = (weight[0, u] * s[0, c] + weight[1, u] * s[1, c] + weight[2, u] * s[2, c]
+                                   + weight[3, u] * s[3, c])
+                    lab_row[u] = np.uint8(c)
+                for j in range(1, nc):  # a later class wins only if strictly higher: first index on ties
+                    c = cand[j]
+                    for u in range(nx):
+                        v = (weight[0, u] * s[0, c] + weight[1, u] * s[1, c] + weight[2, u] * s[2, c]
+                             + weight[3, u] * s[3, c])
+                        if v > best_row[u]:
+                            best_row[u], lab_row[u] = v, np.uint8(c)
+                out[row, c0:c0 + nx] = lab_row[:nx]
+
+
+def pixel_planes(frame: Frame):
+    """(p0, p1, p2, yuv, gain, offset, chroma gain) of a frame for the kernel: its YUV 4:2:0 planes where the
+    decoder gives them, else its RGB image's channels."""
+    planes = frame.yuv420()
+    if planes is not None:
+        *yuv, full_range = planes
+        return (*yuv, True, *(_FULL if full_range else _LIMITED))
+    image = frame.image
+    return (image[..., 0], image[..., 1], image[..., 2], False, *_FULL)
+
+
+def _rgb(p0, p1, p2, yuv, gain, y0, cgain, rows, cols) -> np.ndarray:
+    """(N, 3) float32 pixel colours at (rows, cols) (NumPy path)."""
+    if not yuv:
+        return np.stack([p[rows, cols] for p in (p0, p1, p2)], -1).astype(np.float32)
+    lum = (p0[rows, cols].astype(np.float32) - y0) * gain
+    cb = (p1[rows >> 1, cols >> 1].astype(np.float32) - 128) * cgain
+    cr = (p2[rows >> 1, cols >> 1].astype(np.float32) - 128) * cgain
+    rgb = np.stack([lum + 1.402 * cr, lum - 0.344136 * cb - 0.714136 * cr, lum + 1.772 * cb], -1)
+    return np.clip(rgb, 0, 255).astype(np.float32)
+
+
+class GuidedUpsampler(LabelUpsampler):
+    """LabelUpsampler whose cell weights also fall with the colour distance between each pixel and the colour
+    its cell's scores came with (see the module docstring). scale: GUIDE_SCALE."""
+
+    def __init__(self, src_hw, dst_hw, *, align_corners: bool = False, scale: float = GUIDE_SCALE):
+        super().__init__(src_hw, dst_hw, align_corners=align_corners)
+        self.inv_scale = np.float32(1.0 / scale)
+        self.falloff = np.exp(-(np.arange(766) + 0.5) * (1.0 / scale)).astype(np.float32)  # per whole distance
+
+    def __call__(self, scores: np.ndarray, guide=None, frame: Frame | None = None) -> np.ndarray:
+        """scores (K, h, w), guide (h, w, 3) RGB colours of the cells, frame: whose pixels guide → (H, W) uint8.
+        Without a guide or frame: plain LabelUpsampler labels."""
+        if guide is None or frame is None:
+            return super().__call__(scores)
+        assert scores.shape[1:] == self.src_hw, f"scores are {scores.shape[1:]}, upsampler built for {self.src_hw}"
+        planes = pixel_planes(frame)
+        guide = np.ascontiguousarray(guide.get() if hasattr(guide, "get") else guide, np.float32)
+        kernel = compiled(_guided_argmax)
+        if kernel is None:
+            return self.guided_numpy(scores, guide, planes)
+        out = np.empty(self.dst_hw, np.uint8)
+        scores = np.ascontiguousarray(scores, np.float32)
+        kernel(scores, scores.argmax(axis=0), guide, *planes, self.falloff, self._y0, self._y1,
+               self._ny, self._ystart, self._wy, self._x0, self._x1, self._nx, self._xstart, self._wx, out)
+        return out
+
+    def guided_numpy(self, scores: np.ndarray, guide: np.ndarray, planes) -> np.ndarray:
+        """The same labels in NumPy: the crossed quads' pixels as whole-array passes."""
+        k, h, w = scores.shape
+        out = self.numpy(scores)  # uniform quads (and a first guess for the crossed ones)
+        low = scores.argmax(axis=0)
+        top, bottom = low[self._y0], low[self._y1]
+        l00 = top[:, self._x0]
+        qi, qj = np.nonzero((l00 != top[:, self._x1]) | (l00 != bottom[:, self._x0]) | (l00 != bottom[:, self._x1]))
+        if qi.size == 0:
+            return out
+        my, mx = self._wy.shape[1], self._wx.shape[1]
+        ok = (self._row_ok[qi][:, :, None] & self._col_ok[qj][:, None, :]).reshape(len(qi), -1)  # (Q, my·mx)
+        rows = np.broadcast_to(self._rows[qi][:, :, None], (len(qi), my, mx)).reshape(len(qi), -1)[ok]
+        cols = np.broadcast_to(self._cols[qj][:, None, :], (len(qi), my, mx)).reshape(len(qi), -1)[ok]
+        quad = np.broadcast_to(np.arange(len(qi))[:, None], ok.shape)[ok]  # each pixel's quad
+        wy = np.broadcast_to(self._wy[qi][:, :, None], (len(qi), my, mx)).reshape(len(qi), -1)[ok]
+        wx = np.broadcast_to(self._wx[qj][:, None, :], (len(qi), my, mx)).reshape(len(qi), -1)[ok]
+        cy = np.stack([self._y0[qi], self._y0[qi], self._y1[qi], self._y1[qi]], 1)[quad]  # (N, 4) corner cells
+        cx = np.stack([self._x0[qj], self._x1[qj], self._x0[qj], self._x1[qj]], 1)[quad]
+        base = np.stack([(1 - wy) * (1 - wx), (1 - wy) * wx, wy * (1 - wx), wy * wx], 1)
+        colour = _rgb(*planes[:4], *planes[4:], rows, cols)
+        dist = np.abs(colour[:, None, :] - guide[cy, cx]).sum(-1)
+        weight = base * self.falloff[np.minimum(dist, 765).astype(np.intp)]
+        vals = np.einsum("nq,nqk->nk", weight, scores.transpose(1, 2, 0)[cy, cx])
+        out[rows, cols] = vals.argmax(1).astype(np.uint8)
+        return out
