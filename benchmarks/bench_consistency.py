@@ -1,7 +1,7 @@
 """Temporal consistency per mode on clips without labels: how often a pixel's label survives to the next frame.
 
     python benchmarks/bench_consistency.py CLIP [CLIP ...] [--modes frame,prop,interp] [-k 10]
-        [--fusion linear,photometric] [--max-frames N] [--json OUT]
+        [--fusion linear,photometric] [--guide off,on] [--max-frames N] [--json OUT]
 
 For each pair of consecutive frames, OpenCV's DIS optical flow (an estimator independent of the block motion
 the propagating modes use) maps every pixel of frame t to frame t-1; the score is the share of pixels whose
@@ -61,6 +61,7 @@ def main(argv=None) -> int:
     ap.add_argument("--modes", default="frame,prop,interp")
     ap.add_argument("-k", type=int, default=10)
     ap.add_argument("--fusion", default="linear,photometric")
+    ap.add_argument("--guide", default="off,on", help="labels guided by the pixels: off, on or both")
     ap.add_argument("--max-frames", type=int, default=None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None)
@@ -70,16 +71,20 @@ def main(argv=None) -> int:
     for clip in a.clips:
         flow, _ = flows(clip, a.max_frames)
         for mode in a.modes.split(","):
-            for fusion in (a.fusion.split(",") if mode == "interp" else ["linear"]):
-                spec = SegmentSpec(mode=mode, keyframe_interval=1 if mode == "frame" else a.k, fusion=fusion)
+            for fusion, guide in [(f, g == "on") for f in (a.fusion.split(",") if mode == "interp" else ["linear"])
+                                  for g in a.guide.split(",")]:
+                spec = SegmentSpec(mode=mode, keyframe_interval=1 if mode == "frame" else a.k, fusion=fusion,
+                                   guide=guide)
                 labels = []
                 for result in segment_frames(clip, spec, nets=nets, bundle=bundle):
                     labels.append(result.labels)
                     if a.max_frames and len(labels) >= a.max_frames:
                         break
                 rows.append({"clip": Path(clip).name, "mode": mode, "interval": spec.keyframe_interval,
-                             "fusion": fusion, "frames": len(labels), "consistency": consistency(labels, flow)})
-                print(f"{Path(clip).name:<28} {mode:<7} {fusion:<12} K={spec.keyframe_interval:<3} "
+                             "fusion": fusion, "guide": guide, "frames": len(labels),
+                             "consistency": consistency(labels, flow)})
+                print(f"{Path(clip).name:<28} {mode:<7} {fusion:<12} {'guided' if guide else 'plain':<7} "
+                      f"K={spec.keyframe_interval:<3} "
                       f"{100 * rows[-1]['consistency']:6.2f} %", flush=True)
     if a.json is not None:
         a.json.write_text(json.dumps(rows, indent=2) + "\n")

@@ -20,7 +20,8 @@ def test_shipped_example_is_valid_and_merges_defaults():
     assert cfg.cameras["dock"].spec.mode == "prop" and cfg.cameras["gate"].spec.keyframe_interval == 10
     assert cfg.metrics.host == "127.0.0.1" and cfg.model.max_batch == 8
     assert yard.out == Path("/var/lib/edgeseg/yard")
-    assert {c.spec.fusion for c in cfg.cameras.values()} == {"linear", "photometric"}
+    assert {c.spec.fusion for c in cfg.cameras.values()} == {"photometric"}
+    assert yard.spec.correct == 0.25 and cfg.cameras["gate"].spec.correct is None  # a camera overrides one key
 
 
 def test_camera_keys_are_the_segment_spec_one_to_one(tmp_path):
