@@ -1,5 +1,6 @@
-"""First run with an empty kernel cache: no compile inside the run (NumPy paths, the same labels), a background
-compile that fills the cache for the next run; `edgeseg warmup`; cache locations for services."""
+"""First run with an empty kernel cache: no compile inside the run (NumPy paths, the same labels; labels
+upsampled plainly until the guided kernel is compiled), a background compile that fills the cache for the next
+run; `edgeseg warmup`; cache locations for services."""
 
 import json
 import os
@@ -23,9 +24,9 @@ def _env(cache):
     return env | {"EDGESEG_CACHE": str(cache), "EDGESEG_JIT": "background"}
 
 
-def _run(clip, cache, stats):
-    res = subprocess.run([sys.executable, "-m", "edgeseg", "run", str(clip.path), "-k", "5", "--stats", str(stats)],
-                         env=_env(cache), capture_output=True, text=True, timeout=300)
+def _run(clip, cache, stats, *flags):
+    res = subprocess.run([sys.executable, "-m", "edgeseg", "run", str(clip.path), "-k", "5", "--stats", str(stats),
+                          *flags], env=_env(cache), capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     lines = [json.loads(x) for x in stats.read_text().splitlines()]
     return res.stderr, [(x["frame"], x["keyframe"], x["class_fraction"]) for x in lines]
@@ -33,17 +34,22 @@ def _run(clip, cache, stats):
 
 def test_first_run_uses_numpy_paths_and_fills_the_cache_in_the_background(tmp_path, clip):
     cache = tmp_path / "cache"
-    err, first = _run(clip, cache, tmp_path / "s1.jsonl")
+    err, first = _run(clip, cache, tmp_path / "s1.jsonl", "--no-guide")
     assert "compiles them in the background" in err
     assert len(first) == 24
+    _, first_default = _run(clip, cache, tmp_path / "s1g.jsonl")  # guided labels wait for the compiled kernel
+    if not list((cache / "numba").glob("ready-*")):  # the compile was still running when this run ended
+        assert first_default == first
     deadline = time.monotonic() + 600  # the compile runs on idle CPU time only: wait for it, not a speed check
     while not list((cache / "numba").glob("ready-*")) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert list((cache / "numba").glob("ready-*")), (cache / "numba" / "warm-up.log").read_text()
     assert "compiled kernels in" in (cache / "numba" / "warm-up.log").read_text()
-    err, second = _run(clip, cache, tmp_path / "s2.jsonl")
+    err, second = _run(clip, cache, tmp_path / "s2.jsonl", "--no-guide")
     assert "background" not in err
     assert second == first  # compiled kernels and NumPy paths give the same labels
+    _, guided = _run(clip, cache, tmp_path / "s2g.jsonl")
+    assert guided != first and [g[:2] for g in guided] == [f[:2] for f in first]  # now guided, same keyframes
 
 
 def test_warmup_command_compiles_once(tmp_path):

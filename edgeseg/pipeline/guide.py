@@ -12,15 +12,19 @@ thumbnails moved and blended exactly as its scores were (edgeseg.pipeline.propag
 weight at a pixel is its bilinear weight times exp(−|pixel colour − cell colour|₁ / scale): where block motion
 left a car's scores half a cell off the car, the road-coloured pixels next to it take the road's scores.
 Only quads whose cells disagree on the argmax are computed (as LabelUpsampler does); pixel colours come from the
-decoder's YUV planes (BT.601, as edgeseg.source.thumbnail converts them) or the RGB image.
+decoder's YUV planes (BT.601, as edgeseg.source.thumbnail converts them) or the RGB image. The NumPy path gives
+the same labels at 5-10× the kernel's cost; while a process waits for its kernels' first background compile
+(edgeseg.system.jit: the first run on a machine) labels are upsampled plainly instead, so that the first run
+keeps its speed; `edgeseg warmup` compiles them up front.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from edgeseg.pipeline.labels import LabelUpsampler
+from edgeseg.pipeline.labels import LabelUpsampler, _argmax_axis1
 from edgeseg.source.frame import Frame
+from edgeseg.system import jit
 from edgeseg.system.jit import compiled
 
 GUIDE_SCALE = 24.0  # L1 RGB distance (0…765) that divides a cell's weight by e; measured (docs/DECISIONS.md)
@@ -141,6 +145,8 @@ class GuidedUpsampler(LabelUpsampler):
         planes = pixel_planes(frame)
         guide = np.ascontiguousarray(guide.get() if hasattr(guide, "get") else guide, np.float32)
         kernel = compiled(_guided_argmax)
+        if kernel is None and jit.compiling():  # cold kernel cache: plain labels until the compile is done
+            return super().__call__(scores)
         if kernel is None:
             return self.guided_numpy(scores, guide, planes)
         out = np.empty(self.dst_hw, np.uint8)
@@ -150,8 +156,7 @@ class GuidedUpsampler(LabelUpsampler):
         return out
 
     def guided_numpy(self, scores: np.ndarray, guide: np.ndarray, planes) -> np.ndarray:
-        """The same labels in NumPy: the crossed quads' pixels as whole-array passes."""
-        k, h, w = scores.shape
+        """The same labels in NumPy: the crossed quads as whole-array passes, (quad, corner, pixel) at a time."""
         out = self.numpy(scores)  # uniform quads (and a first guess for the crossed ones)
         low = scores.argmax(axis=0)
         top, bottom = low[self._y0], low[self._y1]
@@ -159,19 +164,24 @@ class GuidedUpsampler(LabelUpsampler):
         qi, qj = np.nonzero((l00 != top[:, self._x1]) | (l00 != bottom[:, self._x0]) | (l00 != bottom[:, self._x1]))
         if qi.size == 0:
             return out
-        my, mx = self._wy.shape[1], self._wx.shape[1]
-        ok = (self._row_ok[qi][:, :, None] & self._col_ok[qj][:, None, :]).reshape(len(qi), -1)  # (Q, my·mx)
-        rows = np.broadcast_to(self._rows[qi][:, :, None], (len(qi), my, mx)).reshape(len(qi), -1)[ok]
-        cols = np.broadcast_to(self._cols[qj][:, None, :], (len(qi), my, mx)).reshape(len(qi), -1)[ok]
-        quad = np.broadcast_to(np.arange(len(qi))[:, None], ok.shape)[ok]  # each pixel's quad
-        wy = np.broadcast_to(self._wy[qi][:, :, None], (len(qi), my, mx)).reshape(len(qi), -1)[ok]
-        wx = np.broadcast_to(self._wx[qj][:, None, :], (len(qi), my, mx)).reshape(len(qi), -1)[ok]
-        cy = np.stack([self._y0[qi], self._y0[qi], self._y1[qi], self._y1[qi]], 1)[quad]  # (N, 4) corner cells
-        cx = np.stack([self._x0[qj], self._x1[qj], self._x0[qj], self._x1[qj]], 1)[quad]
-        base = np.stack([(1 - wy) * (1 - wx), (1 - wy) * wx, wy * (1 - wx), wy * wx], 1)
-        colour = _rgb(*planes[:4], *planes[4:], rows, cols)
-        dist = np.abs(colour[:, None, :] - guide[cy, cx]).sum(-1)
+        q, (H, W) = len(qi), self.dst_hw
+        pix = self._pix[qi, qj]  # (Q, P): each quad's pixels, flat output indices; padding points past the image
+        inside = pix < H * W
+        rows, cols = np.divmod(np.minimum(pix, H * W - 1), W)
+        colour = _rgb(*planes[:4], *planes[4:], rows, cols)  # (Q, P, 3)
+        cy = np.stack([self._y0[qi], self._y0[qi], self._y1[qi], self._y1[qi]], 1)  # (Q, 4) corner cells
+        cx = np.stack([self._x0[qj], self._x1[qj], self._x0[qj], self._x1[qj]], 1)
+        corner_colour = guide[cy, cx]  # (Q, 4, 3)
+        dist = np.abs(colour[None, :, :, 0] - corner_colour[:, :, 0].T[:, :, None])  # (4, Q, P), a channel at a time
+        for c in (1, 2):
+            dist += np.abs(colour[None, :, :, c] - corner_colour[:, :, c].T[:, :, None])
+        dist = dist.transpose(1, 0, 2)  # (Q, 4, P)
+        wy, wx = self._wy[qi], self._wx[qj]  # (Q, my), (Q, mx)
+        base = np.stack([(1 - wy)[:, :, None] * (1 - wx)[:, None], (1 - wy)[:, :, None] * wx[:, None],
+                         wy[:, :, None] * (1 - wx)[:, None], wy[:, :, None] * wx[:, None]], 1).reshape(q, 4, -1)
         weight = base * self.falloff[np.minimum(dist, 765).astype(np.intp)]
-        vals = np.einsum("nq,nqk->nk", weight, scores.transpose(1, 2, 0)[cy, cx])
-        out[rows, cols] = vals.argmax(1).astype(np.uint8)
+        corner = scores[:, cy, cx].transpose(1, 0, 2)  # (Q, K, 4)
+        labels = _argmax_axis1(np.matmul(corner, weight))  # (Q, P)
+        flat = out.reshape(-1)
+        flat[pix[inside]] = labels[inside]
         return out
