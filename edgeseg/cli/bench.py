@@ -59,6 +59,13 @@ def bench(source, model, labels_dir, modes, intervals, adaptive, fusion, correct
     if plot_path is not None:
         require("matplotlib", purpose="--plot")
     adaptive_ks = parse_intervals(adaptive) if adaptive.strip() else []
+    from edgeseg.system import jit
+
+    if jit.compiling():  # a cold kernel cache: NumPy paths and plain labels would be measured
+        from edgeseg.cli.warmup import warm_up
+
+        click.echo("compiling the kernels first (once per machine) ...", err=True)
+        warm_up()
     nets, bundle = open_networks(model, backend=backend, threads=threads)
 
     def progress(i, n, mode, k):
