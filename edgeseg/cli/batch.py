@@ -46,6 +46,9 @@ def batch(inputs, out, model, spec, outputs, workers, ray_address, shard_frames,
     """
     from edgeseg.batch.engines import LocalEngine, RayEngine
     from edgeseg.batch.job import run_batch
+    from edgeseg.cli.warmup import compile_first
+
+    compile_first(lambda text: click.echo(text, err=True))  # every shard gets the compiled kernels (guided labels)
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     if ray_address is not None:

@@ -59,13 +59,9 @@ def bench(source, model, labels_dir, modes, intervals, adaptive, fusion, correct
     if plot_path is not None:
         require("matplotlib", purpose="--plot")
     adaptive_ks = parse_intervals(adaptive) if adaptive.strip() else []
-    from edgeseg.system import jit
+    from edgeseg.cli.warmup import compile_first
 
-    if jit.compiling():  # a cold kernel cache: NumPy paths and plain labels would be measured
-        from edgeseg.cli.warmup import warm_up
-
-        click.echo("compiling the kernels first (once per machine) ...", err=True)
-        warm_up()
+    compile_first(lambda text: click.echo(text, err=True))  # else NumPy paths and plain labels are measured
     nets, bundle = open_networks(model, backend=backend, threads=threads)
 
     def progress(i, n, mode, k):

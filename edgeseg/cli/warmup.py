@@ -70,6 +70,16 @@ def warm_up(*, progress=None) -> float:
     return seconds
 
 
+def compile_first(echo) -> None:
+    """Commands that measure or process in bulk (bench, batch): compile the kernels now if this machine's cache
+    is cold, instead of running the NumPy paths and plain labels until a background compile is done."""
+    from edgeseg.system import jit
+
+    if jit.compiling():
+        echo("compiling the kernels first (once per machine) ...")
+        warm_up()
+
+
 def background() -> int:
     """The background compile: one process at a time (a lock in the cache), none once the marker exists."""
     import fcntl
