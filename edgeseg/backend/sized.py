@@ -36,13 +36,14 @@ def resized_onnx(path: str | Path, hw: tuple[int, int]) -> bytes:
 
 
 def sized_runner(backend, hw: tuple[int, int]):
-    """A runner (edgeseg.backend.base.Runner) of the backend's feature network at input size hw (N free): onnxruntime on the backend's
-    device, or a TensorRT engine built on first use. A model that cannot run at that size is a one-line error."""
+    """A runner (edgeseg.backend.base.Runner) of the backend's feature network at input size hw (N free):
+    onnxruntime on the backend's device, or a TensorRT engine built on first use. A model that cannot run at
+    that size is a one-line error."""
     bundle, hw = backend.bundle, (int(hw[0]), int(hw[1]))
     source = backend.source("feature")
     data = resized_onnx(source, hw)
     if backend.name == "trt":
-        return _trt_runner(backend, data, hw)
+        return _trt_runner(backend, data, hw, source)
     from edgeseg.backend.ort import OrtRunner
 
     device = "cuda" if backend.name == "ort-cuda" else "cpu"
@@ -65,7 +66,7 @@ def _check_runs(runner, bundle, hw, source) -> None:
                           "run without --correct")
 
 
-def _trt_runner(backend, data: bytes, hw):
+def _trt_runner(backend, data: bytes, hw, source: Path):
     from edgeseg.backend import engines
     from edgeseg.backend.trt import TrtRunner
 
@@ -73,7 +74,7 @@ def _trt_runner(backend, data: bytes, hw):
     d = engines.engine_dir(backend.bundle, engines.device_key(precision))
     onnx_path, engine = d / f"feature_{hw[0]}x{hw[1]}.onnx", d / f"feature_{hw[0]}x{hw[1]}.engine"
     stamp = d / f"feature_{hw[0]}x{hw[1]}.json"
-    digest = backend.bundle.manifest["files"].get(engines.rel(backend.bundle, backend.source("feature")))
+    digest = backend.bundle.manifest["files"].get(engines.rel(backend.bundle, source))
     fresh = engine.is_file() and stamp.is_file() and json.loads(stamp.read_text()).get("onnx_sha256") == digest
     if not fresh:
         onnx_path.write_bytes(data)

@@ -44,6 +44,6 @@ def format_frontier(points: list[dict]) -> str:
     """One line per budget, as printed under the bench's table."""
     lines = ["frontier: fastest row within an avg / min mIoU drop of frame mode"]
     for p in points:
-        lines.append(f"  ≤ {p['avg_drop']:.1f} / ≤ {p['min_drop']:.1f}: {p['speedup']:.2f}×  {row_name(p)} K={p['interval']}"
-                     f"  (avg {p['miou_avg']:.1f}, min {p['miou_min']:.1f})")
+        lines.append(f"  ≤ {p['avg_drop']:.1f} / ≤ {p['min_drop']:.1f}: {p['speedup']:.2f}×  {row_name(p)} "
+                     f"K={p['interval']}  (avg {p['miou_avg']:.1f}, min {p['miou_min']:.1f})")
     return "\n".join(lines)

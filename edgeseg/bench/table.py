@@ -219,7 +219,8 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
                     components = {k_: round(v, 3) for k_, v in seg.timings.mean_ms().items()}
                 avg, worst = scorer.scores() if scorer is not None else (100.0, 100.0)
                 out = {key: row[key] for key in ("mode", "interval", "keyframes")}
-                out.update(miou_avg=avg, miou_min=worst, frames=frames, keyframe_fraction=seg.keyframes / max(frames, 1))
+                out.update(miou_avg=avg, miou_min=worst, frames=frames,
+                           keyframe_fraction=seg.keyframes / max(frames, 1))
                 if row["mode"] == "interp":
                     out["fusion"] = row["fusion"]
                 if row["correct"]:

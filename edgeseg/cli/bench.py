@@ -33,8 +33,8 @@ import click
 @click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
               help="Timing passes; fps and speedup are medians over them (noisy machines).")
 @click.option("--backend", type=click.Choice(["auto", "trt", "ort-cuda", "ort-cpu"]), default="auto")
-def bench(source, model, labels_dir, modes, intervals, adaptive, fusion, correct, guide, json_path, plot_path, max_frames, threads, repeat,
-          backend) -> None:
+def bench(source, model, labels_dir, modes, intervals, adaptive, fusion, correct, guide, json_path, plot_path,
+          max_frames, threads, repeat, backend) -> None:
     """Measure fps, speedup and avg/min mIoU of each mode at each keyframe interval, in one run; under the
     table, the frontier: the fastest row within each accuracy budget (avg/min mIoU drop vs frame mode).
 
@@ -50,6 +50,7 @@ def bench(source, model, labels_dir, modes, intervals, adaptive, fusion, correct
         parse_modes,
         plot,
     )
+    from edgeseg.cli.warmup import compile_first
     from edgeseg.system.extras import require
 
     mode_list, ks, fusions = parse_modes(modes), parse_intervals(intervals), parse_fusions(fusion)
@@ -59,8 +60,6 @@ def bench(source, model, labels_dir, modes, intervals, adaptive, fusion, correct
     if plot_path is not None:
         require("matplotlib", purpose="--plot")
     adaptive_ks = parse_intervals(adaptive) if adaptive.strip() else []
-    from edgeseg.cli.warmup import compile_first
-
     compile_first(lambda text: click.echo(text, err=True))  # else NumPy paths and plain labels are measured
     nets, bundle = open_networks(model, backend=backend, threads=threads)
 
@@ -70,8 +69,7 @@ def bench(source, model, labels_dir, modes, intervals, adaptive, fusion, correct
 
     report = benchmark(source, nets=nets, bundle=bundle, modes=mode_list, intervals=ks, labels_dir=labels_dir,
                        adaptive_intervals=adaptive_ks, fusions=fusions, corrections=corrections,
-                       guides=[g == "on" for g in guide.split(",")],
-                       max_frames=max_frames, repeat=repeat,
+                       guides=[g == "on" for g in guide.split(",")], max_frames=max_frames, repeat=repeat,
                        progress=progress)
     if sys.stderr.isatty():
         click.echo("", err=True)

@@ -12,7 +12,7 @@ thumbnails moved and blended exactly as its scores were (edgeseg.pipeline.propag
 weight at a pixel is its bilinear weight times exp(−|pixel colour − cell colour|₁ / scale): where block motion
 left a car's scores half a cell off the car, the road-coloured pixels next to it take the road's scores.
 Only quads whose cells disagree on the argmax are computed (as LabelUpsampler does); pixel colours come from the
-decoder's YUV planes (BT.601, as edgeseg.source.thumbnail converts them) or the RGB image. The NumPy path gives
+decoder's YUV planes (BT.601, with edgeseg.source.thumbnail's constants) or the RGB image. The NumPy path gives
 the same labels at 5-10× the kernel's cost; while a process waits for its kernels' first background compile
 (edgeseg.system.jit: the first run on a machine) labels are upsampled plainly instead, so that the first run
 keeps its speed; `edgeseg warmup` compiles them up front.
@@ -24,12 +24,11 @@ import numpy as np
 
 from edgeseg.pipeline.labels import LabelUpsampler, _argmax_axis1
 from edgeseg.source.frame import Frame
+from edgeseg.source.thumbnail import CHROMA, FULL_RANGE, LIMITED_RANGE, to_rgb
 from edgeseg.system import jit
 from edgeseg.system.jit import compiled
 
 GUIDE_SCALE = 24.0  # L1 RGB distance (0…765) that divides a cell's weight by e; measured (docs/DECISIONS.md)
-_LIMITED = (np.float32(255 / 219), np.float32(16.0), np.float32(255 / 224))  # gain, luma offset, chroma gain
-_FULL = (np.float32(1.0), np.float32(0.0), np.float32(1.0))
 
 
 def _guided_argmax(scores, low, guide, p0, p1, p2, yuv, gain, y0, cgain, falloff, by0, by1, bny, ystart, wy,
@@ -76,9 +75,9 @@ def _guided_argmax(scores, low, guide, p0, p1, p2, yuv, gain, y0, cgain, falloff
                         lum = (np.float32(p0[row, c0 + u]) - y0) * gain
                         cb = (np.float32(p1[crow, (c0 + u) >> 1]) - np.float32(128.0)) * cgain
                         cr = (np.float32(p2[crow, (c0 + u) >> 1]) - np.float32(128.0)) * cgain
-                        red[u] = min(max(lum + np.float32(1.402) * cr, lo), hi)
-                        green[u] = min(max(lum - np.float32(0.344136) * cb - np.float32(0.714136) * cr, lo), hi)
-                        blue[u] = min(max(lum + np.float32(1.772) * cb, lo), hi)
+                        red[u] = min(max(lum + CHROMA[0, 1] * cr, lo), hi)
+                        green[u] = min(max(lum + CHROMA[1, 0] * cb + CHROMA[1, 1] * cr, lo), hi)
+                        blue[u] = min(max(lum + CHROMA[2, 0] * cb, lo), hi)
                 else:
                     for u in range(nx):
                         red[u], green[u], blue[u] = p0[row, c0 + u], p1[row, c0 + u], p2[row, c0 + u]
@@ -111,9 +110,9 @@ def pixel_planes(frame: Frame):
     planes = frame.yuv420()
     if planes is not None:
         *yuv, full_range = planes
-        return (*yuv, True, *(_FULL if full_range else _LIMITED))
+        return (*yuv, True, *(FULL_RANGE if full_range else LIMITED_RANGE))
     image = frame.image
-    return (image[..., 0], image[..., 1], image[..., 2], False, *_FULL)
+    return (image[..., 0], image[..., 1], image[..., 2], False, *FULL_RANGE)
 
 
 def _rgb(p0, p1, p2, yuv, gain, y0, cgain, rows, cols) -> np.ndarray:
@@ -123,8 +122,7 @@ def _rgb(p0, p1, p2, yuv, gain, y0, cgain, rows, cols) -> np.ndarray:
     lum = (p0[rows, cols].astype(np.float32) - y0) * gain
     cb = (p1[rows >> 1, cols >> 1].astype(np.float32) - 128) * cgain
     cr = (p2[rows >> 1, cols >> 1].astype(np.float32) - 128) * cgain
-    rgb = np.stack([lum + 1.402 * cr, lum - 0.344136 * cb - 0.714136 * cr, lum + 1.772 * cb], -1)
-    return np.clip(rgb, 0, 255).astype(np.float32)
+    return to_rgb(lum, cb, cr)
 
 
 class GuidedUpsampler(LabelUpsampler):

@@ -102,6 +102,7 @@ def _num(lo, *, strict=False):
 
 
 _BOOL = (lambda v: isinstance(v, bool)), "true or false"
+_FRACTION = (lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 1), "a number in (0, 1]"
 _STR = (lambda v: isinstance(v, str) and v != ""), "a non-empty string"
 
 
@@ -114,12 +115,10 @@ _MODEL_KEYS = {"bundle": _STR, "backend": _choice(BACKENDS), "threads": _int(1),
 # the segmenter's settings: one key per SegmentSpec field (a test checks that they stay one to one)
 _SPEC_KEYS = {
     "mode": _choice(MODES), "keyframe_interval": _int(1), "keyframes": _choice(POLICIES),
-    "keyframe_budget": ((lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 1),
-                        "a number in (0, 1]"),
+    "keyframe_budget": _FRACTION,
     "max_keyframe_interval": _int(1), "iframe_keys": _BOOL, "fusion": _choice(FUSIONS), "space": _choice(SPACES),
     "warp_stride": _int(1), "propagation": _choice(PROPAGATIONS), "motion_stride": _int(1), "fill_rounds": _int(0),
-    "guide": _BOOL, "correct": ((lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 1),
-                                "a number in (0, 1]"), "correct_error": _num(0),
+    "guide": _BOOL, "correct": _FRACTION, "correct_error": _num(0),
 }
 _CAMERA_KEYS = {
     **_SPEC_KEYS, "output_dir": _STR, "overlay": _BOOL, "stats": _BOOL, "masks": _BOOL,

@@ -18,10 +18,10 @@ import numpy as np
 
 from edgeseg.system.jit import compiled
 
-# (gain, offset, chroma gain): R, G, B = gain · (Y − offset) + _CHROMA @ (chroma gain · (U − 128, V − 128))
-_LIMITED = (np.float32(255 / 219), np.float32(16.0), np.float32(255 / 224))
-_FULL = (np.float32(1.0), np.float32(0.0), np.float32(1.0))
-_CHROMA = np.array([[0.0, 1.402], [-0.344136, -0.714136], [1.772, 0.0]], np.float32)  # BT.601
+# (gain, offset, chroma gain): R, G, B = gain · (Y − offset) + CHROMA @ (chroma gain · (U − 128, V − 128))
+LIMITED_RANGE = (np.float32(255 / 219), np.float32(16.0), np.float32(255 / 224))
+FULL_RANGE = (np.float32(1.0), np.float32(0.0), np.float32(1.0))
+CHROMA = np.array([[0.0, 1.402], [-0.344136, -0.714136], [1.772, 0.0]], np.float32)  # BT.601
 
 
 def _bounds(n: int, cells: int) -> np.ndarray:
@@ -69,7 +69,7 @@ def _thumbnail_into(y, u, v, rows, cols, crow, ccol, gain, y0, cgain, out):
             cb = (np.float32(u[crow[i], ccol[j]]) - np.float32(128.0)) * cgain
             cr = (np.float32(v[crow[i], ccol[j]]) - np.float32(128.0)) * cgain
             for k in range(3):
-                out[i, j, k] = min(max(lum + cb * _CHROMA[k, 0] + cr * _CHROMA[k, 1], np.float32(0.0)),
+                out[i, j, k] = min(max(lum + cb * CHROMA[k, 0] + cr * CHROMA[k, 1], np.float32(0.0)),
                                    np.float32(255.0))
 
 
@@ -79,7 +79,7 @@ def yuv420_thumbnail(y: np.ndarray, u: np.ndarray, v: np.ndarray, hw: tuple[int,
     float32 RGB, one colour per cell (see the module docstring). Needs h ≤ ⌈H/2⌉ and w ≤ ⌈W/2⌉."""
     h, w = hw
     rows, cols, crow, ccol = _cells(y.shape, u.shape, (h, w))
-    gain, y0, cgain = _FULL if full_range else _LIMITED
+    gain, y0, cgain = FULL_RANGE if full_range else LIMITED_RANGE
     kernel = compiled(_thumbnail_into)
     if kernel is not None:
         out = np.empty((h, w, 3), np.float32)
@@ -88,5 +88,11 @@ def yuv420_thumbnail(y: np.ndarray, u: np.ndarray, v: np.ndarray, hw: tuple[int,
     lum = (rgb_thumbnail(y[..., None], hw)[..., 0] - y0) * gain
     cb = (u[crow[:, None], ccol[None, :]].astype(np.float32) - np.float32(128.0)) * cgain
     cr = (v[crow[:, None], ccol[None, :]].astype(np.float32) - np.float32(128.0)) * cgain
-    rgb = lum[..., None] + cb[..., None] * _CHROMA[:, 0] + cr[..., None] * _CHROMA[:, 1]
+    return to_rgb(lum, cb, cr)
+
+
+def to_rgb(lum: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
+    """Float32 RGB (..., 3) in 0…255 from luma already scaled ((Y − offset) · gain) and centred, scaled chroma
+    ((U − 128) · chroma gain, (V − 128) · chroma gain), BT.601."""
+    rgb = lum[..., None] + cb[..., None] * CHROMA[:, 0] + cr[..., None] * CHROMA[:, 1]
     return np.clip(rgb, 0.0, 255.0).astype(np.float32)

@@ -95,6 +95,13 @@ def test_missing_bundle(tmp_path, moving_clip):
     assert len(res.output.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("budget", ["0", "1.5", "-0.2"])
+def test_correction_budget_outside_0_1_is_one_line(moving_clip, budget):
+    res = CliRunner().invoke(main, ["run", str(moving_clip.path), "--correct", budget])
+    assert res.exit_code == 1
+    assert res.output.strip() == f"Error: correct {float(budget)!r}: the correction budget must be in (0, 1]"
+
+
 def test_corrupt_bundle(tmp_path, moving_clip):
     bundle = tmp_path / "b"
     shutil.copytree(default_bundle_path(), bundle)
