@@ -50,6 +50,7 @@ class CameraConfig:
     stats: bool = True
     masks: bool = False
     alpha: float = 0.5
+    overlay_scale: float = 1.0  # overlay size relative to the stream (e.g. 0.5 for a preview)
     segment_seconds: float = 600.0  # length of each overlay/stats file
     retention_hours: float = 72.0  # 0 = keep forever
     retention_mb: float = 0.0  # per camera; 0 = no size cap
@@ -124,7 +125,7 @@ _CAMERA_KEYS = {
     **_SPEC_KEYS, "output_dir": _STR, "overlay": _BOOL, "stats": _BOOL, "masks": _BOOL,
     "alpha": ((lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1),
               "a number between 0 and 1"),
-    "segment_seconds": _num(1), "retention_hours": _num(0), "retention_mb": _num(0),
+    "overlay_scale": _FRACTION, "segment_seconds": _num(1), "retention_hours": _num(0), "retention_mb": _num(0),
     "audit_seconds": _num(0), "timeout_s": _num(0, strict=True), "reconnect_min_s": _num(0, strict=True),
     "reconnect_max_s": _num(0, strict=True), "max_lag_s": _num(0), "loop": _BOOL, "realtime": _BOOL,
 }

@@ -59,7 +59,7 @@ def test_serve_cameras_metrics_notify_reload_and_sigterm_flush(tmp_path, bundle_
     url = f"rtsp://127.0.0.1:{rtsp_port}/clip"
     loop = {"uri": str(clip.path), "loop": True, "realtime": True}
     cfg = _config(tmp_path, bundle_dir, clip, url, metrics_port, {
-        "lobby": loop, "hall": {**loop, "mode": "prop", "keyframe_interval": 3},
+        "lobby": loop, "hall": {**loop, "mode": "prop", "keyframe_interval": 3, "overlay_scale": 0.5},
         "door": {"uri": url}, "ghost": {"uri": str(tmp_path / "missing.mp4")}})
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(tmp_path / "notify.sock"))
@@ -123,7 +123,7 @@ def test_serve_cameras_metrics_notify_reload_and_sigterm_flush(tmp_path, bundle_
 
         # SIGHUP: drop ghost, add attic; lobby and hall keep running (same worker, frames keep counting)
         _config(tmp_path, bundle_dir, clip, url, metrics_port, {
-            "lobby": loop, "hall": {**loop, "mode": "prop", "keyframe_interval": 3}, "door": {"uri": url},
+            "lobby": loop, "hall": {**loop, "mode": "prop", "keyframe_interval": 3, "overlay_scale": 0.5}, "door": {"uri": url},
             "attic": {**loop, "mode": "frame"}})
         _, before = _get(f"{base}/metrics")
         proc.send_signal(signal.SIGHUP)
@@ -164,7 +164,10 @@ def test_serve_cameras_metrics_notify_reload_and_sigterm_flush(tmp_path, bundle_
         assert any("audit_agreement" in x for x in lines) == (cam != "attic")
         mp4s = sorted((out / cam).glob("*.mp4"))
         decoded = 0
+        scale = 0.5 if cam == "hall" else 1.0  # hall's overlay_scale
         for p in mp4s:
             with av.open(str(p)) as c:
-                decoded += sum(1 for _ in c.decode(video=0))
+                for f in c.decode(video=0):
+                    assert (f.height, f.width) == (round(clip.height * scale), round(clip.width * scale))
+                    decoded += 1
         assert decoded == len(lines)
