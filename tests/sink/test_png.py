@@ -9,10 +9,11 @@ from edgeseg.errors import ConfigError
 from edgeseg.sink.png import encode_png, read_png, write_png
 
 
+@pytest.mark.parametrize("up", [False, True])
 @pytest.mark.parametrize("shape", [(1, 1), (37, 51), (20, 33, 3), (9, 7, 4)])
-def test_round_trip(tmp_path, shape):
+def test_round_trip(tmp_path, shape, up):
     img = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
-    write_png(tmp_path / "a.png", img)
+    write_png(tmp_path / "a.png", img, up=up)
     back = read_png(tmp_path / "a.png")
     assert back.dtype == np.uint8 and back.shape == shape and np.array_equal(back, img)
 
@@ -23,8 +24,10 @@ def test_files_we_write_open_in_opencv(tmp_path):
     rgb = np.random.default_rng(2).integers(0, 256, (40, 60, 3), dtype=np.uint8)
     write_png(tmp_path / "l.png", lab)
     write_png(tmp_path / "c.png", rgb)
+    write_png(tmp_path / "u.png", lab, rle=True, up=True)  # the masks' settings
     assert np.array_equal(cv2.imread(str(tmp_path / "l.png"), cv2.IMREAD_UNCHANGED), lab)
     assert np.array_equal(cv2.imread(str(tmp_path / "c.png"))[..., ::-1], rgb)
+    assert np.array_equal(cv2.imread(str(tmp_path / "u.png"), cv2.IMREAD_UNCHANGED), lab)
 
 
 def test_reads_every_row_filter_from_another_encoder(tmp_path):
@@ -74,3 +77,6 @@ def test_run_length_strategy_round_trips_label_maps(tmp_path):
     labels[25:, :7] = 250
     write_png(tmp_path / "rle.png", labels, rle=True)
     np.testing.assert_array_equal(read_png(tmp_path / "rle.png"), labels)
+    write_png(tmp_path / "up.png", labels, rle=True, up=True)
+    np.testing.assert_array_equal(read_png(tmp_path / "up.png"), labels)
+    assert (tmp_path / "up.png").stat().st_size < (tmp_path / "rle.png").stat().st_size  # rows repeat
