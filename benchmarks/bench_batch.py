@@ -8,7 +8,8 @@ Clips: 480×360 synthetic street video (edgeseg.synth, libx264 veryfast, 2 B-fra
 IDR each; the long clip is 8 × --frames frames with an IDR every --frames / 2 frames, batched with
 --shard-frames = --frames (8 shards). Settings: the default spec (interp, K = 10). Each worker runs onnxruntime
 on one thread (so 1 vs 2 workers compares processes, not threads); "1 worker, 2 threads" is the CLI default on
-a 2-core machine with --workers 1. Every configuration runs once, in this order; the ratios come from that run.
+a 2-core machine with --workers 1. Every configuration runs once per round (--rounds, order rotating between
+rounds); the ratios are of the median fps, with each round's own ratio beside them.
 Each engine is started first (startup_s: pool processes spawned and the model opened in each; Ray started
 or joined), then the batch is timed (wall_s, fps): the throughput of a long batch, whose startup is amortised.
 Per-shard overhead = (wall × workers − Σ shard seconds) / shards: everything in the timed batch that is not a
@@ -28,6 +29,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -121,6 +123,7 @@ def stop(processes) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--frames", type=int, default=120)
+    ap.add_argument("--rounds", type=int, default=3, help="every configuration once per round (medians)")
     ap.add_argument("--size", default="480x360")
     ap.add_argument("--ray", action="store_true", help="also Ray on this machine (ray.init(num_cpus=2))")
     ap.add_argument("--two-node", action="store_true", help="also a two-node `ray start` cluster here")
@@ -148,21 +151,34 @@ def main() -> None:
         short, long = make_clips(args.clips or tmp / "clips", args.frames, (h, w))
         print(f"clips rendered in {time.perf_counter() - t0:.0f} s", flush=True)
         rows, big = [], 10**9
-        for workers in (1, 2):
-            rows.append(measure(f"8 clips, {workers} worker(s)", short, LocalEngine(workers=workers), threads=1,
-                                workers=workers, shard_frames=big, out=tmp / f"short{workers}"))
-        rows.append(measure("8 clips, 1 worker, 2 threads", short, LocalEngine(workers=1), threads=2, workers=1,
-                            shard_frames=big, out=tmp / "short1t2"))
-        for workers in (1, 2):
-            rows.append(measure(f"long clip, {workers} worker(s)", [long], LocalEngine(workers=workers), threads=1,
-                                workers=workers, shard_frames=args.frames, out=tmp / f"long{workers}"))
-        result = {"rows": rows, "ratio_clips": round(rows[1]["fps"] / rows[0]["fps"], 3),
-                  "ratio_long": round(rows[4]["fps"] / rows[3]["fps"], 3)}
+        configs = [("8 clips, 1 worker(s)", short, 1, 1, big), ("8 clips, 2 worker(s)", short, 2, 1, big),
+                   ("8 clips, 1 worker, 2 threads", short, 1, 2, big),
+                   ("long clip, 1 worker(s)", [long], 1, 1, args.frames),
+                   ("long clip, 2 worker(s)", [long], 2, 1, args.frames)]
+        fps: dict[str, list[float]] = {c[0]: [] for c in configs}
+        for r in range(args.rounds):  # the order rotates, so a slow phase of a shared machine hits every row
+            for name, inputs, workers, threads, shard in configs[r % len(configs):] + configs[:r % len(configs)]:
+                row = measure(name, inputs, LocalEngine(workers=workers), threads=threads, workers=workers,
+                              shard_frames=shard, out=tmp / f"r{r}")
+                rows.append({**row, "round": r})
+                fps[name].append(row["fps"])
+        med = {k: statistics.median(v) for k, v in fps.items()}
+        result = {"rows": rows, "median_fps": med,
+                  "ratio_clips": round(med["8 clips, 2 worker(s)"] / med["8 clips, 1 worker(s)"], 3),
+                  "ratio_long": round(med["long clip, 2 worker(s)"] / med["long clip, 1 worker(s)"], 3),
+                  "round_ratios_clips": [round(b / a, 3) for a, b in zip(fps["8 clips, 1 worker(s)"],
+                                                                          fps["8 clips, 2 worker(s)"], strict=True)],
+                  "round_ratios_long": [round(b / a, 3) for a, b in zip(fps["long clip, 1 worker(s)"],
+                                                                         fps["long clip, 2 worker(s)"], strict=True)]}
+        for name, values in med.items():
+            print(f"{name:<32} median {values:7.1f} fps  ({', '.join(f'{v:.1f}' for v in fps[name])})", flush=True)
         if args.ray:
             engine = RayEngine(num_cpus=2)
+            measure("8 clips, 2 workers (reference outputs)", short, LocalEngine(workers=2), threads=1, workers=2,
+                    shard_frames=big, out=tmp / "pool")
             rows.append(measure("8 clips, Ray local (2 CPUs)", short, engine, threads=1, workers=2,
                                 shard_frames=big, out=tmp / "ray"))
-            result["ray_same_as_pool"] = same_outputs(tmp / "short2", tmp / "ray")
+            result["ray_same_as_pool"] = same_outputs(tmp / "pool", tmp / "ray")
             engine.ray.shutdown()
         if args.two_node:
             address, procs = two_node_cluster(tmp)
@@ -170,7 +186,9 @@ def main() -> None:
                 engine = RayEngine(address=address)
                 rows.append(measure("long clip, Ray two nodes (1 CPU each)", [long], engine,
                                     threads=1, workers=2, shard_frames=args.frames, out=tmp / "ray2"))
-                result["two_node_same_as_pool"] = same_outputs(tmp / "long2", tmp / "ray2")
+                measure("long clip, 2 workers (reference outputs)", [long], LocalEngine(workers=2), threads=1,
+                        workers=2, shard_frames=args.frames, out=tmp / "pool2")
+                result["two_node_same_as_pool"] = same_outputs(tmp / "pool2", tmp / "ray2")
                 import ray
 
                 result["two_node_nodes"] = len([n for n in ray.nodes() if n["Alive"]])

@@ -6,8 +6,9 @@ Usage::
     engine.run(tasks, on_done)                        # on_done(task, record, error) as each shard ends
 
 A shard whose worker dies (killed process, lost node) runs again, up to `retries` more times; a shard that
-raises (a damaged input) is not retried: on_done gets its one-line error. Shards start in the order given, at
-most as many at once as there are workers, so the inputs finish one after another.
+raises (a damaged input) is not retried: on_done gets its one-line error. Shards start in the order given, one
+queued per worker beyond those running (a worker that finishes a shard starts the next at once), so the
+inputs finish one after another.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ class LocalEngine:
 
         try:
             while queue or running:
-                while queue and len(running) < self.workers:
+                while queue and len(running) < 2 * self.workers:  # one queued per worker: no idle gap
                     task = queue.pop()
                     running[pool.submit(run_shard, task)] = task
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
