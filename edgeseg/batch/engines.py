@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Sequence
 
 from edgeseg.batch.worker import ShardTask, networks, run_shard
@@ -31,6 +32,18 @@ def _message(exc: BaseException) -> str:
     return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
+def _worker_init(parent: int, model, backend: str, threads) -> None:
+    """A pool process: dies with the batch process (Linux), then opens the model."""
+    if sys.platform.startswith("linux"):  # a batch stopped by SIGTERM or SIGKILL leaves no worker writing parts
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the batch died before prctl
+            os._exit(1)
+    networks(model, backend, threads)
+
+
 class LocalEngine:
     """Shards on `workers` local processes (spawned, so no state is shared with the parent)."""
 
@@ -43,7 +56,7 @@ class LocalEngine:
         from concurrent.futures import ProcessPoolExecutor
 
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=networks, initargs=self._warm)
+                                   initializer=_worker_init, initargs=(os.getpid(), *self._warm))
 
     def start(self, *, model=None, backend: str = "auto", threads: int | None = 1, wait: bool = False) -> None:
         """Start the worker processes, each opening the model (while the caller scans its inputs; wait: until

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import clips
 import numpy as np
@@ -98,7 +99,21 @@ def test_bad_inputs_are_recorded_and_the_rest_is_done(tmp_path, gop_clip):
     assert all("\n" not in c for c in causes.values())
 
 
-def test_resume_after_sigkill(tmp_path):
+def _children(pid: int) -> set[int]:
+    return {int(c) for t in Path(f"/proc/{pid}/task").iterdir() for c in (t / "children").read_text().split()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"  # zombies are dead
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("how", ["SIGKILL to the process group", "SIGTERM to the batch process"])
+def test_resume_after_a_kill(tmp_path, how):
+    """Killed mid-batch (SIGKILL to it and its workers; or SIGTERM to the batch alone, as `kill PID` does, its
+    workers dying with it): a rerun does only what is left, and the outputs end complete."""
     for d in "abcd":
         (tmp_path / "in" / d).mkdir(parents=True)
     paths = [clips.object_clip(tmp_path / "in" / d / "clip.mp4", size=(160, 96), frames=24, bframes=2, gop=8,
@@ -112,9 +127,17 @@ def test_resume_after_sigkill(tmp_path):
     try:
         while proc.poll() is None and not (manifest.exists() and manifest.read_text().count("\n") >= 1):
             time.sleep(0.02)
-        os.killpg(proc.pid, signal.SIGKILL)  # the batch and its pool worker, mid-batch
+        workers = _children(proc.pid)
+        if how.startswith("SIGKILL"):
+            os.killpg(proc.pid, signal.SIGKILL)  # the batch and its pool worker, mid-batch
+        else:
+            os.kill(proc.pid, signal.SIGTERM)
     finally:
         proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)  # a worker left running would write parts while the rerun stitches them
+    assert workers and not any(_alive(w) for w in workers)
     first = [json.loads(x) for x in manifest.read_text().splitlines()]
     assert 1 <= len(first) < 4, "the batch ended before it could be killed"
     done = {line["name"]: (out / line["name"] / "labels.mkv").stat().st_mtime_ns for line in first}
