@@ -125,14 +125,20 @@ class LocalEngine:
 
 class RayEngine:
     """Shards as Ray tasks: `address` None starts Ray on this machine (ray.init()), else joins that cluster.
-    Ray itself reruns a task whose worker process or node died (max_retries)."""
+    Ray itself reruns a task whose worker process or node died (max_retries). num_gpus: each shard's share of
+    a GPU (e.g. 0.125: eight shards share one); Ray hides the GPUs from tasks that ask for none, so GPU nodes
+    need it."""
 
-    def __init__(self, *, address: str | None = None, retries: int = 2, num_cpus: int | None = None):
+    def __init__(self, *, address: str | None = None, retries: int = 2, num_cpus: int | None = None,
+                 num_gpus: float = 0.0):
         try:
             import ray
         except ImportError:
             raise ConfigError(RAY_HINT) from None
+        if not 0.0 <= num_gpus <= 1.0:
+            raise ConfigError(f"--gpus-per-shard {num_gpus:g}: must be in (0, 1] (a shard uses at most one GPU)")
         self.ray, self.address, self.retries, self.num_cpus = ray, address, int(retries), num_cpus
+        self.num_gpus = float(num_gpus)  # per shard; Ray gives each task its GPU (CUDA_VISIBLE_DEVICES)
 
     def start(self, **_warm) -> None:
         """Start Ray here or join the cluster (the model opens in each Ray worker at its first shard)."""
@@ -142,6 +148,9 @@ class RayEngine:
                 ray.init(address=self.address, log_to_driver=False)
             else:
                 ray.init(num_cpus=self.num_cpus, log_to_driver=False, include_dashboard=False)
+        if self.num_gpus and not ray.cluster_resources().get("GPU"):  # tasks asking for one would never start
+            where = self.address or "started here"
+            raise ConfigError(f"--gpus-per-shard {self.num_gpus:g}: the Ray cluster ({where}) has no GPUs")
 
     def close(self) -> None:
         """Nothing to stop: a cluster outlives the batch, and a Ray started here stops when the process ends."""
@@ -149,8 +158,11 @@ class RayEngine:
     def run(self, tasks: Sequence[ShardTask], on_done: OnDone) -> None:
         ray = self.ray
         self.start()
-        remote = ray.remote(num_cpus=1, max_retries=self.retries)(run_shard)
-        slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        resources = ray.cluster_resources()
+        slots = max(1, int(resources.get("CPU", 1)))
+        if self.num_gpus:
+            slots = max(1, min(slots, int(resources.get("GPU", 0) / self.num_gpus + 1e-9)))
+        remote = ray.remote(num_cpus=1, num_gpus=self.num_gpus, max_retries=self.retries)(run_shard)
         queue, running = list(reversed(tasks)), {}
         while queue or running:
             while queue and len(running) < 2 * slots:  # a few queued per CPU: no idle gap between shards

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from edgeseg.cli.options import spec_options
+from edgeseg.errors import ConfigError
 
 
 @click.command()
@@ -28,6 +29,9 @@ from edgeseg.cli.options import spec_options
               help="Local worker processes (default: the CPU count).")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
               help="Run shards as Ray tasks: alone, Ray on this machine; with ADDRESS, join that cluster.")
+@click.option("--gpus-per-shard", type=click.FloatRange(0, 1, min_open=True), default=None, metavar="F",
+              help="With --ray: each shard's share of a GPU (0.125: eight shards per GPU). Ray hides the GPUs "
+                   "from shards that ask for none.")
 @click.option("--shard-frames", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Split long files at IDR frames into shards of about this many frames.")
 @click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
@@ -36,8 +40,8 @@ from edgeseg.cli.options import spec_options
               show_default=True)
 @click.option("--alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Overlay opacity.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
-def batch(inputs, out, model, spec, outputs, workers, ray_address, shard_frames, retries, backend, alpha,
-          progress) -> None:
+def batch(inputs, out, model, spec, outputs, workers, ray_address, gpus_per_shard, shard_frames, retries, backend,
+          alpha, progress) -> None:
     """Segment INPUT... (video files, directories searched recursively, @list.txt files) into OUT.
 
     Rerunning the same command skips finished inputs. Exit code 1 if any input failed.
@@ -48,12 +52,18 @@ def batch(inputs, out, model, spec, outputs, workers, ray_address, shard_frames,
     from edgeseg.batch.job import run_batch
     from edgeseg.cli.warmup import compile_first
 
+    if gpus_per_shard is not None and ray_address is None:
+        raise ConfigError(f"--gpus-per-shard {gpus_per_shard:g}: only with --ray (local workers share the "
+                          "machine's first GPU)")
+    if ray_address is not None and backend in ("trt", "ort-cuda") and gpus_per_shard is None:
+        raise ConfigError(f"--backend {backend} with --ray needs --gpus-per-shard (Ray hides the GPUs from "
+                          "shards that ask for none)")
     compile_first(lambda text: click.echo(text, err=True))  # every shard gets the compiled kernels (guided labels)
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     if ray_address is not None:
         engine = RayEngine(address=None if ray_address == "local" else ray_address, retries=retries,
-                           num_cpus=workers)
+                           num_cpus=workers, num_gpus=gpus_per_shard or 0.0)
         threads = 1
     else:
         engine = LocalEngine(workers=workers or cpus, retries=retries)

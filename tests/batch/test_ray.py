@@ -45,3 +45,26 @@ def test_missing_ray_is_a_one_line_hint(monkeypatch):
     with pytest.raises(ConfigError) as err:
         RayEngine()
     assert str(err.value) == RAY_HINT
+
+
+def test_gpus_per_shard_on_a_cluster_without_gpus_is_one_line(tmp_path, local_ray):
+    clip = clips.translate_clip(tmp_path / "c.mp4", size=(64, 48), frames=4)
+    with pytest.raises(ConfigError) as err:
+        run_batch([str(clip.path)], out=tmp_path / "out", spec=SegmentSpec(), engine=RayEngine(num_gpus=0.25),
+                  echo=lambda _: None)
+    assert str(err.value) == "--gpus-per-shard 0.25: the Ray cluster (started here) has no GPUs"
+    assert not (tmp_path / "out" / "c.mp4").exists()  # refused before any input was prepared
+
+
+def test_gpu_options_need_each_other(tmp_path):
+    from click.testing import CliRunner
+
+    from edgeseg.cli import main
+
+    cases = {("--gpus-per-shard", "0.5"): "--gpus-per-shard 0.5: only with --ray",
+             ("--ray", "--backend", "trt"): "--backend trt with --ray needs --gpus-per-shard",
+             ("--ray", "--gpus-per-shard", "2"): "Invalid value for '--gpus-per-shard'"}
+    for args, message in cases.items():
+        res = CliRunner().invoke(main, ["batch", str(tmp_path), "--out", str(tmp_path / "o"), *args])
+        assert res.exit_code != 0 and message in res.output, res.output
+        assert "Traceback" not in res.output
