@@ -4,6 +4,7 @@ Usage::
 
     engine = LocalEngine(workers=2, retries=2)        # or RayEngine(address=None, retries=2)
     engine.run(tasks, on_done)                        # on_done(task, record, error) as each shard ends
+                                                      # (tasks: any iterable, taken from as workers free up)
 
 A shard whose worker dies (killed process, lost node) runs again, up to `retries` more times; a shard that
 raises (a damaged input) is not retried: on_done gets its one-line error. Shards start in the order given, one
@@ -16,7 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 
 from edgeseg.batch.worker import ShardTask, networks, run_shard
 from edgeseg.errors import ConfigError, EdgesegError
@@ -75,28 +76,35 @@ class LocalEngine:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def run(self, tasks: Sequence[ShardTask], on_done: OnDone) -> None:
+    def run(self, tasks: Iterable[ShardTask], on_done: OnDone) -> None:
+        """Run every task (taken from `tasks` only as workers free up, so a generator may still be scanning
+        inputs while the first shards run); on_done(task, record, error) for each."""
         from concurrent.futures import FIRST_COMPLETED, wait
         from concurrent.futures.process import BrokenProcessPool
 
-        queue, attempts = list(reversed(tasks)), {id(t): 0 for t in tasks}
+        pending, again, attempts = iter(tasks), [], {}
         self.start()
         pool, self._pool = self._pool, None
         running: dict = {}
 
         def lost(task: ShardTask) -> None:
-            attempts[id(task)] += 1
-            if attempts[id(task)] > self.retries:
-                on_done(task, None, f"{task.path}: worker died {attempts[id(task)]} times "
+            key = (task.path, task.shard.number)
+            attempts[key] = attempts.get(key, 0) + 1
+            if attempts[key] > self.retries:
+                on_done(task, None, f"{task.path}: worker died {attempts[key]} times "
                                     f"on frames {task.shard.start}–{task.shard.end}")
             else:
-                queue.append(task)
+                again.append(task)
 
         try:
-            while queue or running:
-                while queue and len(running) < 2 * self.workers:  # one queued per worker: no idle gap
-                    task = queue.pop()
+            while True:
+                while len(running) < 2 * self.workers:  # one queued per worker: no idle gap
+                    task = again.pop(0) if again else next(pending, None)
+                    if task is None:
+                        break
                     running[pool.submit(run_shard, task)] = task
+                if not running:
+                    break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 broken = False
                 for future in finished:
@@ -155,7 +163,7 @@ class RayEngine:
     def close(self) -> None:
         """Nothing to stop: a cluster outlives the batch, and a Ray started here stops when the process ends."""
 
-    def run(self, tasks: Sequence[ShardTask], on_done: OnDone) -> None:
+    def run(self, tasks: Iterable[ShardTask], on_done: OnDone) -> None:
         ray = self.ray
         self.start()
         resources = ray.cluster_resources()
@@ -163,11 +171,15 @@ class RayEngine:
         if self.num_gpus:
             slots = max(1, min(slots, int(resources.get("GPU", 0) / self.num_gpus + 1e-9)))
         remote = ray.remote(num_cpus=1, num_gpus=self.num_gpus, max_retries=self.retries)(run_shard)
-        queue, running = list(reversed(tasks)), {}
-        while queue or running:
-            while queue and len(running) < 2 * slots:  # a few queued per CPU: no idle gap between shards
-                task = queue.pop()
+        pending, running = iter(tasks), {}
+        while True:
+            while len(running) < 2 * slots:  # a few queued per CPU: no idle gap between shards
+                task = next(pending, None)
+                if task is None:
+                    break
                 running[remote.remote(task)] = task
+            if not running:
+                break
             ready, _ = ray.wait(list(running), num_returns=1)
             task = running.pop(ready[0])
             try:

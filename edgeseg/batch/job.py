@@ -23,7 +23,7 @@ from pathlib import Path
 
 from edgeseg.batch.inputs import Input, expand_inputs
 from edgeseg.batch.manifest import Manifest, file_identity
-from edgeseg.batch.shards import Shard, plan_shards, scan_file
+from edgeseg.batch.shards import Shard, container_frames, plan_shards, scan_file
 from edgeseg.batch.worker import ShardTask
 from edgeseg.errors import ConfigError, EdgesegError
 from edgeseg.pipeline.spec import SegmentSpec
@@ -124,10 +124,22 @@ def run_batch(inputs: list[str], *, out: Path, spec: SegmentSpec, engine, output
         from edgeseg.backend.bundle import load_bundle
 
         load_bundle(model)  # a bad --model is one line here, not a worker failing on every shard
-    if any(not manifest.finished(item.path) for item in items):  # workers open the model while inputs are scanned
+    work = any(not manifest.finished(item.path) for item in items)
+    if work:  # workers open the model while the first input is scanned
         engine.start(model=model, backend=backend, threads=threads)
-    summary, jobs, tasks = BatchSummary(), {}, []
-    bar = None
+    summary, jobs = BatchSummary(), {}
+    bar, counts = None, {}
+
+    def counted(path: str) -> int:
+        if path not in counts:
+            counts[path] = container_frames(path)
+        return counts[path]
+
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=sum(counted(i.path) for i in items if not manifest.finished(i.path)), unit="frame",
+                   dynamic_ncols=True)
 
     def say(text: str) -> None:
         (bar.write if bar is not None else echo)(text)
@@ -136,6 +148,9 @@ def run_batch(inputs: list[str], *, out: Path, spec: SegmentSpec, engine, output
         manifest.add({"input": item.path, "name": item.name, **ident, "status": "error", "error": cause})
         summary.failed += 1
         say(f"failed {item.name}: {cause}")
+        if bar is not None and item.path not in jobs:  # never scanned: its frames leave the total
+            bar.total -= counted(item.path)
+            bar.refresh()
 
     def finish(job: _Job) -> None:
         try:
@@ -155,35 +170,36 @@ def run_batch(inputs: list[str], *, out: Path, spec: SegmentSpec, engine, output
         summary.frames += frames
         say(f"ok {job.item.name}: {frames} frames, {secs:.1f} s, {frames / secs if secs else 0:.1f} fps")
 
-    for item in items:
-        if manifest.finished(item.path):
-            summary.skipped += 1
-            shutil.rmtree(out / item.name / ".parts", ignore_errors=True)  # a run killed after its manifest line
-            continue
-        ident = file_identity(item.path)
-        try:
-            scan = scan_file(item.path)
-        except EdgesegError as exc:
-            fail(item, ident, str(exc))
-            continue
-        shards = plan_shards(scan, shard_frames=shard_frames, exact=exact_shards(spec))
-        job = _Job(item=item, ident=ident, dir=out / item.name, fps=scan.fps or 25.0, shards=shards)
-        plan = {"input": item.path, **ident, "spec": dataclasses.asdict(spec), "outputs": list(outputs),
-                "model": str(model) if model is not None else None, "shards": [[s.start, s.end] for s in shards]}
-        _prepare(job, plan)
-        jobs[item.path] = job
-        tasks += [ShardTask(path=item.path, parts=str(job.dir / ".parts"), shard=s, spec=spec,
-                            outputs=tuple(outputs), model=str(model) if model is not None else None,
-                            backend=backend, threads=threads, alpha=alpha)
-                  for s in shards if s.number not in job.records]
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=sum(s.frames for j in jobs.values() for s in j.shards), unit="frame", dynamic_ncols=True,
-                   initial=sum(r["frames"] for j in jobs.values() for r in j.records.values()))
-    for job in list(jobs.values()):
-        if len(job.records) == len(job.shards):  # every shard was done before a restart
-            finish(job)
+    def shard_tasks():
+        """Each input scanned and planned as the engine asks for work, so the first shards run while later
+        inputs are still being scanned (a scan reads the whole file)."""
+        for item in items:
+            if manifest.finished(item.path):
+                summary.skipped += 1
+                shutil.rmtree(out / item.name / ".parts", ignore_errors=True)  # killed after its manifest line
+                continue
+            ident = file_identity(item.path)
+            try:
+                scan = scan_file(item.path)
+            except EdgesegError as exc:
+                fail(item, ident, str(exc))
+                continue
+            shards = plan_shards(scan, shard_frames=shard_frames, exact=exact_shards(spec))
+            job = _Job(item=item, ident=ident, dir=out / item.name, fps=scan.fps or 25.0, shards=shards)
+            plan = {"input": item.path, **ident, "spec": dataclasses.asdict(spec), "outputs": list(outputs),
+                    "model": str(model) if model is not None else None, "shards": [[s.start, s.end] for s in shards]}
+            _prepare(job, plan)
+            jobs[item.path] = job
+            if bar is not None:  # the container's count → the frames found; shards done before a restart
+                bar.total += scan.frames - counted(item.path)
+                bar.update(sum(r["frames"] for r in job.records.values()))
+            if len(job.records) == len(job.shards):  # every shard was done before a restart
+                finish(job)
+                continue
+            yield from (ShardTask(path=item.path, parts=str(job.dir / ".parts"), shard=s, spec=spec,
+                                  outputs=tuple(outputs), model=str(model) if model is not None else None,
+                                  backend=backend, threads=threads, alpha=alpha)
+                        for s in shards if s.number not in job.records)
 
     def on_done(task: ShardTask, record: dict | None, error: str | None) -> None:
         job = jobs[task.path]
@@ -200,8 +216,11 @@ def run_batch(inputs: list[str], *, out: Path, spec: SegmentSpec, engine, output
             finish(job)
 
     try:
-        if tasks:
-            engine.run(tasks, on_done)
+        if work:
+            engine.run(shard_tasks(), on_done)
+        else:
+            for _ in shard_tasks():  # every input was finished before: counted as skipped
+                pass
     finally:
         engine.close()
         if bar is not None:

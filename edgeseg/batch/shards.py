@@ -52,6 +52,18 @@ class Shard:
         return self.end - self.start
 
 
+def container_frames(path: str) -> int:
+    """The frame count the container states (0 when it states none or cannot be opened): a progress total
+    before the file is scanned."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return int(container.streams.video[0].frames or 0)
+    except (OSError, IndexError, av.error.FFmpegError):
+        return 0
+
+
 def scan_file(path: str) -> Scan:
     """Demux `path` (no decoding) → its Scan; SourceError (one line) for a missing, empty, damaged, truncated
     file or one that is not a video."""

@@ -99,6 +99,21 @@ def test_bad_inputs_are_recorded_and_the_rest_is_done(tmp_path, gop_clip):
     assert all("\n" not in c for c in causes.values())
 
 
+def test_inputs_are_scanned_as_workers_free_up_and_one_bar_counts_all_frames(tmp_path, capsys):
+    """With one worker (two shards in hand), input 4 is scanned only after a shard has finished: its error
+    line follows an ok line in the manifest. The bar's total is the containers' frame counts of the inputs
+    that could be read, and it ends full."""
+    paths = [clips.translate_clip(tmp_path / f"in{k}.mp4", size=(96, 64), frames=12, seed=k).path for k in range(3)]
+    paths.append(tmp_path / "in3.mp4")  # missing
+    summary = run_batch([str(p) for p in paths], out=tmp_path / "out", spec=SegmentSpec(mode="frame"),
+                        engine=LocalEngine(workers=1), progress=True, echo=lambda _: None)
+    assert (summary.ok, summary.failed) == (3, 1)
+    status = [json.loads(x)["status"] for x in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
+    assert status.index("ok") < status.index("error")
+    bar = capsys.readouterr().err
+    assert "36/36" in bar and "/48" not in bar
+
+
 def _children(pid: int) -> set[int]:
     return {int(c) for t in Path(f"/proc/{pid}/task").iterdir() for c in (t / "children").read_text().split()}
 
