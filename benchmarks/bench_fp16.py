@@ -71,7 +71,7 @@ def train(name: str, images, labels, iters: int, classes: int):
     model.eval()
     with torch.no_grad():
         acc = float((logits(batch(np.arange(0, len(images), 7))).argmax(1).numpy() == labels[::7]).mean())
-    return model, acc, float(loss)
+    return model, acc, float(loss.detach())
 
 
 def fp16_parity(name: str, model, tmp: Path, classes: int, calib: str | None) -> float:
