@@ -33,8 +33,9 @@ def _message(exc: BaseException) -> str:
     return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
-def _worker_init(parent: int, model, backend: str, threads) -> None:
-    """A pool process: dies with the batch process (Linux), then opens the model."""
+def _worker_init(parent: int, gpus: tuple[str, ...], counter, model, backend: str, threads) -> None:
+    """A pool process: dies with the batch process (Linux), takes its GPU (the n-th worker started gets
+    gpus[n % len(gpus)] as its only visible device), then opens the model."""
     if sys.platform.startswith("linux"):  # a batch stopped by SIGTERM or SIGKILL leaves no worker writing parts
         import ctypes
         import signal
@@ -42,22 +43,39 @@ def _worker_init(parent: int, model, backend: str, threads) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         if os.getppid() != parent:  # the batch died before prctl
             os._exit(1)
+    if gpus:  # before any CUDA library loads in this process
+        with counter.get_lock():
+            n, counter.value = counter.value, counter.value + 1
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpus[n % len(gpus)]
     networks(model, backend, threads)
 
 
-class LocalEngine:
-    """Shards on `workers` local processes (spawned, so no state is shared with the parent)."""
+def visible_gpus() -> tuple[str, ...]:
+    """The GPUs this process may use: CUDA_VISIBLE_DEVICES's entries where it is set, else nvidia-smi's."""
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        return tuple(g.strip() for g in listed.split(",") if g.strip() and g.strip() != "-1")
+    from edgeseg.system.info import gpu_info
 
-    def __init__(self, *, workers: int, retries: int = 2):
-        self.workers, self.retries = max(1, int(workers)), int(retries)
+    return tuple(str(i) for i in range(len(gpu_info()["devices"])))
+
+
+class LocalEngine:
+    """Shards on `workers` local processes (spawned, so no state is shared with the parent). gpus: device ids
+    dealt out to the workers in turn (each sees one GPU; e.g. visible_gpus()); empty: the workers inherit
+    this process's devices."""
+
+    def __init__(self, *, workers: int, retries: int = 2, gpus=()):
+        self.workers, self.retries, self.gpus = max(1, int(workers)), int(retries), tuple(str(g) for g in gpus)
         self.restarts = 0  # pools rebuilt after a worker died
         self._pool, self._warm = None, (None, "auto", 1)
 
     def _new_pool(self):
         from concurrent.futures import ProcessPoolExecutor
 
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_init, initargs=(os.getpid(), *self._warm))
+        ctx = multiprocessing.get_context("spawn")
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_worker_init,
+                                   initargs=(os.getpid(), self.gpus, ctx.Value("i", 0), *self._warm))
 
     def start(self, *, model=None, backend: str = "auto", threads: int | None = 1, wait: bool = False) -> None:
         """Start the worker processes, each opening the model (while the caller scans its inputs; wait: until

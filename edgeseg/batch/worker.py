@@ -172,7 +172,7 @@ def run_shard(task: ShardTask) -> dict:
     record = {"shard": shard.number, "start": shard.start, "end": shard.end, "frames": out.frames,
               "keyframes": out.keyframes, "seconds": round(time.perf_counter() - start, 4),
               "cpu_seconds": round(time.process_time() - cpu, 4),  # all of the process's threads
-              "corrupt": summary.corrupt, "pid": os.getpid()}
+              "corrupt": summary.corrupt, "pid": os.getpid(), "gpu": os.environ.get("CUDA_VISIBLE_DEVICES")}
     tmp = done.with_name(f".tmp-{os.getpid()}-{done.name}")
     tmp.write_text(json.dumps(record))
     tmp.replace(done)

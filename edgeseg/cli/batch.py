@@ -48,13 +48,13 @@ def batch(inputs, out, model, spec, outputs, workers, ray_address, gpus_per_shar
 
     Example: edgeseg batch archive/ --out segmented --workers 8
     """
-    from edgeseg.batch.engines import LocalEngine, RayEngine
+    from edgeseg.batch.engines import LocalEngine, RayEngine, visible_gpus
     from edgeseg.batch.job import run_batch
     from edgeseg.cli.warmup import compile_first
 
     if gpus_per_shard is not None and ray_address is None:
-        raise ConfigError(f"--gpus-per-shard {gpus_per_shard:g}: only with --ray (local workers share the "
-                          "machine's first GPU)")
+        raise ConfigError(f"--gpus-per-shard {gpus_per_shard:g}: only with --ray (local workers take the "
+                          "machine's GPUs in turn)")
     if ray_address is not None and backend in ("trt", "ort-cuda") and gpus_per_shard is None:
         raise ConfigError(f"--backend {backend} with --ray needs --gpus-per-shard (Ray hides the GPUs from "
                           "shards that ask for none)")
@@ -66,7 +66,8 @@ def batch(inputs, out, model, spec, outputs, workers, ray_address, gpus_per_shar
                            num_cpus=workers, num_gpus=gpus_per_shard or 0.0)
         threads = 1
     else:
-        engine = LocalEngine(workers=workers or cpus, retries=retries)
+        gpus = visible_gpus() if backend != "ort-cpu" else ()  # each worker gets one GPU, in turn
+        engine = LocalEngine(workers=workers or cpus, retries=retries, gpus=gpus)
         threads = max(1, cpus // engine.workers)
     summary = run_batch(list(inputs), out=out, spec=spec, engine=engine,
                         outputs=tuple(o.strip() for o in outputs.split(",") if o.strip()), model=model,

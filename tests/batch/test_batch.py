@@ -19,6 +19,7 @@ from edgeseg.batch.engines import LocalEngine
 from edgeseg.batch.inputs import expand_inputs
 from edgeseg.batch.job import exact_shards, run_batch
 from edgeseg.batch.shards import plan_shards, scan_file
+from edgeseg.batch.worker import ShardTask
 from edgeseg.cli import main
 from edgeseg.pipeline import SegmentSpec
 from edgeseg.sink import read_labels
@@ -112,6 +113,25 @@ def test_inputs_are_scanned_as_workers_free_up_and_one_bar_counts_all_frames(tmp
     assert status.index("ok") < status.index("error")
     bar = capsys.readouterr().err
     assert "36/36" in bar and "/48" not in bar
+
+
+def test_pool_workers_take_the_gpus_in_turn(tmp_path, gop_clip, monkeypatch):
+    """Each pool worker sees one of the devices it was given (CUDA_VISIBLE_DEVICES, set before any CUDA
+    library loads); shards record the device they ran on. Here the networks run on the CPU either way."""
+    from edgeseg.batch.engines import visible_gpus
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    assert visible_gpus() == ("3", "5")
+    engine, records = LocalEngine(workers=2, gpus=visible_gpus()), []
+    engine.start(wait=True)  # both workers up (and idle) before the shards are handed out
+    tasks = [ShardTask(path=str(gop_clip.path), parts=str(tmp_path / f"p{k}"), shard=s, spec=SegmentSpec(mode="frame"))
+             for k, s in enumerate(plan_shards(scan_file(str(gop_clip.path)), shard_frames=8))]
+    engine.run(tasks, lambda _t, record, error: records.append((record, error)))
+    assert all(error is None for _r, error in records) and len(records) == 5
+    by_pid = {r["pid"]: r["gpu"] for r, _e in records}
+    assert sorted(by_pid.values()) == ["3", "5"]  # two workers, one device each
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert visible_gpus() == ()
 
 
 def _children(pid: int) -> set[int]:
