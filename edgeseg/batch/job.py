@@ -124,7 +124,8 @@ def run_batch(inputs: list[str], *, out: Path, spec: SegmentSpec, engine, output
         from edgeseg.backend.bundle import load_bundle
 
         load_bundle(model)  # a bad --model is one line here, not a worker failing on every shard
-    work = any(not manifest.finished(item.path) for item in items)
+    finished = {item.path for item in items if manifest.finished(item.path)}  # one stat per input
+    work = len(finished) < len(items)
     if work:  # workers open the model while the first input is scanned
         engine.start(model=model, backend=backend, threads=threads)
     summary, jobs = BatchSummary(), {}
@@ -138,7 +139,7 @@ def run_batch(inputs: list[str], *, out: Path, spec: SegmentSpec, engine, output
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=sum(counted(i.path) for i in items if not manifest.finished(i.path)), unit="frame",
+        bar = tqdm(total=sum(counted(i.path) for i in items if i.path not in finished), unit="frame",
                    dynamic_ncols=True)
 
     def say(text: str) -> None:
@@ -174,7 +175,7 @@ def run_batch(inputs: list[str], *, out: Path, spec: SegmentSpec, engine, output
         """Each input scanned and planned as the engine asks for work, so the first shards run while later
         inputs are still being scanned (a scan reads the whole file)."""
         for item in items:
-            if manifest.finished(item.path):
+            if item.path in finished:
                 summary.skipped += 1
                 shutil.rmtree(out / item.name / ".parts", ignore_errors=True)  # killed after its manifest line
                 continue
