@@ -133,7 +133,7 @@ def test_bad_options_are_one_line(clip, args, message):
 def test_labels_that_do_not_match_the_video_are_one_line(clip, tmp_path):
     few = tmp_path / "few"
     shutil.copytree(clip / "labels", few)
-    (few / f"frame-{FRAMES - 1}.png").unlink()
+    (few / f"frame-{FRAMES - 1:06d}.png").unlink()
     res = _bench(clip / "video.mp4", "--labels", few, "--modes", "frame")
     assert res.exit_code == 1
     assert res.output.strip() == f"Error: --labels {few}: {FRAMES - 1} label files for a video of {FRAMES} frames"

@@ -20,6 +20,7 @@ import numpy as np
 from edgeseg.bench.frontier import format_frontier, frontier, row_name
 from edgeseg.bench.metrics import confusion, miou
 from edgeseg.errors import ConfigError
+from edgeseg.limits import SPEC
 from edgeseg.pipeline import (
     FUSIONS,
     MODES,
@@ -30,6 +31,7 @@ from edgeseg.pipeline import (
     open_for,
     run_stream,
 )
+from edgeseg.sink.masks import mask_name
 from edgeseg.source import open_source
 
 
@@ -70,8 +72,9 @@ def parse_intervals(text: str) -> list[int]:
         raise ConfigError(f"--intervals {text!r}: expected comma-separated integers such as 1,2,5,10") from None
     if not ks:
         raise ConfigError(f"--intervals {text!r}: empty interval list")
-    if min(ks) < 1:
-        raise ConfigError(f"--intervals {text!r}: intervals must be ≥ 1")
+    limit = SPEC["keyframe_interval"]
+    if not all(limit.ok(k) for k in ks):
+        raise ConfigError(f"--intervals {text!r}: each interval must be {limit.describe()}")
     return ks
 
 
@@ -84,12 +87,14 @@ class LabelDir:
             raise ConfigError(f"--labels {self.dir}: no such directory")
         self.count = len(list(self.dir.glob("frame-*.png")))
         if self.count == 0:
-            raise ConfigError(f"--labels {self.dir}: no frame-<i>.png files")
+            raise ConfigError(f"--labels {self.dir}: no frame-<i>.png files (frame-000000.png, …)")
 
     def __getitem__(self, i: int) -> np.ndarray:
         from edgeseg.sink.png import read_png
 
-        path = self.dir / f"frame-{i}.png"
+        path = self.dir / mask_name(i)
+        if not path.exists():  # label directories from before zero-padded names
+            path = self.dir / f"frame-{i}.png"
         if not path.exists():
             raise ConfigError(f"--labels {self.dir}: {path.name} is missing")
         return read_png(path)

@@ -14,6 +14,7 @@ import click
 
 from edgeseg.cli.options import spec_options
 from edgeseg.errors import ConfigError
+from edgeseg.limits import ALPHA
 
 
 @click.command()
@@ -25,20 +26,20 @@ from edgeseg.errors import ConfigError
 @spec_options
 @click.option("--outputs", default="labels,stats", show_default=True,
               help="Comma-separated: labels (labels.mkv), stats (stats.jsonl), overlay (overlay.mp4), masks.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
+@click.option("--workers", type=click.IntRange(1, 1024), default=None,
               help="Local worker processes (default: the CPU count).")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
               help="Run shards as Ray tasks: alone, Ray on this machine; with ADDRESS, join that cluster.")
 @click.option("--gpus-per-shard", type=click.FloatRange(0, 1, min_open=True), default=None, metavar="F",
               help="With --ray: each shard's share of a GPU (0.125: eight shards per GPU). Ray hides the GPUs "
                    "from shards that ask for none.")
-@click.option("--shard-frames", type=click.IntRange(min=1), default=2000, show_default=True,
+@click.option("--shard-frames", type=click.IntRange(1, 10_000_000), default=2000, show_default=True,
               help="Split long files at IDR frames into shards of about this many frames.")
-@click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
+@click.option("--retries", type=click.IntRange(0, 100), default=2, show_default=True,
               help="Times a shard runs again when its worker dies.")
 @click.option("--backend", type=click.Choice(["auto", "trt", "ort-cuda", "ort-cpu"]), default="auto",
               show_default=True)
-@click.option("--alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Overlay opacity.")
+@click.option("--alpha", type=ALPHA.click(), default=0.5, show_default=True, help="Overlay opacity.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 def batch(inputs, out, model, spec, outputs, workers, ray_address, gpus_per_shard, shard_frames, retries, backend,
           alpha, progress) -> None:

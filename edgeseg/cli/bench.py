@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from edgeseg.limits import MAX_FRAMES, THREADS
+
 
 @click.command()
 @click.argument("source")
@@ -28,9 +30,9 @@ import click
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None, help="Write the report here.")
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None,
               help="Write accuracy vs throughput (PNG).")
-@click.option("--max-frames", type=click.IntRange(min=1), default=None)
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for onnxruntime.")
-@click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--max-frames", type=MAX_FRAMES.click(), default=None)
+@click.option("--threads", type=THREADS.click(), default=None, help="CPU threads for onnxruntime.")
+@click.option("--repeat", type=click.IntRange(1, 100), default=1, show_default=True,
               help="Timing passes; fps and speedup are medians over them (noisy machines).")
 @click.option("--backend", type=click.Choice(["auto", "trt", "ort-cuda", "ort-cpu"]), default="auto")
 def bench(source, model, labels_dir, modes, intervals, adaptive, fusion, correct, guide, json_path, plot_path,

@@ -10,14 +10,16 @@ import time
 
 import click
 
+from edgeseg.limits import MAX_FRAMES, TIMEOUT_S
+
 
 @click.command()
 @click.argument("source")
 @click.option("--dump", "dump_dir", type=click.Path(file_okay=False), default=None,
               help="Write DIR/frame_types.txt, DIR/motion_vectors/mvs-<i>.npy (and frames with --frames).")
-@click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after N frames.")
+@click.option("--max-frames", type=MAX_FRAMES.click(), default=None, help="Stop after N frames.")
 @click.option("--frames", "with_frames", is_flag=True, help="Also write DIR/frames/frame-<i>.jpg.")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+@click.option("--timeout", type=TIMEOUT_S.click(), default=10.0, show_default=True,
               help="Seconds to connect / per read (RTSP, cameras).")
 def motion(source: str, dump_dir: str | None, max_frames: int | None, with_frames: bool, timeout: float) -> None:
     """Decode SOURCE (file, rtsp:// URL, cameraN, demo) and dump its raw motion vectors."""

@@ -14,6 +14,7 @@ import functools
 
 import click
 
+from edgeseg.limits import MOTION_STRIDES, SPEC
 from edgeseg.pipeline.spec import CORRECT_ERROR, FUSIONS, MODES, PROPAGATIONS, SPACES, SegmentSpec
 from edgeseg.schedule import POLICIES
 
@@ -21,13 +22,13 @@ from edgeseg.schedule import POLICIES
 _OPTIONS = [
     click.option("--mode", type=click.Choice(MODES), default="interp", show_default=True,
                  help="interp/prop: block-motion features; frame: full model every frame; reuse, flow: baselines."),
-    click.option("--keyframe-interval", "-k", type=click.IntRange(min=1), default=10, show_default=True,
+    click.option("--keyframe-interval", "-k", type=SPEC["keyframe_interval"].click(), default=10, show_default=True,
                  help="Frames between keyframes (the feature network runs on keyframes)."),
     click.option("--keyframes", type=click.Choice(POLICIES), default="fixed", show_default=True,
                  help="fixed: every K frames; adaptive: placed by motion/intra signals under --keyframe-budget."),
-    click.option("--keyframe-budget", type=click.FloatRange(0, 1, min_open=True), default=None,
+    click.option("--keyframe-budget", type=SPEC["keyframe_budget"].click(), default=None,
                  help="adaptive: average fraction of keyframes (default 1/K)."),
-    click.option("--max-keyframe-interval", type=click.IntRange(min=1), default=None,
+    click.option("--max-keyframe-interval", type=SPEC["max_keyframe_interval"].click(), default=None,
                  help="adaptive: longest gap between keyframes (default 1.2 / budget)."),
     click.option("--iframe-keys/--no-iframe-keys", default=True, show_default=True,
                  help="Also make I-frames and scene cuts keyframes."),
@@ -37,21 +38,24 @@ _OPTIONS = [
                       "interp-mv; a little faster, less accurate)."),
     click.option("--space", type=click.Choice(SPACES), default="auto", show_default=True,
                  help="What non-keyframes warp: features, class scores, or auto (scores where that is exact)."),
-    click.option("--warp-stride", type=click.IntRange(min=1), default=None,
-                 help="Score space: warp on a grid of this many video pixels (default: the feature grid)."),
+    click.option("--warp-stride", type=SPEC["warp_stride"].click(), default=None,
+                 help="When class scores are warped (--space scores, or auto where exact): warp them on a grid "
+                      "with one cell per this many video pixels instead of the feature grid (8: finer and "
+                      "slower; larger: coarser). No effect on feature-space warping."),
     click.option("--propagation", type=click.Choice(PROPAGATIONS), default="compose", show_default=True,
                  help="prop: compose positions back to the keyframe, or warp step by step."),
-    click.option("--motion-stride", type=click.IntRange(min=1), default=16, show_default=True,
+    click.option("--motion-stride", type=click.Choice([str(s) for s in MOTION_STRIDES]), default="16",
+                 show_default=True, callback=lambda ctx, param, value: int(value),
                  help="Cell size of the motion field in video pixels."),
-    click.option("--fill-rounds", type=click.IntRange(min=0), default=4, show_default=True,
+    click.option("--fill-rounds", type=SPEC["fill_rounds"].click(), default=4, show_default=True,
                  help="Rounds of filling motion-field holes from their neighbours."),
     click.option("--guide/--no-guide", default=True, show_default=True,
                  help="Upsample class scores to labels guided by each frame's own pixels (cells weigh less where "
                       "the colour their scores came with differs from the pixel's)."),
-    click.option("--correct", type=float, default=None, metavar="BUDGET",
+    click.option("--correct", type=SPEC["correct"].click(), default=None, metavar="BUDGET",
                  help="Non-keyframes: rerun the feature network on the tiles where the frame's pixels disagree "
                       "with the keyframes' carried along, on at most this share of the frame, (0, 1]."),
-    click.option("--correct-error", type=click.FloatRange(min=0), default=CORRECT_ERROR, show_default=True,
+    click.option("--correct-error", type=SPEC["correct_error"].click(), default=CORRECT_ERROR, show_default=True,
                  help="Correction: a tile's mean L1 RGB mismatch (0-765) that triggers it."),
 ]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from edgeseg.cli.options import spec_options
+from edgeseg.limits import ALPHA, MAX_FRAMES, OVERLAY_SCALE, THREADS, TIMEOUT_S
 
 DEMO_OVERLAY = "edgeseg-demo.mp4"
 
@@ -19,16 +20,19 @@ DEMO_OVERLAY = "edgeseg-demo.mp4"
 @spec_options
 @click.option("--backend", type=click.Choice(["auto", "trt", "ort-cuda", "ort-cpu"]), default="auto",
               show_default=True)
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for onnxruntime.")
+@click.option("--threads", type=THREADS.click(), default=None, help="CPU threads for onnxruntime.")
 @click.option("--overlay", type=click.Path(path_type=Path), default=None, help="Write a colour overlay video (.mp4).")
-@click.option("--masks", type=click.Path(path_type=Path), default=None, help="Write frame-<i>.png label masks here.")
+@click.option("--masks", type=click.Path(path_type=Path), default=None,
+              help="Write label masks here, one PNG per frame: frame-000000.png, …")
 @click.option("--stats", type=click.Path(path_type=Path), default=None, help="Write one JSON line per frame.")
-@click.option("--alpha", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Overlay opacity.")
-@click.option("--overlay-scale", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
+@click.option("--alpha", type=ALPHA.click(), default=0.5, show_default=True, help="Overlay opacity.")
+@click.option("--overlay-scale", type=OVERLAY_SCALE.click(), default=1.0, show_default=True,
               help="Overlay size relative to the input (e.g. 0.5 for a preview).")
-@click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after N frames.")
+@click.option("--max-frames", type=MAX_FRAMES.click(), default=None, help="Stop after N frames.")
+@click.option("--timeout", type=TIMEOUT_S.click(), default=10.0, show_default=True,
+              help="Seconds to connect / per read (RTSP, cameras).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal, for files).")
-def run(source, model, spec, backend, threads, overlay, masks, stats, alpha, overlay_scale, max_frames,
+def run(source, model, spec, backend, threads, overlay, masks, stats, alpha, overlay_scale, max_frames, timeout,
         progress) -> None:
     """Segment SOURCE: a video file, rtsp:// URL, cameraN or /dev/videoN, or `demo`.
 
@@ -40,7 +44,7 @@ def run(source, model, spec, backend, threads, overlay, masks, stats, alpha, ove
         overlay = Path(DEMO_OVERLAY)
     summary = segment_source(
         source, spec, model=model, backend=backend, threads=threads, overlay=overlay, masks=masks, stats=stats,
-        alpha=alpha, overlay_scale=overlay_scale, max_frames=max_frames,
+        alpha=alpha, overlay_scale=overlay_scale, max_frames=max_frames, timeout=timeout,
         progress=progress if progress is not None else sys.stderr.isatty(),
         handle_signals=True,
     )

@@ -43,21 +43,21 @@ def _changes(text: str) -> tuple[tuple[int, float], ...]:
 
 @click.command()
 @click.argument("out_dir", type=click.Path(file_okay=False))
-@click.option("--frames", type=int, default=300, show_default=True, help="Number of frames.")
+@click.option("--frames", type=click.IntRange(1, 100_000), default=300, show_default=True, help="Number of frames.")
 @click.option("--size", default="360x480", show_default=True, help="Frame size HxW.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Scene seed (same seed → same output).")
-@click.option("--fps", type=float, default=30.0, show_default=True, help="Frame rate.")
-@click.option("--bframes", type=int, default=3, show_default=True, help="libx264 max consecutive B-frames.")
-@click.option("--crf", type=int, default=23, show_default=True, help="libx264 constant rate factor (0..51).")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True, help="Scene seed (same seed → same output).")
+@click.option("--fps", type=click.FloatRange(0, 240, min_open=True), default=30.0, show_default=True, help="Frame rate.")
+@click.option("--bframes", type=click.IntRange(0, 16), default=3, show_default=True, help="libx264 max consecutive B-frames.")
+@click.option("--crf", type=click.IntRange(0, 51), default=23, show_default=True, help="libx264 constant rate factor.")
 @click.option("--preset", default="medium", show_default=True, help="libx264 preset.")
-@click.option("--gop", type=int, default=None, help="Keyframe interval (default: libx264's).")
-@click.option("--speed", type=float, default=8.0, show_default=True, help="Camera speed, m/s.")
+@click.option("--gop", type=click.IntRange(1, 10_000), default=None, help="Keyframe interval (default: libx264's).")
+@click.option("--speed", type=click.FloatRange(0, 40), default=8.0, show_default=True, help="Camera speed, m/s.")
 @click.option("--speed-changes", default="", help="FRAME:SPEED,... speed changes (fast/slow segments).")
 @click.option("--cuts", default="", help="FRAME,... scene cuts (a new street starts at each).")
-@click.option("--traffic", type=float, default=1.0, show_default=True, help="Density of cars and pedestrians.")
+@click.option("--traffic", type=click.FloatRange(0, 10), default=1.0, show_default=True, help="Density of cars and pedestrians.")
 def synth(out_dir: str, frames: int, size: str, seed: int, fps: float, bframes: int, crf: int, preset: str,
           gop: int | None, speed: float, speed_changes: str, cuts: str, traffic: float) -> None:
-    """Render OUT_DIR/video.mp4 (H.264) and OUT_DIR/labels/frame-<i>.png (class index per pixel)."""
+    """Render OUT_DIR/video.mp4 (H.264) and OUT_DIR/labels/frame-000000.png, … (class index per pixel)."""
     from tqdm import tqdm
 
     from edgeseg.synth.clip import render_clip

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from edgeseg.errors import ConfigError
+from edgeseg.limits import check_motion_stride
 from edgeseg.motion.field import MotionField
 from edgeseg.source.frame import Frame
 from edgeseg.system.jit import compiled
@@ -34,10 +35,8 @@ UNIT = 8  # smallest block FFmpeg exports (H.264 sub-8×8 partitions come out as
 
 
 def check_stride(stride: int) -> int:
-    """Strides the builder supports: 4, 8 and multiples of 8 (16 default, 32 …)."""
-    if stride not in (1, 2, 4) and (stride < UNIT or stride % UNIT):
-        raise ConfigError(f"--stride {stride}: must be 1, 2, 4 or a multiple of 8")
-    return int(stride)
+    """Strides the builder supports (edgeseg.limits.MOTION_STRIDES): whole 8×8 units or whole macroblocks."""
+    return check_motion_stride("motion stride", stride)
 
 
 _OX = np.array([0, 1, 0, 1])  # the 8×8 units a block of up to 16×16 covers, relative to its top-left unit

@@ -47,17 +47,18 @@ def build_sinks(*, bundle, fps: float, overlay=None, masks=None, stats=None, alp
 def segment_source(uri: str, spec: SegmentSpec | None = None, *, model=None, backend: str = "auto",
                    threads: int | None = None, overlay: str | Path | None = None, masks: str | Path | None = None,
                    stats: str | Path | None = None, alpha: float = 0.5, overlay_scale: float = 1.0,
-                   max_frames: int | None = None,
+                   max_frames: int | None = None, timeout: float = 10.0,
                    progress: bool = False, handle_signals: bool = False,
                    stop: threading.Event | None = None) -> RunSummary:
     """Segment one source end to end as `spec` says (default SegmentSpec()) and write the requested outputs;
-    returns the run's summary. model: a bundle directory or Bundle (None: the shipped reference model)."""
+    returns the run's summary. model: a bundle directory or Bundle (None: the shipped reference model).
+    timeout: seconds to connect and per read for live sources (RTSP, cameras)."""
     spec = spec if spec is not None else SegmentSpec()
     nets, bundle = open_networks(model, backend=backend, threads=threads)
     segmenter = build_segmenter(spec, nets=nets, bundle=bundle)
     stop = stop or threading.Event()
     extra: dict = {}
-    with open_for(spec, uri) as source:
+    with open_for(spec, uri, timeout=timeout) as source:
         fps = getattr(source.info, "fps", None) or 25.0
         sinks = build_sinks(bundle=bundle, fps=fps, overlay=overlay, masks=masks, stats=stats, alpha=alpha,
                             overlay_scale=overlay_scale, live=source.info.is_live)

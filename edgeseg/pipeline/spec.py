@@ -12,6 +12,8 @@ import dataclasses
 from dataclasses import dataclass
 
 from edgeseg.errors import ConfigError
+from edgeseg.limits import SPEC as SPEC_LIMITS
+from edgeseg.limits import check_motion_stride
 from edgeseg.schedule import POLICIES, KeyframePolicy, make_policy
 
 MODES = ("frame", "prop", "interp", "reuse", "flow")
@@ -47,18 +49,11 @@ class SegmentSpec:
                                      ("propagation", self.propagation, PROPAGATIONS)):
             if value not in choices:
                 raise ConfigError(f"{name} {value!r}: unknown; choose from {', '.join(choices)}")
-        for name in ("keyframe_interval", "max_keyframe_interval", "warp_stride", "motion_stride"):
+        for name, limit in SPEC_LIMITS.items():
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise ConfigError(f"{name} {value!r}: must be an integer ≥ 1")
-        if self.keyframe_budget is not None and not 0.0 < self.keyframe_budget <= 1.0:
-            raise ConfigError(f"keyframe_budget {self.keyframe_budget!r}: must be in (0, 1]")
-        if self.correct is not None and not 0.0 < self.correct <= 1.0:
-            raise ConfigError(f"correct {self.correct!r}: the correction budget must be in (0, 1]")
-        if self.correct_error < 0:
-            raise ConfigError(f"correct_error {self.correct_error!r}: must be ≥ 0")
-        if self.fill_rounds < 0:
-            raise ConfigError(f"fill_rounds {self.fill_rounds!r}: must be ≥ 0")
+            if value is not None:
+                limit.check(name, value)
+        check_motion_stride("motion_stride", self.motion_stride)
 
     @classmethod
     def from_mapping(cls, values: dict, *, where: str = "") -> SegmentSpec:

@@ -212,7 +212,8 @@ class CameraWorker:
         seg = build_segmenter(spec, nets=client, bundle=bundle, policy=policy)
         if cfg.audit_seconds > 0 and spec.mode != "frame":
             self._audit_seg = build_segmenter(spec.replace(mode="frame"), nets=client, bundle=bundle)
-            self._audit_at = time.monotonic() + cfg.audit_seconds
+            if not self._audit_at:  # once per worker: a looping file or a flapping stream must not reset it
+                self._audit_at = time.monotonic() + cfg.audit_seconds
         self._connection += 1
         self._src_seen = (0, 0)
         self.state = "running"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeseg.errors import ConfigError
+from edgeseg.limits import ALPHA, MOTION_STRIDES, OVERLAY_SCALE, SPEC, THREADS, TIMEOUT_S, Range
 from edgeseg.pipeline.spec import FUSIONS, PROPAGATIONS, SPACES, SegmentSpec
 from edgeseg.schedule import POLICIES
 
@@ -90,48 +91,46 @@ class ServiceConfig:
     service: ServiceOptions = field(default_factory=ServiceOptions)
 
 
-# per key: (type check, description for the message)
-def _int(lo):
-    return (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= lo), f"an integer ≥ {lo}"
+# per key: (type check, description for the message); numeric keys take their range from edgeseg.limits
+def _range(limit: Range):
+    return limit.ok, limit.describe()
 
 
-def _num(lo, *, strict=False):
-    def ok(v):
-        return isinstance(v, int | float) and not isinstance(v, bool) and (v > lo if strict else v >= lo)
-
-    return ok, f"a number {'>' if strict else '≥'} {lo:g}"
+def _num(lo, hi, *, strict=False):
+    return _range(Range(lo, hi, lo_open=strict))
 
 
 _BOOL = (lambda v: isinstance(v, bool)), "true or false"
-_FRACTION = (lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 1), "a number in (0, 1]"
 _STR = (lambda v: isinstance(v, str) and v != ""), "a non-empty string"
 
 
 def _choice(options):
-    return (lambda v: v in options), "one of " + ", ".join(options)
+    return (lambda v: not isinstance(v, bool) and v in options), "one of " + ", ".join(map(str, options))
 
 
-_MODEL_KEYS = {"bundle": _STR, "backend": _choice(BACKENDS), "threads": _int(1), "max_batch": _int(1),
-               "batch_wait_ms": _num(0)}
+_DAY = 86400.0
+_MODEL_KEYS = {"bundle": _STR, "backend": _choice(BACKENDS), "threads": _range(THREADS),
+               "max_batch": _range(Range(1, 256, integer=True)), "batch_wait_ms": _num(0, 10_000)}
 # the segmenter's settings: one key per SegmentSpec field (a test checks that they stay one to one)
 _SPEC_KEYS = {
-    "mode": _choice(MODES), "keyframe_interval": _int(1), "keyframes": _choice(POLICIES),
-    "keyframe_budget": _FRACTION,
-    "max_keyframe_interval": _int(1), "iframe_keys": _BOOL, "fusion": _choice(FUSIONS), "space": _choice(SPACES),
-    "warp_stride": _int(1), "propagation": _choice(PROPAGATIONS), "motion_stride": _int(1), "fill_rounds": _int(0),
-    "guide": _BOOL, "correct": _FRACTION, "correct_error": _num(0),
+    "mode": _choice(MODES), "keyframe_interval": _range(SPEC["keyframe_interval"]), "keyframes": _choice(POLICIES),
+    "keyframe_budget": _range(SPEC["keyframe_budget"]),
+    "max_keyframe_interval": _range(SPEC["max_keyframe_interval"]), "iframe_keys": _BOOL,
+    "fusion": _choice(FUSIONS), "space": _choice(SPACES), "warp_stride": _range(SPEC["warp_stride"]),
+    "propagation": _choice(PROPAGATIONS), "motion_stride": _choice(MOTION_STRIDES),
+    "fill_rounds": _range(SPEC["fill_rounds"]), "guide": _BOOL, "correct": _range(SPEC["correct"]),
+    "correct_error": _range(SPEC["correct_error"]),
 }
 _CAMERA_KEYS = {
     **_SPEC_KEYS, "output_dir": _STR, "overlay": _BOOL, "stats": _BOOL, "masks": _BOOL,
-    "alpha": ((lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1),
-              "a number between 0 and 1"),
-    "overlay_scale": _FRACTION, "segment_seconds": _num(1), "retention_hours": _num(0), "retention_mb": _num(0),
-    "audit_seconds": _num(0), "timeout_s": _num(0, strict=True), "reconnect_min_s": _num(0, strict=True),
-    "reconnect_max_s": _num(0, strict=True), "max_lag_s": _num(0), "loop": _BOOL, "realtime": _BOOL,
+    "alpha": _range(ALPHA), "overlay_scale": _range(OVERLAY_SCALE), "segment_seconds": _num(1, _DAY),
+    "retention_hours": _num(0, 24 * 3650), "retention_mb": _num(0, 1e9), "audit_seconds": _num(0, _DAY),
+    "timeout_s": _range(TIMEOUT_S), "reconnect_min_s": _num(0, 3600, strict=True),
+    "reconnect_max_s": _num(0, 3600, strict=True), "max_lag_s": _num(0, 3600), "loop": _BOOL, "realtime": _BOOL,
 }
-_METRICS_KEYS = {"enabled": _BOOL, "host": _STR, "port": _int(0)}
-_SERVICE_KEYS = {"stall_seconds": _num(0, strict=True), "stop_timeout_s": _num(0, strict=True),
-                 "health_interval_s": _num(0, strict=True)}
+_METRICS_KEYS = {"enabled": _BOOL, "host": _STR, "port": _range(Range(0, 65535, integer=True))}
+_SERVICE_KEYS = {"stall_seconds": _num(0, _DAY, strict=True), "stop_timeout_s": _num(0, 3600, strict=True),
+                 "health_interval_s": _num(0, 3600, strict=True)}
 
 
 def _table(path, data, key: str, spec: dict) -> dict:
@@ -190,8 +189,6 @@ def parse_config(data: dict, *, path: str | Path = "<config>") -> ServiceConfig:
                               f"reconnect_max_s ({cam.reconnect_max_s:g})")
         cameras[name] = cam
     metrics = MetricsConfig(**_table(path, data, "metrics", _METRICS_KEYS))
-    if metrics.port > 65535:
-        raise ConfigError(f"{path}: metrics.port: must be a port number ≤ 65535 (got {metrics.port})")
     service = ServiceOptions(**_table(path, data, "service", _SERVICE_KEYS))
     return ServiceConfig(path=path, model=model, cameras=cameras, metrics=metrics, service=service)
 

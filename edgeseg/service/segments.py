@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from edgeseg.errors import ConfigError
+from edgeseg.sink.masks import mask_name
 from edgeseg.sink.stats import class_fractions
 
 PART = ".part"
@@ -85,7 +86,7 @@ class RollingOutputs:
             from edgeseg.sink.masks import MASK_PNG
             from edgeseg.sink.png import write_png
 
-            write_png(self._masks_dir / f"frame-{result.frame.index:06d}.png", result.labels, **MASK_PNG)
+            write_png(self._masks_dir / mask_name(result.frame.index), result.labels, **MASK_PNG)
 
     def finish(self) -> None:
         """Close the open segment and give its files their final names."""

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeseg.errors import ConfigError
+from edgeseg.sink.paths import check_parent
 from edgeseg.system.jit import compiled
 
 OVERLAY_CRF = 23
@@ -119,8 +120,8 @@ class OverlaySink:
         self._yuv_tables = blend_tables(self.palette, alpha, yuv=True)
         self._writer = None
         self._rows = self._cols = None
+        check_parent(self.path, "overlay")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.touch()
         except OSError as exc:
             raise ConfigError(f"{self.path}: cannot write the overlay ({exc.strerror})") from None

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeseg.errors import ConfigError
+from edgeseg.sink.paths import check_parent
 from edgeseg.system.jit import compiled
 
 
@@ -39,8 +40,8 @@ class StatsSink:
     def __init__(self, path: str | Path, *, classes: list[str]):
         self.path, self.classes = Path(path), list(classes)
         self.lines = 0
+        check_parent(self.path, "stats")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
         except OSError as exc:
             raise ConfigError(f"{self.path}: cannot write stats ({exc.strerror})") from None

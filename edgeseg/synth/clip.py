@@ -47,7 +47,9 @@ class SynthClip:
         return self.directory / "labels"
 
     def label_path(self, i: int) -> Path:
-        return self.labels_dir / f"frame-{i}.png"
+        from edgeseg.sink.masks import mask_name
+
+        return self.labels_dir / mask_name(i)
 
     def labels(self, i: int) -> np.ndarray:
         """H×W uint8 class indices of display-order frame i."""

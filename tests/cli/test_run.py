@@ -41,10 +41,10 @@ def test_run_writes_every_output(tmp_path, moving_clip):
     assert lines[0]["keyframe"] and sum(x["keyframe"] for x in lines) in range(8, 12)
     assert abs(sum(lines[3]["class_fraction"].values()) - 1) < 1e-3
     masks = sorted((out / "m").glob("frame-*.png"))
-    assert len(masks) == 40
+    assert [m.name for m in masks] == [f"frame-{i:06d}.png" for i in range(40)]  # sorted = frame order
     from edgeseg.sink.png import read_png
 
-    m = read_png(out / "m" / "frame-7.png")
+    m = read_png(out / "m" / "frame-000007.png")
     assert m.shape == (360, 480) and m.dtype == np.uint8
     assert _count_frames(out / "v.mp4") == 40
     assert "40 frames" in res.output
@@ -59,7 +59,7 @@ def test_photometric_fusion_changes_only_the_frames_between_keyframes(tmp_path, 
                                         str(out), "--stats", str(out / "s.jsonl"), *extra])
         assert res.exit_code == 0, res.output
         keys = [json.loads(x)["keyframe"] for x in (out / "s.jsonl").read_text().splitlines()]
-        return [read_png(out / f"frame-{i}.png") for i in range(21)], keys
+        return [read_png(out / f"frame-{i:06d}.png") for i in range(21)], keys
 
     (linear, keys), (photo, photo_keys) = masks("--fusion", "linear"), masks()  # photometric: the default
     assert keys == photo_keys
@@ -158,7 +158,7 @@ def test_run_flags_are_the_segment_spec_one_to_one(tmp_path, moving_clip):
         res = CliRunner().invoke(main, ["run", str(moving_clip.path), "--mode", "prop", "-k", "8", "--max-frames",
                                         "12", "--masks", str(out), *flags])
         assert res.exit_code == 0, res.output
-        return [read_png(out / f"frame-{i}.png") for i in range(12)]
+        return [read_png(out / f"frame-{i:06d}.png") for i in range(12)]
 
     default, tuned = masks(), masks("--propagation", "step", "--space", "features", "--motion-stride", "8")
     assert any(not np.array_equal(a, b) for a, b in zip(default, tuned, strict=True))

@@ -16,7 +16,7 @@ def test_writes_video_and_labels(tmp_path):
                                     "--bframes", "2", "--crf", "26", "--cuts", "3", "--speed-changes", "2:20"])
     assert res.exit_code == 0, res.output
     assert re.fullmatch(r".*video\.mp4: 6 frames 64x80 seed 3, labels in .*labels, \d+\.\d s", res.output.strip())
-    assert sorted(p.name for p in (out / "labels").iterdir()) == [f"frame-{i}.png" for i in range(6)]
+    assert sorted(p.name for p in (out / "labels").iterdir()) == [f"frame-{i:06d}.png" for i in range(6)]
     from edgeseg.sink.png import read_png
     from edgeseg.source import open_source
 

@@ -43,7 +43,7 @@ def test_clip_layout_labels_in_display_order(tmp_path):
     decoded = _decode(clip.video)
     assert decoded.shape == (12, *SIZE, 3)
     names = sorted(p.name for p in clip.labels_dir.iterdir())
-    assert names == sorted(f"frame-{i}.png" for i in range(12))
+    assert names == sorted(f"frame-{i:06d}.png" for i in range(12))
     for i, (rgb, lab) in enumerate(rendered):
         got = clip.labels(i)
         assert got.dtype == np.uint8 and np.array_equal(got, lab)
