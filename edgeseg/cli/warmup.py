@@ -44,6 +44,7 @@ def exercise(tmp: Path, *, progress=None) -> None:
     steps = [(clip, *run) for run in RUNS for clip in clips]
     for i, (clip, mode, fusion, scale, guide) in enumerate(steps):
         out = tmp / f"run{i}"
+        out.mkdir()
         segment_source(str(clip), SegmentSpec(mode=mode, fusion=fusion, keyframe_interval=3, guide=guide),
                        threads=1, overlay=out / "o.mp4", overlay_scale=scale, stats=out / "s.jsonl", masks=out / "m")
         if progress is not None:

@@ -104,7 +104,7 @@ def _guided_argmax(scores, low, guide, p0, p1, p2, yuv, gain, y0, cgain, falloff
                 out[row, c0:c0 + nx] = lab_row[:nx]
 
 
-def pixel_planes(frame: Frame):
+def pixel_planes(frame):
     """(p0, p1, p2, yuv, gain, offset, chroma gain) of a frame for the kernel: its YUV 4:2:0 planes where the
     decoder gives them, else its RGB image's channels."""
     planes = frame.yuv420()
@@ -113,6 +113,27 @@ def pixel_planes(frame: Frame):
         return (*yuv, True, *(FULL_RANGE if full_range else LIMITED_RANGE))
     image = frame.image
     return (image[..., 0], image[..., 1], image[..., 2], False, *FULL_RANGE)
+
+
+class _SampledPixels:
+    """A frame's pixels at every `step`-th row and column from step // 2 (see LabelUpsampler.sampled), as
+    pixel_planes gives them: strided views, no copy. Chroma rows and columns are taken so that the kernel's
+    (row >> 1, col >> 1) lookup lands on the chroma sample of each sampled pixel's 2×2 block pair."""
+
+    def __init__(self, frame: Frame, step: int):
+        self.frame, self.step = frame, step
+
+    def yuv420(self):
+        planes = self.frame.yuv420()
+        if planes is None:
+            return None
+        (y, u, v, full), s, o = planes, self.step, self.step // 2
+        return y[o::s, o::s], u[o // 2::s, o // 2::s], v[o // 2::s, o // 2::s], full
+
+    @property
+    def image(self):
+        o = self.step // 2
+        return self.frame.image[o::self.step, o::self.step]
 
 
 def _rgb(p0, p1, p2, yuv, gain, y0, cgain, rows, cols) -> np.ndarray:
@@ -131,12 +152,20 @@ class GuidedUpsampler(LabelUpsampler):
 
     def __init__(self, src_hw, dst_hw, *, align_corners: bool = False, scale: float = GUIDE_SCALE):
         super().__init__(src_hw, dst_hw, align_corners=align_corners)
+        self.scale = scale
         self.inv_scale = np.float32(1.0 / scale)
         self.falloff = np.exp(-(np.arange(766) + 0.5) * (1.0 / scale)).astype(np.float32)  # per whole distance
 
-    def __call__(self, scores: np.ndarray, guide=None, frame: Frame | None = None) -> np.ndarray:
+    def _options(self) -> dict:
+        return {"align_corners": self.align_corners, "scale": self.scale}
+
+    def __call__(self, scores: np.ndarray, guide=None, frame: Frame | None = None, *, step: int = 1
+                 ) -> np.ndarray:
         """scores (K, h, w), guide (h, w, 3) RGB colours of the cells, frame: whose pixels guide → (H, W) uint8.
-        Without a guide or frame: plain LabelUpsampler labels."""
+        Without a guide or frame: plain LabelUpsampler labels. step > 1: the labels of every step-th pixel row
+        and column only (LabelUpsampler.sampled), guided by those pixels: 1/step² of the work."""
+        if step > 1:
+            return self.sampled(step)(scores, guide, frame and _SampledPixels(frame, step))
         if guide is None or frame is None:
             return super().__call__(scores)
         assert scores.shape[1:] == self.src_hw, f"scores are {scores.shape[1:]}, upsampler built for {self.src_hw}"

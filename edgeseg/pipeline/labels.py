@@ -110,6 +110,12 @@ def _upsample_argmax(scores, low, by0, by1, bny, ystart, wy, bx0, bx1, bnx, xsta
                 out[r0 + t, c0:c0 + nx] = lab_row[:nx]
 
 
+def sampled_hw(hw: tuple[int, int], step: int) -> tuple[int, int]:
+    """The size of every `step`-th row and column of an (H, W) map, starting at step // 2 (the middle of
+    each step × step block)."""
+    return tuple(len(range(step // 2, n, step)) for n in hw)
+
+
 class LabelUpsampler:
     """argmax over classes of bilinearly upsampled scores, computed sparsely.
 
@@ -121,7 +127,7 @@ class LabelUpsampler:
     """
 
     def __init__(self, src_hw: tuple[int, int], dst_hw: tuple[int, int], *, align_corners: bool = False):
-        self.src_hw, self.dst_hw = tuple(src_hw), tuple(dst_hw)
+        self.src_hw, self.dst_hw, self.align_corners = tuple(src_hw), tuple(dst_hw), align_corners
         (self._y0, self._y1, self._ny, self._rows, self._row_ok, self._wy) = self._bands(src_hw[0], dst_hw[0],
                                                                                           align_corners)
         (self._x0, self._x1, self._nx, self._cols, self._col_ok, self._wx) = self._bands(src_hw[1], dst_hw[1],
@@ -147,6 +153,17 @@ class LabelUpsampler:
         ok = np.arange(longest)[None, :] < count[:, None]
         idx = np.minimum(idx, n_out - 1)
         return i0[start], i1[start], count, idx, ok, np.where(ok, w1[idx], 0.0).astype(np.float32)
+
+    def sampled(self, step: int) -> LabelUpsampler:
+        """The same upsampler with every `step`-th output row and column only (the pixels at step·i + step//2):
+        labels for outputs that do not need every pixel, such as class fractions. Cached per step."""
+        cache = self.__dict__.setdefault("_sampled", {})
+        if step not in cache:
+            cache[step] = type(self)(self.src_hw, sampled_hw(self.dst_hw, step), **self._options())
+        return cache[step]
+
+    def _options(self) -> dict:
+        return {"align_corners": self.align_corners}
 
     def __call__(self, scores: np.ndarray) -> np.ndarray:
         """scores: (K, h, w) float → (H, W) uint8 labels."""

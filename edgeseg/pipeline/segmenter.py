@@ -46,6 +46,11 @@ from edgeseg.source.frame import Frame
 Observer = Callable[[str, Frame, np.ndarray], None]  # (stage: "keyframe" | "warped", frame, data)
 
 
+def _host(array):
+    """A device (CuPy) array copied to the host; host arrays as they are."""
+    return array.get() if hasattr(array, "get") else array
+
+
 @dataclass(slots=True)
 class _Held:
     frame: Frame
@@ -200,10 +205,24 @@ class Segmenter:
             self.timings.add("task", t)
             return Result(frame, labels, keyframe, (time.perf_counter() - t0) * 1e3), None
         scores = self.nets.scores(feats_nchw)[0]
-        t = self.timings.add("task", t)
-        labels = self.space.to_labels(scores, guide, frame)
-        self.timings.add("labels", t)
-        return Result(frame, labels, keyframe, (time.perf_counter() - t0) * 1e3), scores
+        self.timings.add("task", t)
+        return self._deferred(frame, keyframe, t0, self.space.to_labels, scores, guide), scores
+
+    def _deferred(self, frame: Frame, keyframe: bool, t0: float, upsampler, scores_khw, guide) -> Result:
+        """A Result whose labels are made from these scores when an output first reads them (on its thread),
+        at the resolution it asks for (Result.labels_at). Scores and guide are copied: the segmenter reuses
+        its buffers."""
+        scores = np.array(_host(scores_khw), np.float32, order="C")
+        guide = None if guide is None else np.array(_host(guide), np.float32, order="C")
+        timings = self.timings
+
+        def make(step: int) -> np.ndarray:
+            t = time.perf_counter()
+            labels = upsampler(scores, guide, frame, step=step)
+            timings.add("labels" if step == 1 else "labels-sampled", t)
+            return labels
+
+        return Result(frame, None, keyframe, (time.perf_counter() - t0) * 1e3, make=make)
 
     def _warped(self, frame: Frame, data_hwc, t0: float, guide=None) -> Result:
         """A non-keyframe from warped keyframe data (scores in score space, else features), channels last;
@@ -211,9 +230,6 @@ class Segmenter:
         for fn in self._observers:
             fn("warped", frame, data_hwc)
         if self.space.space == "scores":
-            t = time.perf_counter()
-            labels = self.space.warped_labels(data_hwc, guide, frame)
-            self.timings.add("labels", t)
-            return Result(frame, labels, False, (time.perf_counter() - t0) * 1e3)
+            return self._deferred(frame, False, t0, self.space.warp_labels, data_hwc.transpose(2, 0, 1), guide)
         feats = self.space.xp.ascontiguousarray(data_hwc.transpose(2, 0, 1))[None]
         return self._emit(frame, feats, False, t0, guide)[0]

@@ -73,6 +73,9 @@ def segment_source(uri: str, spec: SegmentSpec | None = None, *, model=None, bac
             if bar is not None:
                 bar.close()
         summary.extra.update(extra)
+        # each stage's time per frame, labels included (made on the outputs' threads, done once sinks closed)
+        summary.extra["stage_ms"] = {k: round(1e3 * v / max(summary.frames, 1), 4)
+                                     for k, v in segmenter.timings.seconds.items()}
         summary.extra["source"] = dataclasses.asdict(source.stats)
         summary.corrupt = source.stats.corrupt
     return summary

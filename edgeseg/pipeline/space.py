@@ -125,3 +125,8 @@ class WarpSpace:
         """Labels of a non-keyframe from warped class scores (score space), channels last; guided by the frame's
         pixels where `guide` gives the colours the scores came with (edgeseg.pipeline.guide)."""
         return self._to_warp_labels(scores_hwc.transpose(2, 0, 1), guide, frame)
+
+    @property
+    def warp_labels(self):
+        """The upsampler from the warp grid's class scores (score space) to labels (a GuidedUpsampler)."""
+        return self._to_warp_labels

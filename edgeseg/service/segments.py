@@ -21,7 +21,7 @@ from pathlib import Path
 
 from edgeseg.errors import ConfigError
 from edgeseg.sink.masks import mask_name
-from edgeseg.sink.stats import class_fractions
+from edgeseg.sink.stats import result_fractions
 
 PART = ".part"
 
@@ -78,7 +78,7 @@ class RollingOutputs:
         if self._stats is not None:
             line = {"time": round(time.time(), 3), "frame": result.frame.index, "pts": result.frame.pts,
                     "pict_type": result.frame.pict_type, "keyframe": bool(result.keyframe),
-                    "class_fraction": class_fractions(result.labels, self.classes),
+                    "class_fraction": result_fractions(result, self.classes),
                     "latency_ms": round(result.latency_ms, 3), **(extra or {})}
             self._stats.write(json.dumps(line) + "\n")
             self._stats.flush()

@@ -34,6 +34,21 @@ def class_fractions(labels: np.ndarray, classes: list[str]) -> dict[str, float]:
     return {c: round(float(s), 6) for c, s in zip(classes, share, strict=True)}
 
 
+STATS_SIDE = 480  # class fractions are counted on labels of at most about this many pixels along the long side
+
+
+def stats_step(hw: tuple[int, int]) -> int:
+    """The pixel step of the labels that class fractions are counted on: 1 up to 480 pixels along the long side
+    (every pixel), 2 at 960×540, 3 at 720p, 4 at 1080p (within 0.5 points of every pixel, tests/sink)."""
+    return max(1, -(-max(hw) // STATS_SIDE))
+
+
+def result_fractions(result, classes: list[str]) -> dict[str, float]:
+    """{class: share of the frame} of a Result, counted on its labels at stats_step (made at that size where
+    they are deferred: 1/step² of the full map's cost)."""
+    return class_fractions(result.labels_at(stats_step((result.frame.height, result.frame.width))), classes)
+
+
 class StatsSink:
     """One line per frame: frame, pts, pict_type, keyframe, class_fraction {class: share}, latency_ms."""
 
@@ -52,7 +67,7 @@ class StatsSink:
             "pts": result.frame.pts,
             "pict_type": result.frame.pict_type,
             "keyframe": bool(result.keyframe),
-            "class_fraction": class_fractions(result.labels, self.classes),
+            "class_fraction": result_fractions(result, self.classes),
             "latency_ms": round(result.latency_ms, 3),
         }
         self._fh.write(json.dumps(line) + "\n")

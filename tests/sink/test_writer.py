@@ -85,7 +85,7 @@ def test_writes_run_on_another_thread(tmp_path):
 def test_a_bad_output_leaves_no_empty_stats_file(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(ConfigError, match="cannot write the overlay"):
+    with pytest.raises(ConfigError, match="is not a directory"):
         open_sinks(classes=["a"], palette=[(0, 0, 0)], fps=25, stats=tmp_path / "s.jsonl",
                    masks=tmp_path / "m", overlay=blocker / "o.mp4")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
