@@ -12,6 +12,7 @@ Accepted: plain state dicts (``torch.save(model.state_dict())``); dicts that hol
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 from edgeseg.errors import ExportError
@@ -46,15 +47,17 @@ def read_state(path: str | Path) -> dict:
         try:
             return dict(load_file(str(path)))
         except Exception as exc:  # noqa: BLE001 - any parse failure is a bad file
-            raise ExportError(f"{path}: not a safetensors file ({_first_line(exc)})") from None
+            raise ExportError(f"{path}: not a safetensors file ({first_line(exc)})") from None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the one-line error says it all
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
         found = re.search(r"GLOBAL ([\w.]+)", str(exc))
         if found and "Weights only load failed" in str(exc):
             raise ExportError(f"{path}: holds Python objects that are not loaded, for safety ({found[1]}); save its "
                               "state dict alone: torch.save(ckpt['state_dict'], 'weights.pt')") from None
-        raise ExportError(f"{path}: not a PyTorch state dict ({type(exc).__name__}: {_first_line(exc)})") from None
+        raise ExportError(f"{path}: not a PyTorch state dict ({_unreadable(path, exc)})") from None
     for _ in range(2):  # e.g. {"state_dict": {...}} or {"model": {"state_dict": ...}}
         if isinstance(state, dict) and not _is_state(state):
             inner = next((state[k] for k in CONTAINERS if isinstance(state.get(k), dict)), None)
@@ -77,8 +80,42 @@ def _is_state(d: dict) -> bool:
     return bool(d) and all(isinstance(v, torch.Tensor) for v in d.values())
 
 
-def _first_line(exc: Exception) -> str:
-    return (str(exc).splitlines() or [""])[0][:120]
+def first_line(exc: BaseException, limit: int = 120) -> str:
+    """The first line of an exception's message, shortened by `brief` (never cut inside a word)."""
+    return brief((str(exc).strip().splitlines() or [""])[0], limit)
+
+
+def brief(text: str, limit: int = 120) -> str:
+    """`text` on one line, at most `limit` characters: cut after its last whole sentence that fits, else after its
+    last whole word (then "…"); never inside a word."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    head = text[:limit + 1]
+    sentence = max(head.rfind(". "), head.rfind("; "))
+    if sentence >= limit // 3:
+        return head[:sentence + 1].rstrip(";") if head[sentence] == "." else head[:sentence]
+    return head.rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
+
+
+def _unreadable(path: Path, exc: Exception) -> str:
+    """Why torch.load could not read `path`, in a few words: what the file is, else torch's own reason (without
+    its advice about the weights_only default, which does not apply to a file that is no checkpoint)."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if head[:4] != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save: a zip archive; before 1.6, a pickle
+        try:
+            head.decode("utf-8")
+            is_text = b"\x00" not in head
+        except UnicodeDecodeError as err:
+            is_text = err.start >= len(head) - 3  # a character cut at the 4096-byte boundary
+        kind = "a text file" if is_text else "neither a zip archive nor a pickle"
+        return f"{kind}, not a checkpoint written by torch.save"
+    text = str(exc)
+    found = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\n\n|$)", text, re.S)
+    if found:
+        text = found[1]
+    return f"a damaged checkpoint: {type(exc).__name__}: {brief(text)}"
 
 
 def match_keys(state: dict, own_keys) -> tuple[dict, str]:

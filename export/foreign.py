@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from edgeseg_export.checkpoint import first_line
 
 from edgeseg.errors import ExportError
 
@@ -50,6 +51,7 @@ def _load_inferred(path: Path, input_size):
         raise ExportError(f"{path}: expected one image input and one output, found {len(inputs)} and "
                           f"{len(model.graph.output)}")
     dims = inputs[0].type.tensor_type.shape.dim
+    _check_image_model(path, inputs[0], model.graph.output[0])
     if input_size is not None and len(dims) == 4:
         for d, v in zip(dims[2:], input_size, strict=True):
             if not d.HasField("dim_value"):
@@ -63,7 +65,27 @@ def _load_inferred(path: Path, input_size):
     try:
         return shape_inference.infer_shapes(model, strict_mode=False), inputs[0].name
     except Exception as exc:  # noqa: BLE001
-        raise ExportError(f"{path}: shape inference failed ({str(exc).splitlines()[0][:160]})") from None
+        raise ExportError(f"{path}: shape inference failed ({first_line(exc, 160)})") from None
+
+
+def _check_image_model(path: Path, image, output) -> None:
+    """A segmentation model takes N×3×H×W images and gives N×K×h×w scores; where the ONNX records ranks and
+    channels that say otherwise (a classifier, a detector, a text model), one line says so."""
+    def shape(vi):
+        t = vi.type.tensor_type
+        return ([d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim] if t.HasField("shape")
+                else None)
+
+    dims, out = shape(image), shape(output)
+    why = None
+    if dims is not None and len(dims) != 4:
+        why = f"its input {image.name} has rank {len(dims)}, not N×3×H×W images"
+    elif dims is not None and dims[1] not in (None, 0, 3):
+        why = f"its input {image.name} has {dims[1]} channels, not N×3×H×W RGB images"
+    elif out is not None and len(out) != 4:
+        why = f"its output {output.name} has rank {len(out)}, not N×K×h×w class scores"
+    if why:
+        raise ExportError(f"{path}: not a segmentation model ({why})")
 
 
 def _trailing_resize(g, produced, output: str):
@@ -117,7 +139,7 @@ def split_onnx(path: str | Path, tensor: str, out_dir: str | Path, *, input_size
         utils.extract_model(str(tmp), str(feature), [image.name], [tensor], check_model=True)
         utils.extract_model(str(tmp), str(task), [tensor], [task_out], check_model=True)
     except Exception as exc:  # noqa: BLE001
-        raise ExportError(f"{path}: extraction at {tensor!r} failed ({str(exc).splitlines()[0][:160]})") from None
+        raise ExportError(f"{path}: extraction at {tensor!r} failed ({first_line(exc, 160)})") from None
     finally:
         tmp.unlink(missing_ok=True)
     return OnnxCut(feature=feature, task=task, input_name=image.name, output_name=task_out, split=tensor,

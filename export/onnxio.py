@@ -13,6 +13,8 @@ import time
 import warnings
 from pathlib import Path
 
+from edgeseg_export.checkpoint import first_line
+
 from edgeseg.errors import ExportError
 
 OPSET = 17
@@ -37,7 +39,7 @@ def to_onnx(module, example, path: str | Path, *, input_name: str, output_name: 
             prog.save(str(path), external_data=False)
         except Exception as exc:  # noqa: BLE001
             raise ExportError(f"{path.name}: ONNX export failed ({type(legacy_exc).__name__}; dynamo: "
-                              f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
+                              f"{type(exc).__name__}: {first_line(exc, 160)})") from None
     return path
 
 

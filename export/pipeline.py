@@ -59,24 +59,16 @@ def read_classes(path: str | Path) -> list[str]:
     return names
 
 
-def prepare_out_dir(out: str | Path) -> Path:
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".edgeseg-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise ExportError(f"{out}: output directory not writable ({exc.strerror or type(exc).__name__})") from None
-    return out
-
-
 def export(model: str, *, out: str | Path, weights: str | Path | None = None, num_classes: int | None = None,
            classes: list[str] | None = None, input_size: tuple[int, int] | None = None, precision: str = "fp32",
            split: str = "auto", calib: str | None = None, engines: bool = True, config: str | Path | None = None,
            log=None, check_fp16: bool = True) -> Path:
     """Export MODEL (a zoo name or an .onnx path) into a bundle directory; returns the manifest path.
-    check_fp16=False records the fp16 parity without failing on it (benchmarks of untrained networks)."""
+    check_fp16=False records the fp16 parity without failing on it (benchmarks of untrained networks).
+    The bundle is written whole or not at all (edgeseg_export.outdir): a failed export leaves no directory it
+    created, and a directory that existed is left as it was."""
+    from edgeseg_export.outdir import staged
+
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if precision not in PRECISIONS:
         raise ExportError(f"--precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
@@ -89,7 +81,21 @@ def export(model: str, *, out: str | Path, weights: str | Path | None = None, nu
         zoo.check_name(model)
     if is_onnx and not Path(model).is_file():
         raise ExportError(f"{model}: no such ONNX file")
-    out = prepare_out_dir(out)
+    out = Path(out)
+    with staged(out) as stage:
+        _build(model, stage, is_onnx=is_onnx, weights=weights, config=config, num_classes=num_classes,
+               classes=classes, input_size=input_size, split=split, precision=precision, calib=calib, log=log,
+               check_fp16=check_fp16)
+    if engines:
+        _engines(out, log)
+    from edgeseg.backend.bundle import MANIFEST
+
+    return out / MANIFEST
+
+
+def _build(model, out: Path, *, is_onnx, weights, config, num_classes, classes, input_size, split, precision,
+           calib, log, check_fp16) -> None:
+    """Every file of the bundle and its manifest into `out`, checked as the runtime checks a bundle it opens."""
     if is_onnx:
         from edgeseg_export.foreign import export_onnx
 
@@ -110,12 +116,13 @@ def export(model: str, *, out: str | Path, weights: str | Path | None = None, nu
     log(f"warp: stride {manifest['stride']} × {manifest['feature']['shape'][1]} channels; interp warps "
         f"{w['space']} ({w['channels_warped']} × {w['cells']} cells): {w['ms']:.3f} ms per frame; "
         f"interp K={INTERP_K} ceiling {c['interp_ceiling']:.2f}× frame mode (networks + warps)")
-    from edgeseg.backend.bundle import write_manifest
+    from edgeseg.backend.bundle import load_bundle, write_manifest
+    from edgeseg.backend.contract import network_problem
 
-    path = write_manifest(out, manifest)
-    if engines:
-        _engines(out, log)
-    return path
+    write_manifest(out, manifest)
+    problem = network_problem(load_bundle(out, verify=False))
+    if problem:  # e.g. an ONNX model that is no segmentation network but split all the same
+        raise ExportError(f"{model}: not a segmentation model edgeseg can run: {problem}")
 
 
 def _tools() -> dict:
@@ -144,13 +151,14 @@ def _stride(full: int, feat: int) -> int:
 def _torch_call(fn, x, name):
     """fn(x) under no_grad; a library's refusal (e.g. smp's input-size check) becomes one line."""
     import torch
+    from edgeseg_export.checkpoint import first_line
 
     try:
         with torch.no_grad():
             return fn(x)
     except Exception as exc:  # noqa: BLE001 - shape errors of the source model at this input size
         raise ExportError(f"{name}: the model fails at {x.shape[2]}x{x.shape[3]} ({type(exc).__name__}: "
-                          f"{(str(exc).splitlines() or [''])[0][:200]})") from None
+                          f"{first_line(exc, 200)})") from None
 
 
 def _export_torch(name, out, *, weights, config, num_classes, classes, input_size, split, log) -> dict:
@@ -333,6 +341,11 @@ def _engines(out: Path, log) -> None:
             f"`edgeseg build-engines {out}` or at the first run")
         return
     from edgeseg.backend.bundle import load_bundle
+    from edgeseg.errors import EdgesegError
 
-    for path in engines.build_engines(load_bundle(out), log=log):
-        log(f"engine: {path}")
+    try:
+        for path in engines.build_engines(load_bundle(out), log=log):
+            log(f"engine: {path}")
+    except EdgesegError as exc:  # the bundle is complete and in place: engines are built later, as without a GPU
+        log(f"WARNING: TensorRT engines not built ({exc}); the bundle is complete: `edgeseg build-engines {out}` "
+            "or the first run builds them")

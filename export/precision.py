@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from edgeseg_export.checkpoint import first_line
 
 from edgeseg.errors import ExportError
 
@@ -95,5 +96,5 @@ def to_qdq(src: str | Path, dst: str | Path, inputs: dict[str, np.ndarray]) -> P
                         activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
     except Exception as exc:  # noqa: BLE001
         raise ExportError(f"{Path(src).name}: int8 quantisation failed ({type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0][:160]})") from None
+                          f"{first_line(exc, 160)})") from None
     return Path(dst)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from edgeseg_export.checkpoint import first_line
+
 from edgeseg.errors import ExportError
 
 _WIDE = {"hidden_sizes": [64, 128, 320, 512]}
@@ -83,7 +85,7 @@ def build(name: str, *, num_classes: int | None, weights=None, config=None, log=
         model = tf.SegformerForSemanticSegmentation(cfg)
     except Exception as exc:  # noqa: BLE001 - an inconsistent config
         raise ExportError(f"{name}: cannot build SegFormer from {source} ({type(exc).__name__}: "
-                          f"{(str(exc).splitlines() or [''])[0][:160]})") from None
+                          f"{first_line(exc, 160)})") from None
     if weights is not None:
         hint = f" ({source}: " + ", ".join(f"{key} {getattr(cfg, key)}" for key in SHAPE_KEYS[:3]) + f", {k} classes)"
         state = checkpoint.read_state(weights)
@@ -120,7 +122,7 @@ def _from_pretrained(tf, cfg, file: Path, what: str):
             model, info = tf.SegformerForSemanticSegmentation.from_pretrained(
                 tmp, local_files_only=True, output_loading_info=True, ignore_mismatched_sizes=True)
     except Exception as exc:  # noqa: BLE001 - an unreadable checkpoint
-        raise ExportError(f"{what} ({type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:160]})") from None
+        raise ExportError(f"{what} ({type(exc).__name__}: {first_line(exc, 160)})") from None
     finally:
         tf.logging.set_verbosity(verbosity)
     shapes = [f"{key} {tuple(a)}≠{tuple(b)}" for key, a, b in info.get("mismatched_keys", [])]

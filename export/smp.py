@@ -10,6 +10,8 @@ and the task network is the head's conv. The head upsamples with ``align_corners
 
 from __future__ import annotations
 
+from edgeseg_export.checkpoint import first_line
+
 from edgeseg.errors import ExportError
 
 
@@ -58,7 +60,7 @@ def build(name: str, *, num_classes: int | None, weights=None, log=None):
         model = architectures()[arch](encoder_name=enc, encoder_weights=None, classes=k)
     except Exception as exc:  # noqa: BLE001 - smp/timm refuse some encoder × architecture pairs
         raise ExportError(f"{name}: smp cannot build it ({type(exc).__name__}: "
-                          f"{(str(exc).splitlines() or [''])[0][:160]})") from None
+                          f"{first_line(exc, 160)})") from None
     if weights is not None:
         checkpoint.load_into(model, weights, name=name, log=log)
     model.eval()

@@ -68,7 +68,7 @@ def test_hash_mismatch(copy):
         f.write(b"\0")
     assert "hash mismatch for feature.onnx" in _error(copy)
     assert "hash mismatch" in _cli_error(copy)
-    assert load_bundle(copy, verify=False).name == "tiny"  # verify=False skips hashes only
+    assert load_bundle(copy, verify=False).name == "tiny"  # verify=False skips the content checks (hashes, networks)
 
 
 @pytest.mark.parametrize("name", ["../outside.onnx", "/etc/passwd", "sub/../../x.onnx"])

@@ -4,6 +4,7 @@ run; `edgeseg warmup`; cache locations for services."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -58,6 +59,7 @@ def test_warmup_command_compiles_once(tmp_path):
     res = subprocess.run(cmd, env=_env(cache), capture_output=True, text=True, timeout=600)
     assert res.returncode == 0 and "compiled kernels in" in res.stdout, res.stderr
     assert list((cache / "numba").glob("ready-*"))
+    assert json.loads((cache / "numba" / "compile.json").read_text())["seconds"] > 0  # the estimate runs give
     res = subprocess.run(cmd, env=_env(cache), capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and "already" in res.stdout
 
@@ -72,3 +74,43 @@ def test_cache_location_follows_systemd_and_falls_back_when_unwritable(tmp_path,
     monkeypatch.setenv("EDGESEG_CACHE", str(blocker / "cache"))  # under a file: cannot be created
     fallback = writable_cache("numba")
     assert fallback is not None and fallback.is_dir() and not str(fallback).startswith(str(blocker))
+
+
+HOLDER = """
+import time
+from edgeseg.system import jit
+with jit.compile_lock() as held:  # what the background compile (edgeseg.cli.warmup.background) holds
+    print("held" if held else "busy", flush=True)
+    time.sleep(120 if held else 0)
+"""
+NOTICE = "from edgeseg.system import jit; print(jit.notice())"
+FIRST = ("kernels: NumPy paths this run; numba compiles them in the background for later runs "
+         "(`edgeseg warmup` does it now)")
+
+
+def _py(code, cache) -> str:
+    res = subprocess.run([sys.executable, "-c", code], env=_env(cache), capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip()
+
+
+def test_a_run_while_another_process_compiles_says_it_is_still_compiling(tmp_path):
+    cache = tmp_path / "cache"
+    assert _py(NOTICE, cache) == FIRST  # no compile running: this run's exit starts one
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER], env=_env(cache), stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        time.sleep(1.2)
+        line = _py(NOTICE, cache)
+        assert re.fullmatch(r"kernels: NumPy paths this run; numba is still compiling them in the background "
+                            r"\(started [1-9]\d* s ago; it takes about 16 s of otherwise idle CPU time on a 2-core "
+                            r"x86-64 CPU\)", line), line
+        assert _py(HOLDER, cache) == "busy"  # one compile at a time; the holder's start time is not erased
+        assert "(started " in _py(NOTICE, cache)
+        _py("from edgeseg.system import jit; jit.record_compile(42.4)", cache)  # what a finished compile records
+        assert _py(NOTICE, cache).endswith("s ago; the last compile here took 42 s)")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert _py(NOTICE, cache) == FIRST  # the lock died with its process: no compile is reported as running
+    assert _py("from edgeseg.system import jit; print(jit.compile_started())", cache) == "None"

@@ -3,7 +3,8 @@
 Usage: ``bundle = load_bundle("out/"); bundle.feature.file, bundle.input_hw, bundle.classes``
 
 The schema is documented in docs/EXPORT.md. Loading checks every listed file: present, inside the bundle
-directory, sha256 as recorded; a manifest newer than this runtime is refused. All failures are one-line
+directory, sha256 as recorded; a manifest newer than this runtime is refused; each network's inputs and outputs
+fit what the pipeline feeds it and the manifest says (edgeseg.backend.contract). All failures are one-line
 BundleErrors naming the bundle and the cause.
 """
 
@@ -119,7 +120,8 @@ def read_manifest(path: str | Path) -> dict:
 
 
 def load_bundle(path: str | Path, *, verify: bool = True) -> Bundle:
-    """Load and check a bundle directory. verify=False skips the sha256 checks (not the path checks)."""
+    """Load and check a bundle directory: files, hashes, and that each network is what the pipeline runs
+    (edgeseg.backend.contract). verify=False skips the content checks, sha256 and networks (not the path checks)."""
     root = Path(path)
     if root.is_file() and root.name == MANIFEST:
         root = root.parent
@@ -151,7 +153,7 @@ def load_bundle(path: str | Path, *, verify: bool = True) -> Bundle:
         task_labels = _net(m, "task_labels", root, path) if m.get("task_labels") else None
         classes = [str(c) for c in m["classes"]]
         palette = [tuple(int(v) for v in c) for c in m.get("palette") or default_palette(len(classes))]
-        return Bundle(
+        bundle = Bundle(
             path=root, manifest=m, name=str(m["model"]), input_name=str(inp["name"]),
             input_hw=(int(inp["height"]), int(inp["width"])),
             mean=tuple(float(v) for v in inp["mean"]), std=tuple(float(v) for v in inp["std"]),
@@ -161,6 +163,11 @@ def load_bundle(path: str | Path, *, verify: bool = True) -> Bundle:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise BundleError(f"{path}: malformed manifest (field {exc})") from None
+    if verify:
+        from edgeseg.backend.contract import check_networks
+
+        check_networks(bundle, path)
+    return bundle
 
 
 def _net(m: dict, key: str, root: Path, label) -> NetSpec:

@@ -6,6 +6,7 @@ Usage: ``r = OrtRunner("feature.onnx", threads=2); r.run({"image": x})``;
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,24 @@ def cuda_available() -> bool:
         return cupy.cuda.runtime.getDeviceCount() > 0
     except Exception:  # noqa: BLE001 - no CuPy / no driver
         return False
+
+
+def _ort_errors() -> tuple[type[BaseException], ...]:
+    """onnxruntime's own exception types (Fail, InvalidArgument, RuntimeException, ...: no common base)."""
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+    return tuple(v for v in vars(state).values() if isinstance(v, type) and issubclass(v, Exception))
+
+
+def ort_cause(exc: BaseException, limit: int = 160) -> str:
+    """onnxruntime's message in one line: without its "[ONNXRuntimeError] : 2 : INVALID_ARGUMENT :" prefix,
+    cut after a whole word (with "…") when longer than `limit`."""
+    text = " ".join(str(exc).split())
+    text = re.sub(r"^\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*[A-Z_]+\s*:\s*", "", text) or type(exc).__name__
+    if len(text) <= limit:
+        return text
+    cut = text[:limit + 1].rsplit(" ", 1)[0].rstrip(" ,;:")
+    return cut + "…"
 
 
 class OrtRunner(Runner):
@@ -56,17 +75,27 @@ class OrtRunner(Runner):
             self.session = ort.InferenceSession(path if isinstance(path, bytes) else str(path), opts,
                                                 providers=providers)
         except Exception as exc:  # noqa: BLE001 - corrupt or unsupported model file
-            raise BundleError(f"{name or path}: onnxruntime cannot load it ({str(exc).splitlines()[0][:160]})") from None
+            raise BundleError(f"{name or path}: onnxruntime cannot load it ({ort_cause(exc)})") from None
+        self.name = name or str(path)
         self.device, self.device_id = device, device_id
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.outputs = [o.name for o in self.session.get_outputs()]
         self._in_types = {i.name: _NP.get(i.type, np.float32) for i in self.session.get_inputs()}
 
     def run(self, feeds: dict) -> dict:
-        if self.device == "cpu":
-            feeds = {k: np.ascontiguousarray(v, dtype=self._in_types[k]) for k, v in feeds.items()}
-            return dict(zip(self.outputs, self.session.run(self.outputs, feeds), strict=True))
-        return self._run_cuda(feeds)
+        """Every output by name. onnxruntime's refusal of the inputs (a network that does not fit what the
+        pipeline feeds it, e.g. another rank or size) is a one-line BundleError naming the network file."""
+        try:
+            if self.device == "cpu":
+                feeds = {k: np.ascontiguousarray(v, dtype=self._in_types[k]) for k, v in feeds.items()}
+                return dict(zip(self.outputs, self.session.run(self.outputs, feeds), strict=True))
+            return self._run_cuda(feeds)
+        except _ort_errors() as exc:
+            shapes = ", ".join(f"{k} {'×'.join(map(str, v.shape))}" for k, v in feeds.items())
+            err = BundleError(f"{self.name}: onnxruntime cannot run this network of the bundle on its input "
+                              f"({shapes}): {ort_cause(exc)}")
+            err.cause = ort_cause(exc)  # onnxruntime's words alone, for callers that add their own context
+            raise err from None
 
     def _run_cuda(self, feeds: dict) -> dict:
         import cupy as cp

@@ -59,8 +59,11 @@ def _check_runs(runner, bundle, hw, source) -> None:
     try:
         out = runner.run({runner.inputs[0]: x})[runner.outputs[0]]
     except Exception as exc:  # noqa: BLE001 - e.g. a Reshape with the training size baked in
+        from edgeseg.backend.ort import ort_cause
+
+        cause = getattr(exc, "cause", None) or ort_cause(exc)  # OrtRunner's BundleError keeps onnxruntime's
         raise BundleError(f"{source}: the feature network cannot run on {hw[0]}×{hw[1]} tiles "
-                          f"({str(exc).splitlines()[0][:160]}); run without --correct") from None
+                          f"({cause}); run without --correct") from None
     if tuple(out.shape[1:2]) != (bundle.feature_shape[0],):
         raise BundleError(f"{source}: at {hw[0]}×{hw[1]} the feature network gives {tuple(out.shape)}; "
                           "run without --correct")

@@ -1,4 +1,5 @@
-"""`edgeseg inspect BUNDLE`: the manifest, file sizes and the cost split; verifies every file's sha256.
+"""`edgeseg inspect BUNDLE`: the manifest, file sizes and the cost split; verifies every file's sha256 and that
+each network is what the pipeline runs (edgeseg.backend.contract), as `edgeseg run` does when it opens the bundle.
 
 Usage: ``edgeseg inspect bundle/`` or ``edgeseg inspect bundle/ --json``
 """
@@ -15,7 +16,7 @@ def describe(bundle) -> list[str]:
     m = bundle.manifest
     inp, feat, task = m["input"], bundle.feature.extra, bundle.task.extra
     lines = [
-        f"bundle     {bundle.path}  (schema {m['schema_version']}, hashes verified)",
+        f"bundle     {bundle.path}  (schema {m['schema_version']}, hashes verified, networks fit the manifest)",
         f"model      {bundle.name}" + ("  [RANDOM WEIGHTS]" if (m.get("source") or {}).get("random_weights") else ""),
         f"input      {inp['name']}: N×3×{inp['height']}×{inp['width']} {inp.get('channel_order', 'RGB')} float32, "
         f"mean {inp['mean']} std {inp['std']}",
@@ -84,7 +85,7 @@ def warp_line(bundle) -> str:
 @click.argument("bundle", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON (after verification).")
 def inspect(bundle, as_json):
-    """Show a bundle's manifest, file sizes and cost split, and verify its file hashes."""
+    """Show a bundle's manifest, file sizes and cost split; verify its file hashes and networks."""
     from edgeseg.backend.bundle import load_bundle
 
     b = load_bundle(bundle)

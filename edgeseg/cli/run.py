@@ -55,9 +55,9 @@ def run(source, model, spec, backend, threads, overlay, masks, stats, alpha, ove
         click.echo(reference_model_note(), err=True)
     from edgeseg.system import jit
 
-    if jit.compiling():
-        click.echo("kernels: NumPy paths this run; numba compiles them in the background for later runs "
-                   "(`edgeseg warmup` does it now)", err=True)
+    notice = jit.notice()
+    if notice:
+        click.echo(notice, err=True)
     if overlay is not None:
         click.echo(f"overlay: {overlay.resolve()}")
     if summary.interrupted:

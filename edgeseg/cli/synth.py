@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -60,9 +61,11 @@ def synth(out_dir: str, frames: int, size: str, seed: int, fps: float, bframes: 
     """Render OUT_DIR/video.mp4 (H.264) and OUT_DIR/labels/frame-000000.png, … (class index per pixel)."""
     from tqdm import tqdm
 
+    from edgeseg.sink.paths import check_parent
     from edgeseg.synth.clip import render_clip
 
     hw = parse_size(size)
+    check_parent(Path(out_dir), "OUT_DIR")  # the directory is created, its parent must exist (docs/OUTPUTS.md)
     if traffic < 0:
         raise ConfigError(f"--traffic {traffic}: must not be negative")
     start = time.perf_counter()

@@ -68,6 +68,7 @@ def warm_up(*, progress=None) -> float:
         exercise(Path(tmp), progress=progress)
     seconds = time.perf_counter() - start
     marker.write_text(f"{seconds:.1f} s\n")
+    jit.record_compile(seconds)  # the estimate a run gives while a later compile is still running
     return seconds
 
 
@@ -83,14 +84,10 @@ def compile_first(echo) -> None:
 
 def background() -> int:
     """The background compile: one process at a time (a lock in the cache), none once the marker exists."""
-    import fcntl
-
     from edgeseg.system import jit
 
-    with open(jit.kernel_cache_dir() / "warm-up.lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+    with jit.compile_lock() as held:  # records when this compile started (runs meanwhile say so)
+        if not held:
             return 0  # another process is compiling: it writes the marker
         os.environ["EDGESEG_JIT"] = "inline"
         jit.reset()

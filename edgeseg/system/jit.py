@@ -10,7 +10,9 @@ docs/RUNTIME.md) and starts one background process that compiles every kernel in
 tiny clip through every mode and output) on idle CPU time only: as it exits, or after START_AFTER_S of
 running, so that a short first run is not disturbed at all (even at idle priority the compile slowed one on a
 loaded 2-core machine). Once that process has finished, `compiled` hands out the cached kernels, in a long
-run too. `edgeseg warmup` does the same in the foreground (install scripts, ExecStartPre).
+run too. `edgeseg warmup` does the same in the foreground (install scripts, ExecStartPre). The compiling process
+holds the cache's lock (LOCK, with its start time) and records how long it took (RECORD): `notice()` is the line a
+run on the NumPy paths prints, and it says when another process's compile is still running.
 
 Cache: ``$NUMBA_CACHE_DIR`` if set, else edgeseg.system.cache.writable_cache("numba") (~/.cache/edgeseg/numba, or
 systemd's CacheDirectory, or a temp dir). ``EDGESEG_JIT``: ``background`` (default), ``inline`` (compile on
@@ -20,8 +22,10 @@ first call, in this process: the tests), ``off`` (NumPy only; ``EDGESEG_NO_JIT=1
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -30,6 +34,9 @@ from pathlib import Path
 
 _POLL_S = 0.25
 START_AFTER_S = 30.0  # a run this long starts the background compile; shorter ones start it as they exit
+COMPILE_S = 16.0  # compiling every kernel: `edgeseg warmup` took 15.5 s on the 2-core x86-64 CPU (no record yet)
+LOCK = "warm-up.lock"  # held (flock) by the process compiling; holds {"pid", "started"}
+RECORD = "compile.json"  # {"seconds": the last compile's duration on this machine, "at": when it ended}
 _state: dict = {"warm": False, "proc": None, "polled": 0.0, "since": None}
 
 
@@ -144,6 +151,93 @@ def compiling() -> bool:
     """Whether this process runs the NumPy paths because the kernels are not in the cache yet."""
     marker = _marker() if mode() == "background" and _numba() is not None else None
     return marker is not None and not marker.exists()
+
+
+def notice() -> str | None:
+    """The line a run prints when it ran the NumPy paths because the kernels were not compiled (None when they
+    were): a background compile is on its way, or another process's is still running (how long since it started,
+    how long one takes)."""
+    if not compiling():
+        return None
+    started = compile_started()
+    if started is None:
+        return ("kernels: NumPy paths this run; numba compiles them in the background for later runs "
+                "(`edgeseg warmup` does it now)")
+    took = last_compile_s()
+    how_long = (f"the last compile here took {took:.0f} s" if took is not None else
+                f"it takes about {COMPILE_S:.0f} s of otherwise idle CPU time on a 2-core x86-64 CPU")
+    return (f"kernels: NumPy paths this run; numba is still compiling them in the background (started "
+            f"{max(0.0, time.time() - started):.0f} s ago; {how_long})")
+
+
+@contextlib.contextmanager
+def compile_lock():
+    """Hold the cache's compile lock (one compiling process at a time) and record when the compile started;
+    yields True, or False, holding nothing, when another process holds it."""
+    cache = kernel_cache_dir()
+    if cache is None:
+        yield False
+        return
+    with open(cache / LOCK, "a+") as fh:  # "a+", not "w": a process that does not get the lock erases nothing
+        held = _flock(fh, exclusive=True)
+        if held:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(json.dumps({"pid": os.getpid(), "started": time.time()}) + "\n")
+            fh.flush()
+        yield held
+
+
+def compile_started() -> float | None:
+    """When (time.time()) the compile another live process is running started, or None when none is running.
+    The lock is an flock: it dies with its process, so a crashed compile is not reported as running."""
+    cache = kernel_cache_dir()
+    try:
+        fh = open(cache / LOCK)  # noqa: SIM115 (closed below)
+    except (OSError, TypeError):  # no lock file (no compile ever started here) or no cache
+        return None
+    with fh:
+        if _flock(fh, exclusive=False):
+            return None  # nobody holds it: no compile is running
+        try:
+            return float(json.loads(fh.read())["started"])
+        except (ValueError, KeyError, TypeError):
+            return os.fstat(fh.fileno()).st_mtime
+
+
+def _flock(fh, *, exclusive: bool) -> bool:
+    """Take the lock without waiting on a holder (exclusive: kept until fh closes; shared: released at once, a
+    probe). A probe holds it for microseconds: an exclusive try retries briefly before it gives up."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock (every compile goes ahead), none reported as running
+        return True
+    for attempt in range(5 if exclusive else 1):
+        try:
+            fcntl.flock(fh, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        except OSError:
+            time.sleep(0.05 * (attempt + 1) if exclusive else 0)
+            continue
+        if not exclusive:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+        return True
+    return False
+
+
+def record_compile(seconds: float) -> None:
+    """Keep how long a compile of every kernel took on this machine (the estimate `notice` gives)."""
+    try:
+        (kernel_cache_dir() / RECORD).write_text(json.dumps({"seconds": round(seconds, 1), "at": time.time()}) + "\n")
+    except (OSError, TypeError):
+        pass
+
+
+def last_compile_s() -> float | None:
+    """Seconds the last compile of every kernel took on this machine (any edgeseg version), None if none is known."""
+    try:
+        return float(json.loads((kernel_cache_dir() / RECORD).read_text())["seconds"])
+    except (OSError, TypeError, ValueError, KeyError):
+        return None
 
 
 def status() -> str:

@@ -74,6 +74,43 @@ CASES = {
     "bench: labels missing": Case(("bench", "{d}/clip.mp4", "--labels", "{d}/nolabels"), 1, "no such directory"),
     "synth: size too large": Case(("synth", "{d}/syn", "--size", "100000x100000", "--frames", "2"), 1,
                                   "size", absent=("syn",)),
+    "synth: output's parent missing": Case(("synth", "{d}/nodir/syn", "--frames", "2"), 1,
+                                           "directory {d}/nodir does not exist", absent=("nodir",)),
+    # bundles
+    "inspect: a bundle whose network is not a segmentation network": Case(
+        ("inspect", "{d}/badnet"), 1, "feature.onnx is not the feature network (image → features)"),
+    "run: a bundle whose network is not a segmentation network": Case(
+        ("run", "{d}/clip.mp4", "--model", "{d}/badnet", "--masks", "{d}/m"), 1,
+        "feature.onnx is not the feature network (image → features)", absent=("m",)),
+    # motion
+    "motion: truncated file keeps its dump": Case(("motion", "{d}/cut.mp4", "--dump", "{d}/mv"), 0,
+                                                  "source ended early: ", error=False,
+                                                  present=("mv/frame_types.txt", "mv/motion_vectors/mvs-0.npy")),
+    "motion: no frame at all": Case(("motion", "{d}/headeronly.mp4", "--dump", "{d}/mv"), 1,
+                                    "truncated video (file ends after 0 of", absent=("mv",)),
+    "motion: not a video": Case(("motion", "{d}/notes.mp4", "--dump", "{d}/mv"), 1, "not a video", absent=("mv",)),
+    "motion: dump's parent missing": Case(("motion", "{d}/clip.mp4", "--dump", "{d}/nodir/mv"), 1,
+                                          "directory {d}/nodir does not exist", absent=("nodir",)),
+    # export (the export extra)
+    "export: missing weights": Case(("export", "reference", "--weights", "{d}/missing.pt", "--out", "{d}/b"), 1,
+                                    "no such weights file", absent=("b",), setup=("torch",)),
+    "export: a text file as weights": Case(("export", "reference", "--weights", "{d}/notes.pt", "--out", "{d}/b"),
+                                           1, "not a PyTorch state dict (a text file, not a checkpoint",
+                                           absent=("b",), setup=("torch",)),
+    "export: wrong class count": Case(("export", "reference", "--weights", "{weights}", "--num-classes", "5",
+                                       "--out", "{d}/b"), 1, "weights do not fit reference", absent=("b",),
+                                      setup=("torch",)),
+    "export: a classifier ONNX": Case(("export", "{d}/classifier.onnx", "--out", "{d}/b"), 1,
+                                      "not a segmentation model (its input x has rank 2", absent=("b",),
+                                      setup=("torch",)),
+    "export: garbage ONNX": Case(("export", "{d}/garbage.onnx", "--out", "{d}/b"), 1, "not a readable ONNX model",
+                                 absent=("b",), setup=("torch",)),
+    "export: failing into an existing directory keeps it": Case(
+        ("export", "reference", "--weights", "{d}/notes.pt", "--out", "{d}/adir"), 1, "not a PyTorch state dict",
+        present=("adir",), setup=("torch",)),
+    "export: output's parent missing": Case(("export", "reference", "--out", "{d}/nodir/b"), 1,
+                                            "directory {d}/nodir does not exist", absent=("nodir",),
+                                            setup=("torch",)),
     "serve --check: missing config": Case(("serve", "--config", "{d}/none.toml", "--check"), 1,
                                           "no such config file"),
     "serve --check: absurd key": Case(("serve", "--config", "{d}/threads.toml", "--check"), 1,
@@ -116,7 +153,41 @@ def inputs(tmp_path_factory):
     (d / "adir").mkdir()
     (d / "threads.toml").write_text('[model]\nthreads = 100000\n[cameras.a]\nuri = "clip.mp4"\n')
     tiny_bundle.make(d / "bundle")
+    _bad_network_bundle(d / "badnet")
+    (d / "headeronly.mp4").write_bytes(_header_only(fast))
+    (d / "notes.pt").write_text("not a checkpoint\n")
+    _classifier(d / "classifier.onnx")
+    (d / "garbage.onnx").write_bytes(bytes(range(256)) * 4)
     return d
+
+
+def _classifier(path: Path) -> None:
+    """A valid ONNX model that is no segmentation network: (N, 8) → (N, 4)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    tiny_bundle._save([helper.make_node("MatMul", ["x", "w"], ["y"])],
+                      [numpy_helper.from_array(np.ones((8, 4), np.float32), "w")], ("x", ["N", 8]),
+                      ("y", ["N", 4], TensorProto.FLOAT), path)
+
+
+def _bad_network_bundle(path: Path) -> None:
+    """The tiny bundle with its feature network swapped for the classifier, re-hashed so the hashes pass."""
+    import json
+
+    from edgeseg.backend.bundle import write_manifest
+
+    tiny_bundle.make(path)
+    _classifier(path / "feature.onnx")
+    write_manifest(path, json.loads((path / "manifest.json").read_text()))
+
+
+def _header_only(mp4: bytes) -> bytes:
+    """A faststart MP4 cut right after its mdat header: an index promising frames, no frame data."""
+    i = 0
+    while mp4[i + 4:i + 8] != b"mdat":
+        i += int.from_bytes(mp4[i:i + 4], "big")
+    return mp4[:i + 8]
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -128,6 +199,11 @@ def test_bad_input(name, inputs, tmp_path):
         (shutil.copytree if item.is_dir() else shutil.copy)(item, tmp_path / item.name)
     stop = threading.Event()
     subs = {"d": str(tmp_path)}
+    if "torch" in case.setup:
+        pytest.importorskip("torch")
+        from edgeseg_models.reference import WEIGHTS_PATH
+
+        subs["weights"] = str(WEIGHTS_PATH)
     if "silent" in case.setup:
         subs["silent"] = str(_silent_server(stop))
     before = set(tmp_path.rglob("*"))

@@ -97,3 +97,58 @@ def test_corrupted_middle_is_counted_and_the_run_succeeds(tmp_path):
     assert res.returncode == 0, res.stderr
     assert re.search(r": 19 frames \(I 2, P 17, B 0\), 1 corrupt", res.stdout)
     assert "damaged (skipped)" in res.stderr
+
+
+def _faststart(tmp_path, clip):
+    """The clip with its index first (an MP4 readable up to a cut), and the offset where its frame data starts."""
+    data = clips.remux(clip.path, tmp_path / "fast.mp4", movflags="faststart").read_bytes()
+    i = 0
+    while data[i + 4:i + 8] != b"mdat":
+        i += int.from_bytes(data[i:i + 4], "big")
+    return data, i + 8
+
+
+def test_truncated_file_keeps_the_frames_decoded_and_succeeds_with_a_note(tmp_path):
+    clip = clips.translate_clip(tmp_path / "c.mp4", size=(96, 64), frames=40, gop=10)
+    data, _ = _faststart(tmp_path, clip)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    res = _run(str(cut), "--dump", str(tmp_path / "out"))
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr and "Error" not in res.stderr
+    found = re.fullmatch(rf"{re.escape(str(cut))}: (\d+) frames \(I \d+, P \d+, B 0\), \d+ corrupt, \d+\.\d\d s → "
+                         rf"{re.escape(str(tmp_path / 'out'))} \(source ended early: {re.escape(str(cut))}: truncated "
+                         r"video \(file ends after \d+ of 40 frames\)\)", res.stdout.strip())
+    assert found, res.stdout
+    n = int(found[1])
+    assert 0 < n < 40
+    assert sorted((tmp_path / "out" / "motion_vectors").iterdir()) == sorted(
+        tmp_path / "out" / "motion_vectors" / f"mvs-{i}.npy" for i in range(n))
+    assert len((tmp_path / "out" / "frame_types.txt").read_text().split()) == n
+    res = _run(str(cut))  # without --dump: the frames are counted, the summary says where the file ended
+    assert res.returncode == 0 and f": {n} frames (" in res.stdout and "(source ended early: " in res.stdout
+
+
+def test_a_source_without_a_frame_leaves_no_dump(tmp_path):
+    clip = clips.translate_clip(tmp_path / "c.mp4", size=(96, 64), frames=12)
+    data, frames_start = _faststart(tmp_path, clip)
+    (tmp_path / "header-only.mp4").write_bytes(data[:frames_start])  # opens, then ends before its first frame
+    (tmp_path / "notes.mkv").write_text("not a video at all\n" * 20)
+    (tmp_path / "existing").mkdir()
+    (tmp_path / "existing" / "mine.txt").write_text("kept")
+    for name in ("header-only.mp4", "notes.mkv"):
+        for out in ("new", "existing"):
+            before = sorted(tmp_path.rglob("*"))
+            res = _run(str(tmp_path / name), "--dump", str(tmp_path / out), "--frames")
+            assert res.returncode == 1, res.stderr
+            lines = res.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith(f"Error: {tmp_path / name}: "), lines
+            assert sorted(tmp_path.rglob("*")) == before, (name, out)  # nothing created, nothing removed
+    assert "truncated video (file ends after 0 of 12 frames)" in _run(str(tmp_path / "header-only.mp4")).stderr
+
+
+def test_dump_directory_goes_into_an_existing_one(tmp_path, clip):
+    res = _run(str(clip.path), "--dump", str(tmp_path / "no" / "such"))
+    assert res.returncode == 1
+    assert res.stderr.strip() == f"Error: --dump {tmp_path / 'no' / 'such'}: directory {tmp_path / 'no'} does not exist"
+    assert not (tmp_path / "no").exists()

@@ -158,7 +158,10 @@ def test_split_point_not_found(tmp_path):
 def test_output_dir_not_writable(tmp_path):
     (tmp_path / "file").write_text("x")
     msg = export_cli.fails("reference", "--out", tmp_path / "file" / "b")
-    assert "output directory not writable" in msg and str(tmp_path / "file" / "b") in msg
+    assert msg == f"Error: --out {tmp_path / 'file' / 'b'}: directory {tmp_path / 'file'} is not a directory"
+    msg = export_cli.fails("reference", "--out", tmp_path / "nodir" / "b")  # parents are never created
+    assert msg == f"Error: --out {tmp_path / 'nodir' / 'b'}: directory {tmp_path / 'nodir'} does not exist"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
 def test_without_torch_says_how_to_install(tmp_path):
