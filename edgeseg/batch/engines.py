@@ -150,7 +150,8 @@ class LocalEngine:
 
 
 class RayEngine:
-    """Shards as Ray tasks: `address` None starts Ray on this machine (ray.init()), else joins that cluster.
+    """Shards as Ray tasks: `address` None starts a new Ray on this machine (ray.init(address="local")), else
+    joins that cluster.
     Ray itself reruns a task whose worker process or node died (max_retries). num_gpus: each shard's share of
     a GPU (e.g. 0.125: eight shards share one); Ray hides the GPUs from tasks that ask for none, so GPU nodes
     need it."""
@@ -167,13 +168,14 @@ class RayEngine:
         self.num_gpus = float(num_gpus)  # per shard; Ray gives each task its GPU (CUDA_VISIBLE_DEVICES)
 
     def start(self, **_warm) -> None:
-        """Start Ray here or join the cluster (the model opens in each Ray worker at its first shard)."""
+        """Start Ray here or join the cluster (the model opens in each Ray worker at its first shard); a cluster
+        that cannot be reached or refuses this machine is a one-line ConfigError within seconds
+        (edgeseg.batch.cluster)."""
+        from edgeseg.batch.cluster import start_ray
+
         ray = self.ray
         if not ray.is_initialized():
-            if self.address:
-                ray.init(address=self.address, log_to_driver=False)
-            else:
-                ray.init(num_cpus=self.num_cpus, log_to_driver=False, include_dashboard=False)
+            start_ray(ray, address=self.address, num_cpus=self.num_cpus)
         if self.num_gpus and not ray.cluster_resources().get("GPU"):  # tasks asking for one would never start
             where = self.address or "started here"
             raise ConfigError(f"--gpus-per-shard {self.num_gpus:g}: the Ray cluster ({where}) has no GPUs")

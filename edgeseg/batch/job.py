@@ -8,7 +8,9 @@ Usage::
 Per input, in OUT/<name>/: labels.mkv, stats.jsonl, and optionally overlay.mp4 and masks/. Shards write their
 parts in OUT/<name>/.parts/ under temporary names; an input's outputs are stitched from its parts, written
 under temporary names and renamed, then its manifest line is appended and the parts removed. A rerun skips
-finished inputs and the done shards of unfinished ones.
+finished inputs and the done shards of unfinished ones. When the batch ends (also by an error or Ctrl-C) the
+manifest is rewritten to one line per input, its latest. A truncated input is segmented up to where its data
+ends and counts as ok (its manifest line says `truncated` and where it ended).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from edgeseg.batch.inputs import Input, expand_inputs
 from edgeseg.batch.manifest import Manifest, file_identity
-from edgeseg.batch.shards import Shard, container_frames, plan_shards, scan_file
+from edgeseg.batch.shards import Shard, container_frames, plan_shards, scan_file, truncation_note
 from edgeseg.batch.worker import ShardTask
 from edgeseg.errors import ConfigError, EdgesegError
 from edgeseg.pipeline.spec import SegmentSpec
@@ -44,12 +46,14 @@ class BatchSummary:
     ok: int = 0
     failed: int = 0
     skipped: int = 0
+    truncated: int = 0  # of the ok ones: segmented up to where their data ends
     frames: int = 0
     seconds: float = 0.0  # wall time of the whole batch
 
     def line(self) -> str:
         fps = self.frames / self.seconds if self.seconds > 0 else 0.0
-        return (f"batch: {self.ok} ok, {self.failed} failed, {self.skipped} skipped; "
+        cut = f", {self.truncated} truncated (kept up to where the data ends)" if self.truncated else ""
+        return (f"batch: {self.ok} ok, {self.failed} failed, {self.skipped} skipped{cut}; "
                 f"{self.frames} frames in {self.seconds:.1f} s, {fps:.1f} fps")
 
 
@@ -64,6 +68,7 @@ class _Job:
     shards: list[Shard]
     records: dict = field(default_factory=dict)
     error: str | None = None
+    note: str | None = None  # a truncated file: where its data ends
 
 
 def _prepare(job: _Job, plan: dict) -> None:
@@ -87,7 +92,8 @@ def _stitch(job: _Job, outputs: tuple[str, ...]) -> None:
     """The input's parts → its final outputs (temporary names, then renamed)."""
     from edgeseg.sink.labels import concat_videos
 
-    parts, count = job.dir / ".parts", len(job.shards)
+    parts = job.dir / ".parts"
+    kept = [s.number for s in job.shards if job.records[s.number]["frames"]]  # a truncated file's last may be empty
     for kind in outputs:
         if kind == "masks":
             final = job.dir / "masks"
@@ -96,17 +102,143 @@ def _stitch(job: _Job, outputs: tuple[str, ...]) -> None:
             (parts / "masks").replace(final)
             continue
         stem, suffix = FILES[kind]
-        pieces = [parts / f"{stem}-{n:05d}{suffix}" for n in range(count)]
+        pieces = [parts / f"{stem}-{n:05d}{suffix}" for n in kept]
         tmp, final = job.dir / f".tmp-{stem}{suffix}", job.dir / f"{stem}{suffix}"
         if kind == "stats":
             with open(tmp, "wb") as out:
                 for piece in pieces:
                     out.write(piece.read_bytes())
-        elif count == 1:
+        elif len(pieces) == 1:
             shutil.copyfile(pieces[0], tmp)
         else:
-            concat_videos(pieces, tmp, frames=[s.frames for s in job.shards], fps=job.fps)
+            concat_videos(pieces, tmp, frames=[job.records[n]["frames"] for n in kept], fps=job.fps)
         tmp.replace(final)
+
+
+class _Batch:
+    """One batch's state: its inputs, manifest, progress bar and summary; the engine calls back into it."""
+
+    def __init__(self, items: list[Input], *, out: Path, spec: SegmentSpec, settings: dict, shard_frames: int,
+                 echo: Callable[[str], None]):
+        self.items, self.out, self.spec, self.settings = items, out, spec, settings  # ShardTask's settings
+        self.shard_frames, self.echo = shard_frames, echo
+        self.manifest = Manifest(out / "manifest.jsonl")
+        self.finished = {item.path for item in items if self.manifest.finished(item.path)}  # one stat per input
+        self.summary, self.jobs, self.counts, self.bar = BatchSummary(), {}, {}, None
+
+    def open_bar(self) -> None:
+        """One progress bar over all frames of the inputs to do (the containers' counts until scanned)."""
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=sum(self.counted(i.path) for i in self.items if i.path not in self.finished),
+                        unit="frame", dynamic_ncols=True)
+
+    def counted(self, path: str) -> int:
+        if path not in self.counts:
+            self.counts[path] = container_frames(path)
+        return self.counts[path]
+
+    def say(self, text: str) -> None:
+        (self.bar.write if self.bar is not None else self.echo)(text)
+
+    def fail(self, item: Input, ident: dict, cause: str) -> None:
+        self.manifest.add({"input": item.path, "name": item.name, **ident, "status": "error", "error": cause})
+        self.summary.failed += 1
+        self.say(f"failed {item.name}: {cause}")
+        if self.bar is not None and item.path not in self.jobs:  # never scanned: its frames leave the total
+            self.bar.total -= self.counted(item.path)
+            self.bar.refresh()
+
+    def finish(self, job: _Job) -> None:
+        """All shards done: stitch the outputs, then the manifest line, then remove the parts."""
+        recs = job.records.values()
+        frames, keys, secs, cpu = (sum(r[k] for r in recs) for k in ("frames", "keyframes", "seconds", "cpu_seconds"))
+        planned = sum(s.frames for s in job.shards)
+        if self.bar is not None and frames < planned:  # a truncated file's last packet did not decode
+            self.bar.total -= planned - frames
+            self.bar.refresh()
+        if not frames:  # a truncated file whose only packets cannot decode: nothing to keep
+            self.fail(job.item, job.ident, f"{job.item.path}: truncated or damaged video (no decodable frames)")
+            shutil.rmtree(job.dir / ".parts", ignore_errors=True)
+            for folder in (job.dir, *job.dir.parents):  # and the folders made for it, if empty
+                if folder == self.out or not folder.is_relative_to(self.out):
+                    break
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+            return
+        try:
+            _stitch(job, self.settings["outputs"])
+        except Exception as exc:  # storage full, parts damaged: this input fails, the batch goes on
+            self.fail(job.item, job.ident, " ".join(f"{job.item.path}: cannot write the outputs ({exc})".split()))
+            return
+        cut = {"truncated": True, "note": job.note} if job.note else {}
+        self.manifest.add({"input": job.item.path, "name": job.item.name, **job.ident, "frames": frames,
+                           "seconds": round(secs, 3), "cpu_seconds": round(cpu, 3),
+                           "fps": round(frames / secs, 2) if secs else 0.0,
+                           "keyframe_fraction": round(keys / frames, 4) if frames else 0.0,
+                           "shards": len(job.shards), "status": "ok", **cut})
+        shutil.rmtree(job.dir / ".parts", ignore_errors=True)
+        self.summary.ok += 1
+        self.summary.truncated += bool(job.note)
+        self.summary.frames += frames
+        note = f"; {job.note}, kept up to there" if job.note else ""
+        self.say(f"ok {job.item.name}: {frames} frames, {secs:.1f} s, {frames / secs if secs else 0:.1f} fps{note}")
+
+    def plan(self, item: Input) -> _Job | None:
+        """Scan an input and plan its shards (None: it failed); a rerun keeps its done shards."""
+        ident = file_identity(item.path)
+        try:
+            scan = scan_file(item.path)
+        except EdgesegError as exc:
+            self.fail(item, ident, str(exc))
+            return None
+        shards = plan_shards(scan, shard_frames=self.shard_frames, exact=exact_shards(self.spec))
+        job = _Job(item=item, ident=ident, dir=self.out / item.name, fps=scan.fps or 25.0, shards=shards,
+                   note=truncation_note(item.path, scan) if scan.truncated else None)
+        plan = {"input": item.path, **ident, "spec": dataclasses.asdict(self.spec),
+                "outputs": list(self.settings["outputs"]), "model": self.settings["model"],
+                "shards": [[s.start, s.end] for s in shards]}
+        _prepare(job, plan)
+        self.jobs[item.path] = job
+        if self.bar is not None:  # the container's count → the frames found; shards done before a restart
+            self.bar.total += scan.frames - self.counted(item.path)
+            self.bar.update(sum(r["frames"] for r in job.records.values()))
+        return job
+
+    def shard_tasks(self):
+        """Each input scanned and planned as the engine asks for work, so the first shards run while later
+        inputs are still being scanned (a scan reads the whole file)."""
+        for item in self.items:
+            if item.path in self.finished:
+                self.summary.skipped += 1
+                shutil.rmtree(self.out / item.name / ".parts", ignore_errors=True)  # killed after its manifest line
+                continue
+            job = self.plan(item)
+            if job is None:
+                continue
+            if len(job.records) == len(job.shards):  # every shard was done before a restart
+                self.finish(job)
+                continue
+            last = job.shards[-1].number
+            yield from (ShardTask(path=item.path, parts=str(job.dir / ".parts"), shard=s, spec=self.spec,
+                                  open_end=job.note is not None and s.number == last, **self.settings)
+                        for s in job.shards if s.number not in job.records)
+
+    def on_done(self, task: ShardTask, record: dict | None, error: str | None) -> None:
+        job = self.jobs[task.path]
+        if job.error is not None:
+            return
+        if error is not None:
+            job.error = error
+            self.fail(job.item, job.ident, error)
+            return
+        job.records[task.shard.number] = record
+        if self.bar is not None:
+            self.bar.update(record["frames"])
+        if len(job.records) == len(job.shards):
+            self.finish(job)
 
 
 def run_batch(inputs: list[str], *, out: Path, spec: SegmentSpec, engine, outputs=("labels", "stats"),
@@ -119,112 +251,30 @@ def run_batch(inputs: list[str], *, out: Path, spec: SegmentSpec, engine, output
     start = time.perf_counter()
     out = Path(out)
     items = expand_inputs(inputs, skip=out)  # outputs written inside an input folder are not inputs next time
-    manifest = Manifest(out / "manifest.jsonl")
     if model is not None:
         from edgeseg.backend.bundle import load_bundle
 
         load_bundle(model)  # a bad --model is one line here, not a worker failing on every shard
-    finished = {item.path for item in items if manifest.finished(item.path)}  # one stat per input
-    work = len(finished) < len(items)
-    if work:  # workers open the model while the first input is scanned
-        engine.start(model=model, backend=backend, threads=threads)
-    summary, jobs = BatchSummary(), {}
-    bar, counts = None, {}
-
-    def counted(path: str) -> int:
-        if path not in counts:
-            counts[path] = container_frames(path)
-        return counts[path]
-
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=sum(counted(i.path) for i in items if i.path not in finished), unit="frame",
-                   dynamic_ncols=True)
-
-    def say(text: str) -> None:
-        (bar.write if bar is not None else echo)(text)
-
-    def fail(item: Input, ident: dict, cause: str) -> None:
-        manifest.add({"input": item.path, "name": item.name, **ident, "status": "error", "error": cause})
-        summary.failed += 1
-        say(f"failed {item.name}: {cause}")
-        if bar is not None and item.path not in jobs:  # never scanned: its frames leave the total
-            bar.total -= counted(item.path)
-            bar.refresh()
-
-    def finish(job: _Job) -> None:
-        try:
-            _stitch(job, tuple(outputs))
-        except Exception as exc:  # storage full, parts damaged: this input fails, the batch goes on
-            fail(job.item, job.ident, " ".join(f"{job.item.path}: cannot write the outputs ({exc})".split()))
-            return
-        recs = job.records.values()
-        frames, keys, secs, cpu = (sum(r[k] for r in recs) for k in ("frames", "keyframes", "seconds", "cpu_seconds"))
-        manifest.add({"input": job.item.path, "name": job.item.name, **job.ident, "frames": frames,
-                      "seconds": round(secs, 3), "cpu_seconds": round(cpu, 3),
-                      "fps": round(frames / secs, 2) if secs else 0.0,
-                      "keyframe_fraction": round(keys / frames, 4) if frames else 0.0,
-                      "shards": len(job.shards), "status": "ok"})
-        shutil.rmtree(job.dir / ".parts", ignore_errors=True)
-        summary.ok += 1
-        summary.frames += frames
-        say(f"ok {job.item.name}: {frames} frames, {secs:.1f} s, {frames / secs if secs else 0:.1f} fps")
-
-    def shard_tasks():
-        """Each input scanned and planned as the engine asks for work, so the first shards run while later
-        inputs are still being scanned (a scan reads the whole file)."""
-        for item in items:
-            if item.path in finished:
-                summary.skipped += 1
-                shutil.rmtree(out / item.name / ".parts", ignore_errors=True)  # killed after its manifest line
-                continue
-            ident = file_identity(item.path)
-            try:
-                scan = scan_file(item.path)
-            except EdgesegError as exc:
-                fail(item, ident, str(exc))
-                continue
-            shards = plan_shards(scan, shard_frames=shard_frames, exact=exact_shards(spec))
-            job = _Job(item=item, ident=ident, dir=out / item.name, fps=scan.fps or 25.0, shards=shards)
-            plan = {"input": item.path, **ident, "spec": dataclasses.asdict(spec), "outputs": list(outputs),
-                    "model": str(model) if model is not None else None, "shards": [[s.start, s.end] for s in shards]}
-            _prepare(job, plan)
-            jobs[item.path] = job
-            if bar is not None:  # the container's count → the frames found; shards done before a restart
-                bar.total += scan.frames - counted(item.path)
-                bar.update(sum(r["frames"] for r in job.records.values()))
-            if len(job.records) == len(job.shards):  # every shard was done before a restart
-                finish(job)
-                continue
-            yield from (ShardTask(path=item.path, parts=str(job.dir / ".parts"), shard=s, spec=spec,
-                                  outputs=tuple(outputs), model=str(model) if model is not None else None,
-                                  backend=backend, threads=threads, alpha=alpha)
-                        for s in shards if s.number not in job.records)
-
-    def on_done(task: ShardTask, record: dict | None, error: str | None) -> None:
-        job = jobs[task.path]
-        if job.error is not None:
-            return
-        if error is not None:
-            job.error = error
-            fail(job.item, job.ident, error)
-            return
-        job.records[task.shard.number] = record
-        if bar is not None:
-            bar.update(record["frames"])
-        if len(job.records) == len(job.shards):
-            finish(job)
-
+    settings = {"outputs": tuple(outputs), "model": str(model) if model is not None else None, "backend": backend,
+                "threads": threads, "alpha": alpha}
+    batch = _Batch(items, out=out, spec=spec, settings=settings, shard_frames=shard_frames, echo=echo)
     try:
+        work = len(batch.finished) < len(items)
+        if work:  # workers open the model while the inputs are counted and the first is scanned
+            engine.start(model=model, backend=backend, threads=threads)
+        if progress:
+            batch.open_bar()
         if work:
-            engine.run(shard_tasks(), on_done)
+            engine.run(batch.shard_tasks(), batch.on_done)
         else:
-            for _ in shard_tasks():  # every input was finished before: counted as skipped
+            for _ in batch.shard_tasks():  # every input was finished before: counted as skipped
                 pass
     finally:
-        engine.close()
-        if bar is not None:
-            bar.close()
-    summary.seconds = time.perf_counter() - start
-    return summary
+        try:
+            engine.close()
+        finally:
+            if batch.bar is not None:
+                batch.bar.close()
+            batch.manifest.compact()  # one line per input, its latest (also after an error or Ctrl-C)
+    batch.summary.seconds = time.perf_counter() - start
+    return batch.summary

@@ -27,13 +27,22 @@ class Cut:
 
 @dataclass(frozen=True, kw_only=True)
 class Scan:
-    """What a file holds: frame count, size, frame rate, and its IDR cuts after the first frame."""
+    """What a file holds: frame count (packets found), size, frame rate, its IDR cuts after the first frame, and
+    the frame count its container states."""
 
     frames: int
     width: int
     height: int
     fps: float
     cuts: tuple[Cut, ...]
+    expected: int = 0  # the container's frame count (0: it states none)
+    torn: bool = False  # the last packet is cut short by the file's end (the demuxer flags it corrupt)
+
+    @property
+    def truncated(self) -> bool:
+        """The file's data stops early (a cut-off copy): fewer frames than its container states, or a last
+        frame cut short."""
+        return 0 < self.frames < self.expected or (self.frames > 0 and self.torn)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,8 +74,9 @@ def container_frames(path: str) -> int:
 
 
 def scan_file(path: str) -> Scan:
-    """Demux `path` (no decoding) → its Scan; SourceError (one line) for a missing, empty, damaged, truncated
-    file or one that is not a video."""
+    """Demux `path` (no decoding) → its Scan; SourceError (one line) for a missing, empty or damaged file, one
+    that is not a video, or one without a single frame. A truncated file (fewer packets than its container
+    states) scans as what it holds, `truncated` set; an IDR cut short by the file's end is no cut."""
     import av
 
     from edgeseg.source.decode import _cause
@@ -82,27 +92,34 @@ def scan_file(path: str) -> Scan:
     with container:
         stream = container.streams.video[0]
         is_idr = idr_test(stream.codec_context.extradata) if stream.codec_context.name == "h264" else None
-        pts, idrs = [], []
+        pts, idrs, torn = [], [], False
         try:
             for packet in container.demux(stream):
                 if packet.size == 0:
                     continue
-                if is_idr is not None and packet.pts is not None and is_idr(packet):
+                if is_idr is not None and packet.pts is not None and not packet.is_corrupt and is_idr(packet):
                     idrs.append((len(pts), packet.pts, packet.dts))
                 pts.append(packet.pts)
+                torn = packet.is_corrupt
         except av.error.FFmpegError as exc:
             raise SourceError(f"{path}: truncated or damaged video ({_cause(exc)})") from None
         expected = int(stream.frames or 0)
     if not pts:
         raise SourceError(f"{path}: truncated or damaged video (no decodable frames)")
-    if len(pts) < expected:
-        raise SourceError(f"{path}: truncated video (file ends after {len(pts)} of {expected} frames)")
     cuts = []
     if None not in pts:
         ordered = sorted(pts)
         # closed GOP: every frame before the IDR in decode order is displayed before it, none after it
         cuts = [Cut(n, p, d) for n, p, d in idrs if n > 0 and bisect_left(ordered, p) == n]
-    return Scan(frames=len(pts), width=info.width, height=info.height, fps=info.fps, cuts=tuple(cuts))
+    return Scan(frames=len(pts), width=info.width, height=info.height, fps=info.fps, cuts=tuple(cuts),
+                expected=expected, torn=torn)
+
+
+def truncation_note(path: str, scan: Scan) -> str:
+    """Where a truncated file ends (as `edgeseg run` says it where the container states its frame count)."""
+    if scan.frames < scan.expected:
+        return f"{path}: truncated video (file ends after {scan.frames} of {scan.expected} frames)"
+    return f"{path}: truncated video (file ends inside frame {scan.frames - 1})"
 
 
 def plan_shards(scan: Scan, *, shard_frames: int, exact: bool = True) -> list[Shard]:

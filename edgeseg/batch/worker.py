@@ -37,6 +37,7 @@ class ShardTask:
     backend: str = "auto"
     threads: int | None = 1
     alpha: float = 0.5
+    open_end: bool = False  # the last shard of a truncated file: it ends where the data does (fewer frames)
 
     def part(self, kind: str, suffix: str) -> Path:
         return Path(self.parts) / f"{kind}-{self.shard.number:05d}{suffix}"
@@ -137,7 +138,8 @@ def _sinks(task: ShardTask, bundle, fps: float) -> tuple[list, list]:
 
 def run_shard(task: ShardTask) -> dict:
     """Segment one shard into its part files; returns its done record (frames, keyframes, seconds, corrupt).
-    A shard already done (its done file exists) is not redone."""
+    A shard already done (its done file exists) is not redone. An `open_end` shard may give fewer frames than
+    planned (a truncated file's last packet may not decode): its record counts those written."""
     from edgeseg.pipeline.build import build_segmenter, motion_pairs
     from edgeseg.pipeline.run import run_stream
     from edgeseg.source.decode import Source
@@ -151,8 +153,12 @@ def run_shard(task: ShardTask) -> dict:
     segmenter = build_segmenter(task.spec, nets=nets, bundle=bundle)
     lookahead = task.spec.mode == "interp" and shard.next_cut is not None
     container, packets = window(task.path, shard, lookahead=lookahead)
-    source = Source(container, name=task.path, is_live=False, export_mvs=task.spec.needs_vectors, workers=1,
-                    packets=packets, first_index=shard.start)
+    # one decoder thread per shard; a truncated file's end is decoded as `run` decodes it (its default decoder
+    # threads), since where a decoder counts the frame it loses to a packet cut short depends on the decoder
+    # (not where FFmpeg's probe decoded no frame at all: no pixel format for the per-GOP decoders)
+    as_run = task.open_end and container.streams.video[0].codec_context.pix_fmt is not None
+    source = Source(container, name=task.path, is_live=False, export_mvs=task.spec.needs_vectors,
+                    workers=None if as_run else 1, packets=packets, first_index=shard.start)
     with source:
         sinks, renames = _sinks(task, bundle, source.info.fps or 25.0)
         out = _Window(sinks, shard.end)
@@ -161,7 +167,7 @@ def run_shard(task: ShardTask) -> dict:
         from edgeseg.errors import SourceError
 
         raise SourceError(summary.source_error)
-    if out.frames != shard.frames:
+    if out.frames != shard.frames and not (task.open_end and out.frames < shard.frames):
         from edgeseg.errors import SourceError
 
         raise SourceError(f"{task.path}: frames {shard.start}–{shard.end} gave {out.frames} frames, "

@@ -126,8 +126,10 @@ def test_pool_workers_take_the_gpus_in_turn(tmp_path, gop_clip, monkeypatch):
     engine.start(wait=True)  # both workers up (and idle) before the shards are handed out
     tasks = [ShardTask(path=str(gop_clip.path), parts=str(tmp_path / f"p{k}"), shard=s, spec=SegmentSpec(mode="frame"))
              for k, s in enumerate(plan_shards(scan_file(str(gop_clip.path)), shard_frames=8))]
+    for task in tasks:  # as run_batch prepares them
+        Path(task.parts).mkdir()
     engine.run(tasks, lambda _t, record, error: records.append((record, error)))
-    assert all(error is None for _r, error in records) and len(records) == 5
+    assert all(error is None for _r, error in records) and len(records) == 5, records
     by_pid = {r["pid"]: r["gpu"] for r, _e in records}
     assert sorted(by_pid.values()) == ["3", "5"]  # two workers, one device each
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
@@ -215,3 +217,83 @@ def test_inputs_are_named_by_their_path_and_outputs_are_never_inputs(tmp_path):
     items = expand_inputs([str(tmp_path), f"@{tmp_path / 'list.txt'}"], skip=tmp_path / "out")
     assert [i.name for i in items] == ["cam1/a.mp4", "cam2/a.mp4", "cam2/deep/b.mkv"]
     assert [i.name for i in expand_inputs([str(tmp_path / "cam2" / "a.mp4")])] == ["a.mp4"]
+
+
+def test_truncated_input_is_kept_up_to_where_its_data_ends_as_run_does(tmp_path, gop_clip):
+    """A cut-off copy (the index at the front, the second half of the bytes gone): batch segments what it holds
+    as `run` does (the same label maps and stats), keeps it under the normal names and counts it ok, its
+    manifest line saying truncated; a copy cut inside its first frame is still a failure."""
+    data = clips.remux(gop_clip.path, tmp_path / "fast.mp4", movflags="faststart").read_bytes()
+    cut, stub = tmp_path / "in" / "cut.mp4", tmp_path / "in" / "stub.mp4"
+    cut.parent.mkdir()
+    cut.write_bytes(data[: len(data) // 2])
+    stub.write_bytes(data[: len(data) * 8 // 100])  # the index and part of the first frame
+    spec = SegmentSpec(mode="interp", keyframe_interval=5, fusion="photometric")
+    labels = run_reference(cut, spec, tmp_path / "run.jsonl")
+    assert 8 < len(labels) < 40
+    out = tmp_path / "out"
+    args = ["batch", str(tmp_path / "in"), "--out", str(out), "--workers", "1", "--shard-frames", "1", "--mode",
+            "interp", "-k", "5", "--fusion", "photometric", "--no-progress"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output  # the stub failed
+    assert "batch: 1 ok, 1 failed, 0 skipped, 1 truncated" in result.output
+    assert_same_as_run(out / "cut.mp4", labels, tmp_path / "run.jsonl")
+    lines = {json.loads(x)["name"]: json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()}
+    line = lines["cut.mp4"]
+    assert line["status"] == "ok" and line["truncated"] is True and line["frames"] == len(labels)
+    assert line["note"] == f"{cut}: truncated video (file ends after 17 of 40 frames)"
+    assert [x for x in result.output.splitlines() if x.startswith("ok cut.mp4")][0].endswith("kept up to there")
+    assert lines["stub.mp4"]["status"] == "error" and "no decodable frames" in lines["stub.mp4"]["error"]
+    assert sorted(p.name for p in (out / "cut.mp4").iterdir()) == ["labels.mkv", "stats.jsonl"]
+    assert not (out / "stub.mp4").exists()  # nothing left of it
+    again = CliRunner().invoke(main, args)  # a rerun: the truncated input is done, the stub tried again
+    assert "batch: 0 ok, 1 failed, 1 skipped" in again.output, again.output
+    assert len((out / "manifest.jsonl").read_text().splitlines()) == 2
+
+
+def test_manifest_holds_one_line_per_input_after_every_run(tmp_path):
+    """Reruns append a line per input tried again while they run; when a batch ends, the manifest is rewritten
+    to the latest line of each input."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for k in range(3):
+        clips.translate_clip(inputs / f"clip{k}.mp4", size=(64, 48), frames=4, seed=k)
+    for k in range(5):
+        (inputs / f"notes{k}.mp4").write_text("not a video\n")
+    out = tmp_path / "out"
+    args = ["batch", str(inputs), "--out", str(out), "--workers", "1", "--mode", "frame", "--no-progress"]
+    for summary in ("3 ok, 5 failed, 0 skipped", "0 ok, 5 failed, 3 skipped", "0 ok, 5 failed, 3 skipped"):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1 and summary in result.output, result.output
+        lines = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
+        assert len(lines) == 8 and len({x["input"] for x in lines}) == 8
+        assert sorted(x["status"] for x in lines) == ["error"] * 5 + ["ok"] * 3
+    assert not [p for p in out.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_interrupted_batch_leaves_one_line_per_input(tmp_path):
+    """Ctrl-C (SIGINT) mid-batch: the batch stops, and the manifest (with lines repeated by earlier runs) is
+    rewritten to one line per input; the input finished before the interrupt stays finished."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for k in range(4):
+        clips.object_clip(inputs / f"c{k}.mp4", size=(160, 96), frames=24, bframes=2, gop=8,
+                          shift_xy=(1.0 + k, 0.5), box=(20, 20, 48, 40))
+    out = tmp_path / "out"
+    out.mkdir()
+    earlier = [{"input": str(inputs / f"c{k}.mp4"), "name": f"c{k}.mp4", "status": "error", "error": "x"}
+               for k in range(4)] * 3
+    (out / "manifest.jsonl").write_text("".join(json.dumps(x) + "\n" for x in earlier))
+    cmd = [sys.executable, "-m", "edgeseg", "batch", str(inputs), "--out", str(out), "--workers", "1",
+           "--shard-frames", "8", "--mode", "frame", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    manifest = out / "manifest.jsonl"
+    while proc.poll() is None and manifest.read_text().count("\n") <= 12:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    lines = [json.loads(x) for x in manifest.read_text().splitlines()]
+    assert sorted(x["name"] for x in lines) == ["c0.mp4", "c1.mp4", "c2.mp4", "c3.mp4"], err
+    assert any(x["status"] == "ok" for x in lines)
+    assert proc.returncode != 0 and "Aborted" in err, "the batch ended before it could be interrupted"
+    assert 1 <= [x["status"] for x in lines].count("ok") < 4
