@@ -48,7 +48,7 @@ def _stats(path):
 
 
 def assert_same_as_run(out_dir, labels, stats):
-    got = list(read_labels(out_dir / "labels.mkv"))
+    got = list(read_labels(out_dir / "labels.avi"))
     assert len(got) == len(labels)
     for k, (a, b) in enumerate(zip(got, labels, strict=True)):
         assert np.array_equal(a, b), f"frame {k} differs"

@@ -5,7 +5,7 @@ Usage::
     summary = run_batch(["archive/"], out=Path("out"), spec=SegmentSpec(), engine=LocalEngine(workers=2))
     print(summary.line())
 
-Per input, in OUT/<name>/: labels.mkv, stats.jsonl, and optionally overlay.mp4 and masks/. Shards write their
+Per input, in OUT/<name>/: labels.avi, stats.jsonl, and optionally overlay.mp4 and masks/. Shards write their
 parts in OUT/<name>/.parts/ under temporary names; an input's outputs are stitched from its parts, written
 under temporary names and renamed, then its manifest line is appended and the parts removed. A rerun skips
 finished inputs and the done shards of unfinished ones. When the batch ends (also by an error or Ctrl-C) the
@@ -31,7 +31,7 @@ from edgeseg.errors import ConfigError, EdgesegError
 from edgeseg.pipeline.spec import SegmentSpec
 
 OUTPUTS = ("labels", "stats", "overlay", "masks")
-FILES = {"labels": ("labels", ".mkv"), "stats": ("stats", ".jsonl"), "overlay": ("overlay", ".mp4")}
+FILES = {"labels": ("labels", ".avi"), "stats": ("stats", ".jsonl"), "overlay": ("overlay", ".mp4")}
 
 
 def exact_shards(spec: SegmentSpec) -> bool:

@@ -127,8 +127,8 @@ def _sinks(task: ShardTask, bundle, fps: float) -> tuple[list, list]:
         renames.append((tmp, final))
         return tmp
 
-    # FFV1 encoding of the label video on its own thread, like the other outputs (build_sinks)
-    sinks = [ThreadedSink(LabelVideoSink(temp("labels", ".mkv"), fps=fps))] if "labels" in task.outputs else []
+    # JPEG-LS encoding of the label video on its own thread, like the other outputs (build_sinks)
+    sinks = [ThreadedSink(LabelVideoSink(temp("labels", ".avi"), fps=fps))] if "labels" in task.outputs else []
     sinks += build_sinks(bundle=bundle, fps=fps, alpha=task.alpha,
                          stats=temp("stats", ".jsonl") if "stats" in task.outputs else None,
                          masks=Path(task.parts) / "masks" if "masks" in task.outputs else None,

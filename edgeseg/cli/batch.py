@@ -25,7 +25,7 @@ from edgeseg.limits import ALPHA
               help="Model bundle directory (default: the shipped reference model).")
 @spec_options
 @click.option("--outputs", default="labels,stats", show_default=True,
-              help="Comma-separated: labels (labels.mkv), stats (stats.jsonl), overlay (overlay.mp4), masks.")
+              help="Comma-separated: labels (labels.avi, lossless JPEG-LS), stats (stats.jsonl), overlay (overlay.mp4), masks.")
 @click.option("--workers", type=click.IntRange(1, 1024), default=None,
               help="Local worker processes (default: the CPU count).")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
@@ -52,7 +52,9 @@ def batch(inputs, out, model, spec, outputs, workers, ray_address, gpus_per_shar
     from edgeseg.batch.engines import LocalEngine, RayEngine, visible_gpus
     from edgeseg.batch.job import run_batch
     from edgeseg.cli.warmup import compile_first
+    from edgeseg.sink.paths import check_parent
 
+    check_parent(out, "--out")  # OUT is created, its parent must exist (docs/OUTPUTS.md)
     if gpus_per_shard is not None and ray_address is None:
         raise ConfigError(f"--gpus-per-shard {gpus_per_shard:g}: only with --ray (local workers take the "
                           "machine's GPUs in turn)")

@@ -174,7 +174,9 @@ class Source:
         src = self._stream.codec_context
         ctx = av.CodecContext.create(src.name, "r")
         ctx.extradata = src.extradata
-        ctx.width, ctx.height, ctx.pix_fmt = src.width, src.height, src.pix_fmt
+        ctx.width, ctx.height = src.width, src.height
+        if src.pix_fmt is not None:  # unknown when the file ends before the probe saw a picture
+            ctx.pix_fmt = src.pix_fmt
         ctx.options = {"flags2": "+export_mvs"}
         ctx.thread_type, ctx.thread_count = "NONE", 1
         ctx.reorder_depth = self._reorder

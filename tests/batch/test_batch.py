@@ -1,4 +1,4 @@
-"""`edgeseg batch`: identical to `run` through IDR shards, labels.mkv, resume after SIGKILL, bad inputs."""
+"""`edgeseg batch`: identical to `run` through IDR shards, labels.avi, resume after SIGKILL, bad inputs."""
 
 import json
 import os
@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import clips
-import numpy as np
 import pytest
 from click.testing import CliRunner
 from reference_run import assert_same_as_run, kill_a_shard_writer, run_reference
@@ -23,7 +22,6 @@ from edgeseg.batch.worker import ShardTask
 from edgeseg.cli import main
 from edgeseg.pipeline import SegmentSpec
 from edgeseg.sink import read_labels
-from edgeseg.sink.labels import LabelVideoSink, concat_videos
 
 
 @pytest.fixture(scope="module")
@@ -55,26 +53,7 @@ def test_batch_equals_run_with_tiny_shards(tmp_path, gop_clip, spec):
     assert_same_as_run(out_dir, labels, tmp_path / "run.jsonl")
     line = json.loads((tmp_path / "out" / "manifest.jsonl").read_text())
     assert line["status"] == "ok" and line["frames"] == 40 and line["shards"] == 5
-    assert sorted(p.name for p in out_dir.iterdir()) == ["labels.mkv", "stats.jsonl"]  # no parts, no temporaries
-
-
-def test_labels_mkv_round_trips_and_joins(tmp_path):
-    rng = np.random.default_rng(0)
-    maps = [rng.integers(0, 256, (37, 53), dtype=np.uint8) for _ in range(7)]
-
-    class R:
-        def __init__(self, labels):
-            self.labels = labels
-
-    for name, part in (("a.mkv", maps[:3]), ("b.mkv", maps[3:])):
-        sink = LabelVideoSink(tmp_path / name, fps=29.97)
-        for m in part:
-            sink.write(R(m))
-        sink.close()
-    concat_videos([tmp_path / "a.mkv", tmp_path / "b.mkv"], tmp_path / "all.mkv", frames=[3, 4], fps=29.97)
-    for path, want in ((tmp_path / "a.mkv", maps[:3]), (tmp_path / "all.mkv", maps)):
-        got = list(read_labels(path))
-        assert len(got) == len(want) and all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+    assert sorted(p.name for p in out_dir.iterdir()) == ["labels.avi", "stats.jsonl"]  # no parts, no temporaries
 
 
 def test_bad_inputs_are_recorded_and_the_rest_is_done(tmp_path, gop_clip):
@@ -177,17 +156,17 @@ def test_resume_after_a_kill(tmp_path, how):
     assert workers and not any(_alive(w) for w in workers)
     first = [json.loads(x) for x in manifest.read_text().splitlines()]
     assert 1 <= len(first) < 4, "the batch ended before it could be killed"
-    done = {line["name"]: (out / line["name"] / "labels.mkv").stat().st_mtime_ns for line in first}
+    done = {line["name"]: (out / line["name"] / "labels.avi").stat().st_mtime_ns for line in first}
     rerun = subprocess.run(cmd, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr
     assert f"{4 - len(first)} ok, 0 failed, {len(first)} skipped" in rerun.stderr
     lines = [json.loads(x) for x in manifest.read_text().splitlines()]
     assert sorted(x["name"] for x in lines) == ["a/clip.mp4", "b/clip.mp4", "c/clip.mp4", "d/clip.mp4"]
     for name, mtime in done.items():  # finished inputs were not redone
-        assert (out / name / "labels.mkv").stat().st_mtime_ns == mtime
+        assert (out / name / "labels.avi").stat().st_mtime_ns == mtime
     for path in paths:
         name = path.relative_to(tmp_path / "in").as_posix()
-        assert len(list(read_labels(out / name / "labels.mkv"))) == 24
+        assert len(list(read_labels(out / name / "labels.avi"))) == 24
         assert len((out / name / "stats.jsonl").read_text().splitlines()) == 24
     leftovers = [p for p in out.rglob("*") if p.name.startswith(".tmp-") or p.name == ".parts"]
     assert leftovers == []
@@ -244,7 +223,7 @@ def test_truncated_input_is_kept_up_to_where_its_data_ends_as_run_does(tmp_path,
     assert line["note"] == f"{cut}: truncated video (file ends after 17 of 40 frames)"
     assert [x for x in result.output.splitlines() if x.startswith("ok cut.mp4")][0].endswith("kept up to there")
     assert lines["stub.mp4"]["status"] == "error" and "no decodable frames" in lines["stub.mp4"]["error"]
-    assert sorted(p.name for p in (out / "cut.mp4").iterdir()) == ["labels.mkv", "stats.jsonl"]
+    assert sorted(p.name for p in (out / "cut.mp4").iterdir()) == ["labels.avi", "stats.jsonl"]
     assert not (out / "stub.mp4").exists()  # nothing left of it
     again = CliRunner().invoke(main, args)  # a rerun: the truncated input is done, the stub tried again
     assert "batch: 0 ok, 1 failed, 1 skipped" in again.output, again.output

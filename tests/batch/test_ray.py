@@ -217,6 +217,6 @@ def test_ray_alone_starts_a_local_ray_despite_a_dead_current_cluster(tmp_path):
                          "--ray"], env, timeout=120)
         assert res.returncode == 0, res.stderr
         assert "batch: 1 ok, 0 failed" in res.stderr
-        assert len(list(read_labels(tmp_path / "out" / "c.mp4" / "labels.mkv"))) == 6
+        assert len(list(read_labels(tmp_path / "out" / "c.mp4" / "labels.avi"))) == 6
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -76,6 +76,22 @@ CASES = {
                                   "size", absent=("syn",)),
     "synth: output's parent missing": Case(("synth", "{d}/nodir/syn", "--frames", "2"), 1,
                                            "directory {d}/nodir does not exist", absent=("nodir",)),
+    "run: a file cut before its first picture": Case(("run", "{d}/stub.mp4", "--model", "{d}/bundle"), 1,
+                                                     "truncated video (file ends after"),
+    # batch
+    "batch: truncated file kept up to where its data ends": Case(
+        ("batch", "{d}/cut.mp4", "--out", "{d}/out", "--model", "{d}/bundle", "--workers", "1", "--no-progress"),
+        0, "1 truncated (kept up to where the data ends)", error=False,
+        present=("out/cut.mp4/labels.avi", "out/cut.mp4/stats.jsonl")),
+    "batch: a file cut before its first picture": Case(
+        ("batch", "{d}/stub.mp4", "--out", "{d}/out", "--model", "{d}/bundle", "--workers", "1", "--no-progress"),
+        1, "failed stub.mp4: ", error=False, absent=("out/stub.mp4",), setup=("keeps-out",)),
+    "batch: out's parent missing": Case(("batch", "{d}/clip.mp4", "--out", "{d}/nodir/out"), 1,
+                                        "directory {d}/nodir does not exist", absent=("nodir",)),
+    "batch: unreachable Ray address": Case(("batch", "{d}/clip.mp4", "--out", "{d}/out", "--ray", "127.0.0.1:9"),
+                                           1, "cannot reach a Ray cluster there", absent=("out",)),
+    "batch: unknown Ray host": Case(("batch", "{d}/clip.mp4", "--out", "{d}/out", "--ray=nonexistent.invalid:6379"),
+                                    1, "unknown host nonexistent.invalid", absent=("out",)),
     # bundles
     "inspect: a bundle whose network is not a segmentation network": Case(
         ("inspect", "{d}/badnet"), 1, "feature.onnx is not the feature network (image → features)"),
@@ -147,6 +163,7 @@ def inputs(tmp_path_factory):
     fast = clips.remux(clip.path, d / "fast.tmp.mp4", movflags="faststart").read_bytes()  # index first
     (d / "cut.mp4").write_bytes(fast[: len(fast) * 2 // 3])  # readable up to where the data ends
     (d / "fast.tmp.mp4").unlink()
+    (d / "stub.mp4").write_bytes(fast[: len(fast) * 8 // 100])  # the index, then not one whole picture
     (d / "unindexed.mp4").write_bytes(clip.path.read_bytes()[: clip.path.stat().st_size * 2 // 3])
     (d / "empty.mp4").write_bytes(b"")
     (d / "notes.mp4").write_text("these are not the frames you are looking for\n" * 50)
@@ -227,7 +244,7 @@ def test_bad_input(name, inputs, tmp_path):
         assert not (tmp_path / rel).exists(), f"{name}: {rel} was left behind"
     for rel in case.present:
         assert (tmp_path / rel).exists(), f"{name}: {rel} is missing"
-    if case.exit != 0:
+    if case.exit != 0 and "keeps-out" not in case.setup:  # a failed batch keeps its manifest
         left = sorted(str(p.relative_to(tmp_path)) for p in set(tmp_path.rglob("*")) - before)
         assert left == [], f"{name}: a failed command left {left}"
     assert elapsed < 60, f"{name}: took {elapsed:.0f} s"
