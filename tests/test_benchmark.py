@@ -56,9 +56,15 @@ def test_table_json_and_plot_with_ground_truth(clip, tmp_path):
         assert all(s <= f["speedup"] for (m, k, kf, fu), s in speeds.items()
                    if frame["miou_avg"] - rows[(m, k, kf)]["miou_avg"] <= f["avg_drop"] + 1e-9
                    and frame["miou_min"] - rows[(m, k, kf)]["miou_min"] <= f["min_drop"] + 1e-9)
-    assert "frontier: fastest row within" in res.output
+    assert "frontier vs frame mode (the model's own labels): fastest row within" in res.output
+    assert "frontier_guided" not in report and "frontier vs frame mode guided" not in res.output  # no guided row
+    for r in report["rows"]:  # VSPW's VC_n: the clip has 12 frames, so VC_8 has 5 windows and VC_16 none
+        assert 0 <= r["vc8"] <= 100 and r["vc16"] is None
+    for mode in ("reuse", "prop", "interp"):  # K = 1: frame mode's labels, so its VC too
+        assert rows[(mode, 1, "fixed")]["vc8"] == frame["vc8"]
     lines = res.output.strip().split("\n\n")[0].splitlines()  # the table; the frontier follows a blank line
     assert lines[0].startswith("mIoU vs ground-truth labels") and lines[1].split()[:3] == ["mode", "K", "fps"]
+    assert lines[1].split()[-2:] == ["VC8", "VC16"] and all(line.split()[-1] == "-" for line in lines[2:])
     assert len(lines) == 2 + len(report["rows"]) and lines[2].split()[:2] == ["frame", "1"]
     assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot_path.stat().st_size > 10_000
 
@@ -73,6 +79,7 @@ def test_without_labels_measures_agreement_with_frame_mode(clip):
     assert set(cells) == {("frame", "1"), ("interp", "1"), ("interp", "4")}
     assert float(cells[("frame", "1")][4]) == 100.0 and float(cells[("interp", "1")][4]) == 100.0
     assert float(cells[("interp", "4")][4]) < 100.0  # interpolated frames differ somewhere from frame mode
+    assert "VC8" not in lines[1]  # VC needs ground truth
 
 
 def test_fusion_rows(clip, tmp_path):
@@ -87,7 +94,8 @@ def test_fusion_rows(clip, tmp_path):
     assert all("fusion" not in r for r in rows if r["mode"] != "interp")  # fusion is interp's alone
     assert interp[("photometric", 1)]["miou_avg"] == pytest.approx(rows[0]["miou_avg"], abs=1e-6)  # no gaps at K = 1
     assert interp[("photometric", 4)]["miou_avg"] != interp[("linear", 4)]["miou_avg"]  # the weights changed labels
-    names = [" ".join(line.split()[:-6]) for line in res.output.strip().splitlines()[2:]]
+    assert "frontier_guided" not in json.loads(report_path.read_text())  # --guide off: no frame mode guided row
+    names = [" ".join(line.split()[:-8]) for line in res.output.strip().split("\n\n")[0].splitlines()[2:]]
     assert names.count("interp photometric") == 2 and names.count("interp") == 2
 
 
@@ -110,11 +118,22 @@ def test_guided_and_corrected_rows(clip, tmp_path):
         for g, c in ((False, None), (True, None), (True, 0.5)):
             assert key[(m, 1, g, c)]["miou_avg"] == pytest.approx(rows[int(g)]["miou_avg"], abs=1e-6)
     assert all(r["tiles_per_frame"] >= 0 for r in rows if r.get("correct"))
-    names = [" ".join(line.split()[:-6]) for line in res.output.strip().split("\n\n")[0].splitlines()[2:]]
+    names = [" ".join(line.split()[:-8]) for line in res.output.strip().split("\n\n")[0].splitlines()[2:]]
     assert names[:2] == ["frame", "frame guided"] and "interp photometric guided correct=0.5" in names
-    frame_ref = rows[0]
-    for f in report["frontier"]:  # drops are measured against the unguided frame row
-        assert frame_ref["miou_avg"] - f["miou_avg"] <= f["avg_drop"] + 1e-9
+    # two frontiers: against frame mode unguided (rows[0]) and against frame mode guided (rows[1])
+    for key, ref in (("frontier", rows[0]), ("frontier_guided", rows[1])):
+        speeds = {(r["mode"], r["interval"], r["guide"], r.get("correct"), r.get("fusion")): r["speedup"] for r in rows}
+        for f in report[key]:
+            assert ref["miou_avg"] - f["miou_avg"] <= f["avg_drop"] + 1e-9
+            assert ref["miou_min"] - f["miou_min"] <= f["min_drop"] + 1e-9
+            assert speeds[(f["mode"], f["interval"], f["guide"], f["correct"], f.get("fusion") if f["mode"] == "interp"
+                           else None)] == f["speedup"]  # each point is a row of the table
+            assert all(r["speedup"] <= f["speedup"] for r in rows  # and no row within the budget is faster
+                       if ref["miou_avg"] - r["miou_avg"] <= f["avg_drop"] + 1e-9
+                       and ref["miou_min"] - r["miou_min"] <= f["min_drop"] + 1e-9)
+    frontier_text = res.output.strip().split("\n\n")[1:]
+    assert [t.splitlines()[0].split(":")[0] for t in frontier_text] == [
+        "frontier vs frame mode (the model's own labels)", "frontier vs frame mode guided (the best on every frame)"]
 
 
 @pytest.mark.parametrize("args, message", [

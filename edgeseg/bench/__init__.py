@@ -1,1 +1,2 @@
-"""Measuring accuracy and throughput: mIoU from confusion matrices, and the every-mode table of `edgeseg bench`."""
+"""Measuring accuracy and throughput: mIoU from confusion matrices, temporal consistency (TC, VC_n), the
+frontier, and the every-mode table of `edgeseg bench`."""

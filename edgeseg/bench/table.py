@@ -7,7 +7,9 @@ Each row decodes the clip from scratch and runs the whole pipeline (decode → m
 file writing); the time spent scoring against the reference is measured and left out of the row's fps.
 mIoU: "avg" accumulates one confusion matrix over all frames; "min" is the lowest mIoU among the groups of
 frames at the same offset from their keyframe (the paper's worst-case frame).
-Without ground-truth labels the reference is frame mode's own output (agreement).
+Without ground-truth labels the reference is frame mode's own output (agreement). With them, rows also carry
+VSPW's video consistency "vc8" and "vc16" (edgeseg.bench.consistency; None for a clip shorter than the window).
+Under the table, the frontier against frame mode unguided and, where that row exists, frame mode guided.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeseg.bench.frontier import format_frontier, frontier, row_name
+from edgeseg.bench.consistency import VideoConsistency
+from edgeseg.bench.frontier import FRONTIERS, format_frontier, frontiers, row_name
 from edgeseg.bench.metrics import confusion, miou
 from edgeseg.errors import ConfigError
 from edgeseg.limits import SPEC
@@ -33,6 +36,8 @@ from edgeseg.pipeline import (
 )
 from edgeseg.sink.masks import mask_name
 from edgeseg.source import open_source
+
+VC_LENGTHS = (8, 16)  # VSPW's VC_8 and VC_16: rows carry vc8 and vc16 when ground truth is given
 
 
 def _parse_choices(text: str, *, option: str, what: str, choices) -> list[str]:
@@ -123,12 +128,14 @@ def _count_frames(spec: str, max_frames: int | None) -> tuple[int, tuple[int, in
 
 
 class _Scorer:
-    """Per-offset confusion matrices against a reference; its own time is tracked so fps can exclude it."""
+    """Per-offset confusion matrices against a reference, and VC_8 / VC_16 where it is ground truth; its own
+    time is tracked so fps can exclude it."""
 
-    def __init__(self, reference, num_classes: int):
+    def __init__(self, reference, num_classes: int, *, video_consistency: bool = False):
         self.reference, self.k = reference, num_classes
         self.by_offset: dict[int, np.ndarray] = {}
         self.offset, self.seconds, self.frames = 0, 0.0, 0
+        self.vc = VideoConsistency(VC_LENGTHS) if video_consistency else None
 
     def __call__(self, result) -> None:
         t0 = time.perf_counter()
@@ -137,12 +144,55 @@ class _Scorer:
         cm = confusion(result.labels, truth, num_classes=self.k)
         acc = self.by_offset.setdefault(self.offset, np.zeros_like(cm))
         acc += cm
+        if self.vc is not None:  # results arrive in display order
+            self.vc.add(result.labels, truth)
         self.frames += 1
         self.seconds += time.perf_counter() - t0
 
     def scores(self) -> tuple[float, float]:
         total = sum(self.by_offset.values())
         return miou(total), min(miou(cm) for cm in self.by_offset.values())
+
+    def consistency(self) -> dict[str, float | None]:
+        """{"vc8": …, "vc16": …} in percent (None: the clip is shorter than the window); {} without labels."""
+        if self.vc is None:
+            return {}
+        return {f"vc{n}": None if v is None else round(v, 3) for n, v in self.vc.scores().items()}
+
+
+def _row_report(row: dict, scorer: _Scorer | None, seg: Segmenter, frames: int) -> dict:
+    """A row of the report from its first pass (fps and speedup are added once every pass has run)."""
+    avg, worst = scorer.scores() if scorer is not None else (100.0, 100.0)
+    out = {key: row[key] for key in ("mode", "interval", "keyframes")}
+    out.update(miou_avg=avg, miou_min=worst, frames=frames, keyframe_fraction=seg.keyframes / max(frames, 1))
+    if scorer is not None:
+        out.update(scorer.consistency())
+    if row["mode"] == "interp":
+        out["fusion"] = row["fusion"]
+    if row["correct"]:
+        out.update(correct=row["correct"], tiles_per_frame=round(seg.corrected_tiles / max(frames, 1), 3))
+    out["guide"] = row["guide"]
+    return out
+
+
+def _row_of(mode, k, policy="fixed", fusion="linear", correct=None, guide=False) -> dict:
+    return {"mode": mode, "interval": k, "keyframes": policy, "fusion": fusion, "correct": correct, "guide": guide}
+
+
+def _plan(modes, intervals, adaptive_intervals, fusions, corrections, guides) -> list[dict]:
+    """The rows to run, in order: the reference (frame mode unguided, the model's own labels on every frame),
+    frame mode guided if asked for, then every other mode's fixed and adaptive rows."""
+    def variants(mode):  # (fusion, correction, guide) combinations of a mode's rows
+        return [(f, c, g) for f in (fusions if mode == "interp" else ("linear",))
+                for c in (corrections if mode in ("prop", "interp") else (None,)) for g in guides]
+
+    todo = [_row_of("frame", 1)]
+    if "frame" in modes and True in guides:
+        todo.append(_row_of("frame", 1, guide=True))
+    todo += [_row_of(m, k, "fixed", *v) for m in modes if m != "frame" for v in variants(m) for k in intervals]
+    todo += [_row_of(m, k, "adaptive", *v) for m in modes if m in ("prop", "interp") for v in variants(m)
+             for k in adaptive_intervals]
+    return todo
 
 
 def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int], labels_dir=None,
@@ -159,6 +209,8 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
     repeat: timing passes (frame mode, then every row, each pass): a row's fps is its median over the passes
     and its speedup the median of its per-pass ratio to that pass's frame mode. mIoU comes from the first
     pass (it is deterministic); later passes only time.
+    The report's "frontier" is measured against frame mode unguided, "frontier_guided" (when frame mode guided
+    is a row) against frame mode guided (edgeseg.bench.frontier.frontiers).
     """
     if repeat < 1:
         raise ConfigError(f"--repeat {repeat}: must be at least 1")
@@ -185,31 +237,18 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
 
     reference = labels.__getitem__ if labels is not None else frame_out.__getitem__
 
-    def row_of(mode, k, policy="fixed", fusion="linear", correct=None, guide=False):
-        return {"mode": mode, "interval": k, "keyframes": policy, "fusion": fusion, "correct": correct,
-                "guide": guide}
-
-    def variants(mode):  # (fusion, correction, guide) combinations of a mode's rows
-        return [(f, c, g) for f in (fusions if mode == "interp" else ("linear",))
-                for c in (corrections if mode in ("prop", "interp") else (None,)) for g in guides]
-
-    # the reference: the model's own labels on every frame (unguided); then frame mode guided, if asked for
-    todo = [row_of("frame", 1)]
-    if "frame" in modes and True in guides:
-        todo.append(row_of("frame", 1, guide=True))
-    todo += [row_of(m, k, "fixed", *v) for m in modes if m != "frame" for v in variants(m) for k in intervals]
-    todo += [row_of(m, k, "adaptive", *v) for m in modes if m in ("prop", "interp") for v in variants(m)
-             for k in adaptive_intervals]
+    todo = _plan(modes, intervals, adaptive_intervals, fusions, corrections, guides)
     rows, fps_passes, components = [], [[] for _ in todo], {}
     tiles = next((c for c in corrections if c), None)  # the correction's tile network is made on first use
-    for warm in (row_of("frame", 1), row_of("interp", 4, correct=tiles, guide=True in guides)):
+    for warm in (_row_of("frame", 1), _row_of("interp", 4, correct=tiles, guide=True in guides)):
         run_row(warm, None, frames=min(12, n))  # warm-up: first calls stay out of the rows
     for p in range(repeat):
         for i, row in enumerate(todo):
             if progress and i:
                 progress(p * (len(todo) - 1) + i - 1, repeat * (len(todo) - 1), row_name(row), row["interval"])
             first = p == 0 and i == 0
-            scorer = _Scorer(reference, k_classes) if p == 0 and (labels is not None or i > 0) else None
+            scorer = (_Scorer(reference, k_classes, video_consistency=labels is not None)
+                      if p == 0 and (labels is not None or i > 0) else None)
 
             def on_result(r, scorer=scorer, first=first):
                 if first:
@@ -222,16 +261,14 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
             if p == 0:
                 if i == 0:
                     components = {k_: round(v, 3) for k_, v in seg.timings.mean_ms().items()}
-                avg, worst = scorer.scores() if scorer is not None else (100.0, 100.0)
-                out = {key: row[key] for key in ("mode", "interval", "keyframes")}
-                out.update(miou_avg=avg, miou_min=worst, frames=frames,
-                           keyframe_fraction=seg.keyframes / max(frames, 1))
-                if row["mode"] == "interp":
-                    out["fusion"] = row["fusion"]
-                if row["correct"]:
-                    out.update(correct=row["correct"], tiles_per_frame=round(seg.corrected_tiles / max(frames, 1), 3))
-                out["guide"] = row["guide"]
-                rows.append(out)
+                rows.append(_row_report(row, scorer, seg, frames))
+    _timings(rows, fps_passes, repeat)
+    return {"reference": "labels" if labels is not None else "frame", "source": str(spec), "repeat": repeat,
+            "rows": rows, **frontiers(rows), "components_ms": components}
+
+
+def _timings(rows: list[dict], fps_passes: list[list[float]], repeat: int) -> None:
+    """Each row's fps (median over the passes) and speedup (median of its per-pass ratio to frame mode's)."""
     for row, fps in zip(rows, fps_passes, strict=True):
         row["fps"] = float(np.median(fps))
         row["speedup"] = float(np.median(np.asarray(fps) / np.asarray(fps_passes[0])))
@@ -239,22 +276,24 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
             row["fps_passes"] = [round(f, 2) for f in fps]
         for key in ("fps", "speedup", "miou_avg", "miou_min", "keyframe_fraction"):
             row[key] = round(float(row[key]), 3)
-    return {"reference": "labels" if labels is not None else "frame", "source": str(spec), "repeat": repeat,
-            "rows": rows, "frontier": frontier(rows), "components_ms": components}
 
 
 def format_table(report: dict) -> str:
-    """The report laid out like the paper's Table 1."""
+    """The report laid out like the paper's Table 1; with ground truth also VC_8 / VC_16 ("-": clip too short)."""
     ref = "ground-truth labels" if report["reference"] == "labels" else "frame mode's output (agreement)"
     names = [row_name(r) for r in report["rows"]]
     width = max([16, *map(len, names)])
-    lines = [f"mIoU vs {ref}; fps = whole pipeline, decode → labels",
-             f"{'mode':<{width}} {'K':>3} {'fps':>8} {'speedup':>8} {'avg mIoU':>9} {'min mIoU':>9} {'key %':>6}"]
+    vc = [key for key in ("vc8", "vc16") if any(key in r for r in report["rows"])]
+    lines = [f"mIoU vs {ref}; fps = whole pipeline, decode → labels" + ("; VC_n in %" if vc else ""),
+             f"{'mode':<{width}} {'K':>3} {'fps':>8} {'speedup':>8} {'avg mIoU':>9} {'min mIoU':>9} {'key %':>6}"
+             + "".join(f" {key.upper():>6}" for key in vc)]
     for name, r in zip(names, report["rows"], strict=True):
+        cells = "".join(f" {r[key]:>6.1f}" if r.get(key) is not None else f" {'-':>6}" for key in vc)
         lines.append(f"{name:<{width}} {r['interval']:>3} {r['fps']:>8.1f} {r['speedup']:>7.2f}× "
-                     f"{r['miou_avg']:>9.1f} {r['miou_min']:>9.1f} {100 * r['keyframe_fraction']:>6.1f}")
-    if report.get("frontier"):
-        lines += ["", format_frontier(report["frontier"])]
+                     f"{r['miou_avg']:>9.1f} {r['miou_min']:>9.1f} {100 * r['keyframe_fraction']:>6.1f}{cells}")
+    for key, against in FRONTIERS.items():
+        if report.get(key):
+            lines += ["", format_frontier(report[key], against=against)]
     return "\n".join(lines)
 
 
