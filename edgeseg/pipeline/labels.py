@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgeseg.sink.stats import sampled_hw
 from edgeseg.system.jit import compiled
 
 
@@ -108,12 +109,6 @@ def _upsample_argmax(scores, low, by0, by1, bny, ystart, wy, bx0, bx1, bnx, xsta
                         if v > best_row[u]:
                             best_row[u], lab_row[u] = v, cj
                 out[r0 + t, c0:c0 + nx] = lab_row[:nx]
-
-
-def sampled_hw(hw: tuple[int, int], step: int) -> tuple[int, int]:
-    """The size of every `step`-th row and column of an (H, W) map, starting at step // 2 (the middle of
-    each step × step block)."""
-    return tuple(len(range(step // 2, n, step)) for n in hw)
 
 
 class LabelUpsampler:

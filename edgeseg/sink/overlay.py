@@ -20,6 +20,7 @@ import numpy as np
 
 from edgeseg.errors import ConfigError
 from edgeseg.sink.paths import check_parent
+from edgeseg.sink.stats import sampled_hw
 from edgeseg.system.jit import compiled
 
 OVERLAY_CRF = 23
@@ -141,7 +142,7 @@ class OverlaySink:
                                    preset=self.preset, options=options, codec=codec)
 
     def write(self, result) -> None:
-        frame, labels = result.frame, result.labels
+        frame = result.frame
         if self._writer is None:
             self._in_hw = (frame.height, frame.width)
             self._open(frame.height, frame.width)
@@ -150,13 +151,23 @@ class OverlaySink:
             image = frame.resized(w.height, w.width)
             if image is None:
                 image = frame.image[self._rows[:, None], self._cols[None, :]]
-            w.write(_blend_rgb(image, labels[self._rows[:, None], self._cols[None, :]], self._rgb_tables))
+            w.write(_blend_rgb(image, self._preview_labels(result), self._rgb_tables))
             return
+        labels = result.labels
         planes = frame.yuv420() if w.encoded_size == (w.width, w.height) else None
         if planes is not None and not planes[3]:
             w.write_yuv420(_blend_yuv420(*planes[:3], labels, self._yuv_tables))
         else:
             w.write(_blend_rgb(frame.image, labels, self._rgb_tables))
+
+    def _preview_labels(self, result) -> np.ndarray:
+        """The labels at the preview's size: made at that size where it is a whole step of the video's
+        (scale 1/2, 1/3, …: 1/step² of the full map's work, see Result.labels_at), else nearest from the map."""
+        h, w = self._in_hw
+        step = round(1 / self.scale)
+        if step > 1 and sampled_hw((h, w), step) == (self._writer.height, self._writer.width):
+            return result.labels_at(step)
+        return result.labels[self._rows[:, None], self._cols[None, :]]
 
     def close(self) -> None:
         """Finalise the file; a run that ended before its first frame removes the empty file it made."""

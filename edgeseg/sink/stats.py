@@ -37,6 +37,11 @@ def class_fractions(labels: np.ndarray, classes: list[str]) -> dict[str, float]:
 STATS_SIDE = 480  # class fractions are counted on labels of at most about this many pixels along the long side
 
 
+def sampled_hw(hw: tuple[int, int], step: int) -> tuple[int, int]:
+    """The size of Result.labels_at(step) for a video of size hw (every step-th row and column from step // 2)."""
+    return tuple(len(range(step // 2, n, step)) for n in hw)
+
+
 def stats_step(hw: tuple[int, int]) -> int:
     """The pixel step of the labels that class fractions are counted on: 1 up to 480 pixels along the long side
     (every pixel), 2 at 960×540, 3 at 720p, 4 at 1080p (within 0.5 points of every pixel, tests/sink)."""

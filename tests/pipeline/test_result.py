@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from edgeseg.pipeline import SegmentSpec, segment_frames
-from edgeseg.pipeline.labels import sampled_hw
 from edgeseg.pipeline.result import Result
-from edgeseg.sink.stats import class_fractions, result_fractions, stats_step
+from edgeseg.sink.stats import class_fractions, result_fractions, sampled_hw, stats_step
 from edgeseg.source.frame import Frame
 
 

@@ -61,3 +61,22 @@ def test_live_overlay_is_tuned_for_latency_and_plays(tmp_path, clip):
 def test_bad_scale_is_a_one_line_error(tmp_path, scale):
     with pytest.raises(ConfigError, match="--overlay-scale"):
         OverlaySink(tmp_path / "x.mp4", palette=PALETTE, fps=25, scale=scale)
+
+
+def test_a_half_size_preview_makes_its_labels_at_half_size(clip, tmp_path):
+    """Scale 1/2: the labels are made on every 2nd row and column (Result.labels_at), never at full size."""
+    steps = []
+    sink = OverlaySink(tmp_path / "p.mp4", palette=PALETTE, fps=25, alpha=0.5, scale=0.5)
+    with open_source(str(clip.path), export_mvs=False) as src:
+        for frame in src:
+            full = _labels(frame.height, frame.width, frame.index)
+
+            def make(step, full=full):
+                steps.append(step)
+                return full[step // 2::step, step // 2::step]
+
+            sink.write(Result(frame, None, False, 1.0, make=make))
+    sink.close()
+    assert steps and set(steps) == {2}
+    with av.open(str(tmp_path / "p.mp4")) as c:
+        assert (c.streams.video[0].codec_context.height, c.streams.video[0].codec_context.width) == (96, 160)
