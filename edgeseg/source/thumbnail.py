@@ -4,7 +4,8 @@ Usage: ``small = yuv420_thumbnail(y, u, v, (45, 60))`` or ``small = rgb_thumbnai
 
 interp's photometric fusion compares every frame with its keyframes at the warp grid's size. From the decoder's
 YUV 4:2:0 planes: the mean luma of each cell and the chroma sample at its centre (chroma is smooth; its means
-cost as much as the luma's and changed no label), ~0.06 ms for 360×480 here, compiled. An RGB conversion plus a
+cost as much as the luma's and changed no label), ~0.06 ms for 360×480 here, compiled; from 720p on, a cell's
+luma mean reads every 2nd or 3rd row and column (sample_step). An RGB conversion plus a
 scale through swscale costs ~0.1 ms alone, ~0.3 ms while decoder threads run.
 Cells: rows [i·H/h, (i+1)·H/h) and columns alike (floors); chroma at the middle of the same cell in its plane.
 Colours: BT.601, limited range (yuv420p) or full range (yuvj420p), as swscale converts them.
@@ -47,30 +48,41 @@ def rgb_thumbnail(image: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     return (sums / (np.diff(rows)[:, None, None] * np.diff(cols)[None, :, None])).astype(np.float32)
 
 
-def _thumbnail_into(y, u, v, rows, cols, crow, ccol, gain, y0, cgain, out):
-    """The numba kernel of yuv420_thumbnail: luma cell means, chroma at (crow[i], ccol[j]), then RGB.
+def _thumbnail_into(y, u, v, rows, cols, crow, ccol, step, gain, y0, cgain, out):
+    """The numba kernel of yuv420_thumbnail: luma cell means (every step-th row and column of the cell),
+    chroma at (crow[i], ccol[j]), then RGB.
 
     Row by row, each cell's run of luma bytes is summed as an integer with unsigned indices: vectorised, where a
     float accumulator per cell or signed indices keep the short loops scalar (3-5× slower). The row sums add up
     in float32 exactly (integers below 2^24)."""
     h, w = out.shape[0], out.shape[1]
     luma = np.empty(w, np.float32)
+    us = np.uintp(step)
     for i in range(h):
         luma[:] = 0.0
-        for r in range(rows[i], rows[i + 1]):
+        for r in range(rows[i], rows[i + 1], step):
             ru = np.uintp(r)
             for j in range(w):
                 s = np.uint32(0)
-                for c in range(np.uintp(cols[j]), np.uintp(cols[j + 1])):
+                for c in range(np.uintp(cols[j]), np.uintp(cols[j + 1]), us):
                     s += np.uint32(y[ru, c])
                 luma[j] += np.float32(s)
+        n_rows = np.float32((rows[i + 1] - rows[i] + step - 1) // step)
         for j in range(w):
-            lum = (luma[j] / np.float32((rows[i + 1] - rows[i]) * (cols[j + 1] - cols[j])) - y0) * gain
+            n = n_rows * np.float32((cols[j + 1] - cols[j] + step - 1) // step)
+            lum = (luma[j] / n - y0) * gain
             cb = (np.float32(u[crow[i], ccol[j]]) - np.float32(128.0)) * cgain
             cr = (np.float32(v[crow[i], ccol[j]]) - np.float32(128.0)) * cgain
             for k in range(3):
                 out[i, j, k] = min(max(lum + cb * CHROMA[k, 0] + cr * CHROMA[k, 1], np.float32(0.0)),
                                    np.float32(255.0))
+
+
+def sample_step(luma_hw: tuple[int, int], hw: tuple[int, int]) -> int:
+    """Every how many rows and columns a cell's luma mean reads: 1 (every pixel) for cells under 16 pixels
+    high or wide (360×480 and 540p video on a 45×60 grid), 2 at 720p, 3 at 1080p: about 8 × 10 samples a cell,
+    where reading every byte of a 1080p frame cost 0.55 ms a frame (docs/RESULTS.md)."""
+    return max(1, min(luma_hw[0] // hw[0], luma_hw[1] // hw[1]) // 8)
 
 
 def yuv420_thumbnail(y: np.ndarray, u: np.ndarray, v: np.ndarray, hw: tuple[int, int], *,
@@ -83,12 +95,24 @@ def yuv420_thumbnail(y: np.ndarray, u: np.ndarray, v: np.ndarray, hw: tuple[int,
     kernel = compiled(_thumbnail_into)
     if kernel is not None:
         out = np.empty((h, w, 3), np.float32)
-        kernel(y, u, v, rows, cols, crow, ccol, gain, y0, cgain, out)
+        kernel(y, u, v, rows, cols, crow, ccol, sample_step(y.shape, hw), gain, y0, cgain, out)
         return out
-    lum = (rgb_thumbnail(y[..., None], hw)[..., 0] - y0) * gain
+    lum = (_sampled_means(y, rows, cols, sample_step(y.shape, hw)) - y0) * gain
     cb = (u[crow[:, None], ccol[None, :]].astype(np.float32) - np.float32(128.0)) * cgain
     cr = (v[crow[:, None], ccol[None, :]].astype(np.float32) - np.float32(128.0)) * cgain
     return to_rgb(lum, cb, cr)
+
+
+def _sampled_means(y: np.ndarray, rows: np.ndarray, cols: np.ndarray, step: int) -> np.ndarray:
+    """Each cell's mean over every step-th row and column from its first (the kernel's NumPy twin)."""
+    if step == 1:
+        return rgb_thumbnail(y[..., None], (len(rows) - 1, len(cols) - 1))[..., 0]
+    out = np.empty((len(rows) - 1, len(cols) - 1), np.float32)
+    for i in range(len(rows) - 1):
+        band = y[rows[i]:rows[i + 1]:step].astype(np.float32)
+        for j in range(len(cols) - 1):
+            out[i, j] = band[:, cols[j]:cols[j + 1]:step].mean()
+    return out
 
 
 def to_rgb(lum: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
