@@ -97,6 +97,10 @@ class OrtRunner(Runner):
             err.cause = ort_cause(exc)  # onnxruntime's words alone, for callers that add their own context
             raise err from None
 
+    def close(self) -> None:
+        """Drop the onnxruntime session (its memory, and its device memory on CUDA, goes with it)."""
+        self.session = None
+
     def _run_cuda(self, feeds: dict) -> dict:
         import cupy as cp
 

@@ -2,7 +2,8 @@
 ONNX file with its input's height and width set to the new size, for onnxruntime (in memory) or TensorRT (an
 engine built once, cached beside the bundle's engines). Static shapes with a dynamic batch, as TensorRT wants.
 
-Usage: ``runner = sized_runner(backend, (192, 192))``; ``runner.run({runner.inputs[0]: tiles})``
+Usage: ``runner = backend.feature_runner((192, 192))``; ``runner.run({runner.inputs[0]: tiles})`` (the backend's
+kind resizes with ort_sized or trt_sized)
 """
 
 from __future__ import annotations
@@ -35,20 +36,16 @@ def resized_onnx(path: str | Path, hw: tuple[int, int]) -> bytes:
     return model.SerializeToString()
 
 
-def sized_runner(backend, hw: tuple[int, int]):
-    """A runner (edgeseg.backend.base.Runner) of the backend's feature network at input size hw (N free):
-    onnxruntime on the backend's device, or a TensorRT engine built on first use. A model that cannot run at
-    that size is a one-line error."""
-    bundle, hw = backend.bundle, (int(hw[0]), int(hw[1]))
-    source = backend.source("feature")
-    data = resized_onnx(source, hw)
-    if backend.name == "trt":
-        return _trt_runner(backend, data, hw, source)
+def ort_sized(backend, hw: tuple[int, int]):
+    """An onnxruntime runner (edgeseg.backend.base.Runner) of the backend's feature network at input size hw
+    (N free), on the device its own feature runner uses. A model that cannot run at that size is a one-line
+    error."""
     from edgeseg.backend.ort import OrtRunner
 
-    device = "cuda" if backend.name == "ort-cuda" else "cpu"
-    runner = OrtRunner(data, device=device, threads=backend.threads, name=f"{source} at {hw[0]}×{hw[1]}")
-    _check_runs(runner, bundle, hw, source)
+    hw, source = (int(hw[0]), int(hw[1])), backend.source("feature")
+    runner = OrtRunner(resized_onnx(source, hw), device=backend.feature.device, threads=backend.threads,
+                       name=f"{source} at {hw[0]}×{hw[1]}")
+    _check_runs(runner, backend.bundle, hw, source)
     return runner
 
 
@@ -69,10 +66,13 @@ def _check_runs(runner, bundle, hw, source) -> None:
                           "run without --correct")
 
 
-def _trt_runner(backend, data: bytes, hw, source: Path):
+def trt_sized(backend, hw: tuple[int, int]):
+    """A TensorRT runner of the backend's feature network at input size hw (N free): an engine built on first
+    use and cached beside the bundle's engines."""
     from edgeseg.backend import engines
     from edgeseg.backend.trt import TrtRunner
 
+    hw, source = (int(hw[0]), int(hw[1])), backend.source("feature")
     precision = backend.precision
     d = engines.engine_dir(backend.bundle, engines.device_key(precision))
     onnx_path, engine = d / f"feature_{hw[0]}x{hw[1]}.onnx", d / f"feature_{hw[0]}x{hw[1]}.engine"
@@ -80,7 +80,7 @@ def _trt_runner(backend, data: bytes, hw, source: Path):
     digest = backend.bundle.manifest["files"].get(engines.rel(backend.bundle, source))
     fresh = engine.is_file() and stamp.is_file() and json.loads(stamp.read_text()).get("onnx_sha256") == digest
     if not fresh:
-        onnx_path.write_bytes(data)
+        onnx_path.write_bytes(resized_onnx(source, hw))
         flag = engines.sources(backend.bundle, precision, engines.trt_major())["feature"][1]
         calib = engines.calibrator(backend.bundle, d / "calib.cache") if flag == "int8" else None
         engine.write_bytes(engines.build_serialized(onnx_path, flag=flag, timing_cache=d / "timing.cache",

@@ -45,6 +45,10 @@ class TrtRunner(Runner):
         self.outputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
         self._dtypes = {n: _np_dtype(trt, self.engine.get_tensor_dtype(n)) for n in names}
 
+    def close(self) -> None:
+        """Release the execution context, the engine and the runtime, in that order (TensorRT's)."""
+        self.context = self.engine = self._runtime = None
+
     def run(self, feeds: dict) -> dict:
         cp = self._cp
         keep = []

@@ -29,16 +29,19 @@ from edgeseg.batch.shards import Shard, container_frames, plan_shards, scan_file
 from edgeseg.batch.worker import ShardTask
 from edgeseg.errors import ConfigError, EdgesegError
 from edgeseg.pipeline.spec import SegmentSpec
+from edgeseg.schedule import POLICIES
 
 OUTPUTS = ("labels", "stats", "overlay", "masks")
 FILES = {"labels": ("labels", ".avi"), "stats": ("stats", ".jsonl"), "overlay": ("overlay", ".mp4")}
 
 
 def exact_shards(spec: SegmentSpec) -> bool:
-    """Whether a stream started at an IDR segments as the whole stream does there: the fixed schedule keys
-    every I-frame (so each IDR is a keyframe in `run` too), or every frame is a keyframe. The adaptive policy
-    carries state across IDRs, and without I-frame keys an IDR may fall inside a gap: one shard per file."""
-    return spec.mode == "frame" or (spec.keyframes == "fixed" and spec.iframe_keys)
+    """Whether a stream started at an IDR segments as the whole stream does there: a policy that restarts at
+    I-frames (fixed) keys every one of them (so each IDR is a keyframe in `run` too), or every frame is a
+    keyframe. The adaptive policy carries state across IDRs, and without I-frame keys an IDR may fall inside a
+    gap: one shard per file."""
+    restarts = POLICIES.meta(spec.keyframes)["restarts_at_iframes"]
+    return spec.plan.every_frame_keyframe or (spec.iframe_keys and restarts)
 
 
 @dataclass(kw_only=True)

@@ -79,7 +79,7 @@ def scan_file(path: str) -> Scan:
     states) scans as what it holds, `truncated` set; an IDR cut short by the file's end is no cut."""
     import av
 
-    from edgeseg.source.decode import _cause
+    from edgeseg.source.decode import ffmpeg_cause
     from edgeseg.source.file import open_file
     from edgeseg.source.gop import idr_test
 
@@ -88,7 +88,7 @@ def scan_file(path: str) -> Scan:
     try:
         container = av.open(str(path))
     except (OSError, av.error.FFmpegError) as exc:
-        raise SourceError(f"{path}: cannot open ({_cause(exc)})") from None
+        raise SourceError(f"{path}: cannot open ({ffmpeg_cause(exc)})") from None
     with container:
         stream = container.streams.video[0]
         is_idr = idr_test(stream.codec_context.extradata) if stream.codec_context.name == "h264" else None
@@ -102,7 +102,7 @@ def scan_file(path: str) -> Scan:
                 pts.append(packet.pts)
                 torn = packet.is_corrupt
         except av.error.FFmpegError as exc:
-            raise SourceError(f"{path}: truncated or damaged video ({_cause(exc)})") from None
+            raise SourceError(f"{path}: truncated or damaged video ({ffmpeg_cause(exc)})") from None
         expected = int(stream.frames or 0)
     if not pts:
         raise SourceError(f"{path}: truncated or damaged video (no decodable frames)")

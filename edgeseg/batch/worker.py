@@ -151,7 +151,7 @@ def run_shard(task: ShardTask) -> dict:
     nets, bundle = networks(task.model, task.backend, task.threads)
     start, cpu = time.perf_counter(), time.process_time()  # the shard's own work (networks open once per process)
     segmenter = build_segmenter(task.spec, nets=nets, bundle=bundle)
-    lookahead = task.spec.mode == "interp" and shard.next_cut is not None
+    lookahead = task.spec.plan.hold and shard.next_cut is not None
     container, packets = window(task.path, shard, lookahead=lookahead)
     # one decoder thread per shard; a truncated file's end is decoded as `run` decodes it (its default decoder
     # threads), since where a decoder counts the frame it loses to a packet cut short depends on the decoder

@@ -34,6 +34,7 @@ from edgeseg.pipeline import (
     open_for,
     run_stream,
 )
+from edgeseg.pipeline.modes import REFERENCE
 from edgeseg.sink.masks import mask_name
 from edgeseg.source import open_source
 
@@ -42,6 +43,7 @@ VC_LENGTHS = (8, 16)  # VSPW's VC_8 and VC_16: rows carry vc8 and vc16 when grou
 
 def _parse_choices(text: str, *, option: str, what: str, choices) -> list[str]:
     """Comma-separated names from `choices`, in order, without repeats; a one-line error names the bad one."""
+    choices = tuple(choices)
     names = [n.strip() for n in text.split(",") if n.strip()]
     bad = [n for n in names if n not in choices]
     if bad or not names:
@@ -51,10 +53,12 @@ def _parse_choices(text: str, *, option: str, what: str, choices) -> list[str]:
 
 
 def parse_modes(text: str) -> list[str]:
+    """"frame,interp" → ["frame", "interp"]: names registered in edgeseg.pipeline.modes.MODES."""
     return _parse_choices(text, option="--modes", what="mode", choices=MODES)
 
 
 def parse_fusions(text: str) -> list[str]:
+    """"linear,photometric" → the list: names registered in edgeseg.pipeline.interpolate.FUSIONS."""
     return _parse_choices(text, option="--fusion", what="fusion", choices=FUSIONS)
 
 
@@ -127,6 +131,12 @@ def _count_frames(spec: str, max_frames: int | None) -> tuple[int, tuple[int, in
     return n, size
 
 
+def _make_labels(result) -> None:
+    """Make a result's full-resolution labels now, in the timed pipeline (Result defers them to their first
+    reader, and the scorer's time is excluded from fps)."""
+    result.labels  # noqa: B018 - the property makes them
+
+
 class _Scorer:
     """Per-offset confusion matrices against a reference, and VC_8 / VC_16 where it is ground truth; its own
     time is tracked so fps can exclude it."""
@@ -167,7 +177,7 @@ def _row_report(row: dict, scorer: _Scorer | None, seg: Segmenter, frames: int) 
     out.update(miou_avg=avg, miou_min=worst, frames=frames, keyframe_fraction=seg.keyframes / max(frames, 1))
     if scorer is not None:
         out.update(scorer.consistency())
-    if row["mode"] == "interp":
+    if MODES.get(row["mode"]).hold:
         out["fusion"] = row["fusion"]
     if row["correct"]:
         out.update(correct=row["correct"], tiles_per_frame=round(seg.corrected_tiles / max(frames, 1), 3))
@@ -179,18 +189,24 @@ def _row_of(mode, k, policy="fixed", fusion="linear", correct=None, guide=False)
     return {"mode": mode, "interval": k, "keyframes": policy, "fusion": fusion, "correct": correct, "guide": guide}
 
 
+def _tuned(mode: str) -> bool:
+    """Modes that get rows with corrections and adaptive keyframes: those that carry keyframe data and are no
+    baseline (prop, interp; edgeseg.pipeline.modes)."""
+    return MODES.get(mode).carries and not MODES.meta(mode)["baseline"]
+
+
 def _plan(modes, intervals, adaptive_intervals, fusions, corrections, guides) -> list[dict]:
     """The rows to run, in order: the reference (frame mode unguided, the model's own labels on every frame),
     frame mode guided if asked for, then every other mode's fixed and adaptive rows."""
     def variants(mode):  # (fusion, correction, guide) combinations of a mode's rows
-        return [(f, c, g) for f in (fusions if mode == "interp" else ("linear",))
-                for c in (corrections if mode in ("prop", "interp") else (None,)) for g in guides]
+        return [(f, c, g) for f in (fusions if MODES.get(mode).hold else ("linear",))
+                for c in (corrections if _tuned(mode) else (None,)) for g in guides]
 
-    todo = [_row_of("frame", 1)]
-    if "frame" in modes and True in guides:
-        todo.append(_row_of("frame", 1, guide=True))
-    todo += [_row_of(m, k, "fixed", *v) for m in modes if m != "frame" for v in variants(m) for k in intervals]
-    todo += [_row_of(m, k, "adaptive", *v) for m in modes if m in ("prop", "interp") for v in variants(m)
+    todo = [_row_of(REFERENCE, 1)]
+    if REFERENCE in modes and True in guides:
+        todo.append(_row_of(REFERENCE, 1, guide=True))
+    todo += [_row_of(m, k, "fixed", *v) for m in modes if m != REFERENCE for v in variants(m) for k in intervals]
+    todo += [_row_of(m, k, "adaptive", *v) for m in modes if _tuned(m) for v in variants(m)
              for k in adaptive_intervals]
     return todo
 
@@ -240,8 +256,8 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
     todo = _plan(modes, intervals, adaptive_intervals, fusions, corrections, guides)
     rows, fps_passes, components = [], [[] for _ in todo], {}
     tiles = next((c for c in corrections if c), None)  # the correction's tile network is made on first use
-    for warm in (_row_of("frame", 1), _row_of("interp", 4, correct=tiles, guide=True in guides)):
-        run_row(warm, None, frames=min(12, n))  # warm-up: first calls stay out of the rows
+    for warm in (_row_of(REFERENCE, 1), _row_of("interp", 4, correct=tiles, guide=True in guides)):
+        run_row(warm, _make_labels, frames=min(12, n))  # warm-up: first calls stay out of the rows
     for p in range(repeat):
         for i, row in enumerate(todo):
             if progress and i:
@@ -251,6 +267,7 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
                       if p == 0 and (labels is not None or i > 0) else None)
 
             def on_result(r, scorer=scorer, first=first):
+                _make_labels(r)  # timed: a Result makes its labels when first read
                 if first:
                     keep(r)
                 if scorer is not None:
@@ -263,7 +280,7 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
                     components = {k_: round(v, 3) for k_, v in seg.timings.mean_ms().items()}
                 rows.append(_row_report(row, scorer, seg, frames))
     _timings(rows, fps_passes, repeat)
-    return {"reference": "labels" if labels is not None else "frame", "source": str(spec), "repeat": repeat,
+    return {"reference": "labels" if labels is not None else REFERENCE, "source": str(spec), "repeat": repeat,
             "rows": rows, **frontiers(rows), "components_ms": components}
 
 
@@ -313,7 +330,7 @@ def plot(report: dict, path: str | Path) -> None:
         ax.plot([r["fps"] for r in rows], [r["miou_avg"] for r in rows], "o-" if len(rows) > 1 else "s",
                 label=mode)
         for r in rows:
-            if r["mode"] != "frame":
+            if r["mode"] != REFERENCE:
                 ax.annotate(str(r["interval"]), (r["fps"], r["miou_avg"]), fontsize=7, xytext=(3, 3),
                             textcoords="offset points")
     fps = {(row_name(r), r["interval"]): r["fps"] for r in report["rows"]}

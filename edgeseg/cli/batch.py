@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from edgeseg.backend.open import AUTO, BACKENDS
+from edgeseg.cli.choices import backend_option
 from edgeseg.cli.options import spec_options
 from edgeseg.errors import ConfigError
 from edgeseg.limits import ALPHA
@@ -37,8 +39,7 @@ from edgeseg.limits import ALPHA
               help="Split long files at IDR frames into shards of about this many frames.")
 @click.option("--retries", type=click.IntRange(0, 100), default=2, show_default=True,
               help="Times a shard runs again when its worker dies.")
-@click.option("--backend", type=click.Choice(["auto", "trt", "ort-cuda", "ort-cpu"]), default="auto",
-              show_default=True)
+@backend_option()
 @click.option("--alpha", type=ALPHA.click(), default=0.5, show_default=True, help="Overlay opacity.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 def batch(inputs, out, model, spec, outputs, workers, ray_address, gpus_per_shard, shard_frames, retries, backend,
@@ -58,7 +59,8 @@ def batch(inputs, out, model, spec, outputs, workers, ray_address, gpus_per_shar
     if gpus_per_shard is not None and ray_address is None:
         raise ConfigError(f"--gpus-per-shard {gpus_per_shard:g}: only with --ray (local workers take the "
                           "machine's GPUs in turn)")
-    if ray_address is not None and backend in ("trt", "ort-cuda") and gpus_per_shard is None:
+    kind = None if backend == AUTO else BACKENDS.get(backend)  # None: the best one on each machine
+    if ray_address is not None and kind is not None and kind.on_device and gpus_per_shard is None:
         raise ConfigError(f"--backend {backend} with --ray needs --gpus-per-shard (Ray hides the GPUs from "
                           "shards that ask for none)")
     compile_first(lambda text: click.echo(text, err=True))  # every shard gets the compiled kernels (guided labels)
@@ -69,7 +71,7 @@ def batch(inputs, out, model, spec, outputs, workers, ray_address, gpus_per_shar
                            num_cpus=workers, num_gpus=gpus_per_shard or 0.0)
         threads = 1
     else:
-        gpus = visible_gpus() if backend != "ort-cpu" else ()  # each worker gets one GPU, in turn
+        gpus = visible_gpus() if kind is None or kind.on_device else ()  # each worker gets one GPU, in turn
         engine = LocalEngine(workers=workers or cpus, retries=retries, gpus=gpus)
         threads = max(1, cpus // engine.workers)
     summary = run_batch(list(inputs), out=out, spec=spec, engine=engine,

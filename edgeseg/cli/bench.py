@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from edgeseg.cli.choices import backend_option
 from edgeseg.limits import MAX_FRAMES, THREADS
 
 
@@ -35,7 +36,7 @@ from edgeseg.limits import MAX_FRAMES, THREADS
 @click.option("--threads", type=THREADS.click(), default=None, help="CPU threads for onnxruntime.")
 @click.option("--repeat", type=click.IntRange(1, 100), default=1, show_default=True,
               help="Timing passes; fps and speedup are medians over them (noisy machines).")
-@click.option("--backend", type=click.Choice(["auto", "trt", "ort-cuda", "ort-cpu"]), default="auto")
+@backend_option()
 def bench(source, model, labels_dir, modes, intervals, adaptive, fusion, correct, guide, json_path, plot_path,
           max_frames, threads, repeat, backend) -> None:
     """Measure fps, speedup and avg/min mIoU of each mode at each keyframe interval, in one run (with --labels
@@ -55,12 +56,15 @@ def bench(source, model, labels_dir, modes, intervals, adaptive, fusion, correct
         plot,
     )
     from edgeseg.cli.warmup import compile_first
+    from edgeseg.pipeline.modes import MODES
     from edgeseg.system.extras import require
 
     mode_list, ks, fusions = parse_modes(modes), parse_intervals(intervals), parse_fusions(fusion)
     corrections = parse_corrections(correct)
-    if "flow" in mode_list:  # fail now, not after the other modes ran
-        require("cv2", purpose="--modes flow (optical flow; or leave flow out of --modes)")
+    for mode in mode_list:  # a mode's optional module (flow: OpenCV): fail now, not after the other modes ran
+        needs = MODES.meta(mode)["needs"]
+        if needs:
+            require(needs, purpose=f"--modes {mode} (or leave {mode} out of --modes)")
     if plot_path is not None:
         require("matplotlib", purpose="--plot")
     adaptive_ks = parse_intervals(adaptive) if adaptive.strip() else []

@@ -1,4 +1,5 @@
-"""The segmenter's settings as CLI flags, one per SegmentSpec field, shared by the commands that segment.
+"""The segmenter's settings as CLI flags, one per SegmentSpec field, shared by the commands that segment. The
+choices of --mode, --keyframes, --fusion and --propagation are their registries' names (read when click asks).
 
 Usage::
 
@@ -14,17 +15,21 @@ import functools
 
 import click
 
+from edgeseg.cli.choices import RegistryChoice
 from edgeseg.limits import MOTION_STRIDES, SPEC
-from edgeseg.pipeline.spec import CORRECT_ERROR, FUSIONS, MODES, PROPAGATIONS, SPACES, SegmentSpec
+from edgeseg.pipeline.interpolate import FUSIONS
+from edgeseg.pipeline.modes import MODES
+from edgeseg.pipeline.propagate import PROPAGATIONS
+from edgeseg.pipeline.spec import CORRECT_ERROR, SPACES, SegmentSpec
 from edgeseg.schedule import POLICIES
 
 # flag → SegmentSpec field: each option's dest is the field's name (a test checks the two stay one to one)
 _OPTIONS = [
-    click.option("--mode", type=click.Choice(MODES), default="interp", show_default=True,
+    click.option("--mode", type=RegistryChoice(MODES), default="interp", show_default=True,
                  help="interp/prop: block-motion features; frame: full model every frame; reuse, flow: baselines."),
     click.option("--keyframe-interval", "-k", type=SPEC["keyframe_interval"].click(), default=10, show_default=True,
                  help="Frames between keyframes (the feature network runs on keyframes)."),
-    click.option("--keyframes", type=click.Choice(POLICIES), default="fixed", show_default=True,
+    click.option("--keyframes", type=RegistryChoice(POLICIES), default="fixed", show_default=True,
                  help="fixed: every K frames; adaptive: placed by motion/intra signals under --keyframe-budget."),
     click.option("--keyframe-budget", type=SPEC["keyframe_budget"].click(), default=None,
                  help="adaptive: average fraction of keyframes (default 1/K)."),
@@ -32,7 +37,7 @@ _OPTIONS = [
                  help="adaptive: longest gap between keyframes (default 1.2 / budget)."),
     click.option("--iframe-keys/--no-iframe-keys", default=True, show_default=True,
                  help="Also make I-frames and scene cuts keyframes."),
-    click.option("--fusion", type=click.Choice(FUSIONS), default="photometric", show_default=True,
+    click.option("--fusion", type=RegistryChoice(FUSIONS), default="photometric", show_default=True,
                  help="interp: blend weights. photometric weighs each keyframe per cell by how well its warped "
                       "pixels match the frame; linear: by the frame's place in the gap only (the paper's "
                       "interp-mv; a little faster, less accurate)."),
@@ -42,7 +47,8 @@ _OPTIONS = [
                  help="When class scores are warped (--space scores, or auto where exact): warp them on a grid "
                       "with one cell per this many video pixels instead of the feature grid (8: finer and "
                       "slower; larger: coarser). No effect on feature-space warping."),
-    click.option("--propagation", type=click.Choice(PROPAGATIONS), default="compose", show_default=True,
+    click.option("--propagation", type=RegistryChoice(PROPAGATIONS, option=True), default="compose",
+                 show_default=True,
                  help="prop: compose positions back to the keyframe, or warp step by step."),
     click.option("--motion-stride", type=click.Choice([str(s) for s in MOTION_STRIDES]), default="16",
                  show_default=True, callback=lambda ctx, param, value: int(value),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from edgeseg.cli.choices import backend_option
 from edgeseg.cli.options import spec_options
 from edgeseg.limits import ALPHA, MAX_FRAMES, OVERLAY_SCALE, THREADS, TIMEOUT_S
 
@@ -18,8 +19,7 @@ DEMO_OVERLAY = "edgeseg-demo.mp4"
 @click.option("--model", "model", type=click.Path(path_type=Path), default=None,
               help="Model bundle directory (default: the shipped reference model).")
 @spec_options
-@click.option("--backend", type=click.Choice(["auto", "trt", "ort-cuda", "ort-cpu"]), default="auto",
-              show_default=True)
+@backend_option()
 @click.option("--threads", type=THREADS.click(), default=None, help="CPU threads for onnxruntime.")
 @click.option("--overlay", type=click.Path(path_type=Path), default=None, help="Write a colour overlay video (.mp4).")
 @click.option("--masks", type=click.Path(path_type=Path), default=None,

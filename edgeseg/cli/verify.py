@@ -8,6 +8,8 @@ from __future__ import annotations
 import click
 import numpy as np
 
+from edgeseg.backend.open import BACKENDS
+from edgeseg.cli.choices import RegistryChoice
 from edgeseg.errors import ConfigError
 
 # max |Δscore| ≤ tol · max(1, max |score|); int8 is reported, not judged
@@ -27,8 +29,13 @@ def compare(bundle, kind: str, *, batch: int = 2, precision: str | None = None, 
         x = np.ascontiguousarray(x, np.float32)
     else:
         x = np.random.default_rng(seed).standard_normal((batch, 3, h, w)).astype(np.float32)
-    ref = open_backend(bundle, "ort-cpu", precision="fp32")
-    dut = open_backend(bundle, kind, precision=precision)
+    with open_backend(bundle, "ort-cpu", precision="fp32") as ref, \
+            open_backend(bundle, kind, precision=precision) as dut:
+        return _compare(ref, dut, x, precision, batch)
+
+
+def _compare(ref, dut, x, precision: str, batch: int) -> dict:
+    """compare()'s measurements on the reference and the tested backend, open."""
     rf = ref.features(x)
     rs = ref.scores(rf)
     df = dut.features(x)
@@ -50,7 +57,7 @@ def compare(bundle, kind: str, *, batch: int = 2, precision: str | None = None, 
 
 @click.command()
 @click.argument("bundle", type=click.Path())
-@click.option("--backend", "kinds", multiple=True, type=click.Choice(["trt", "ort-cuda"]),
+@click.option("--backend", "kinds", multiple=True, type=RegistryChoice(BACKENDS, where=lambda kind: kind.on_device),
               help="GPU backend(s) to check (default: every one available here).")
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), help="Default: the bundle's.")
 @click.option("--batch", type=click.IntRange(1, 64), default=2, show_default=True)
@@ -60,7 +67,7 @@ def verify(bundle, kinds, precision, batch):
     from edgeseg.backend.bundle import load_bundle
 
     b = load_bundle(bundle)
-    have = [k for k in available_kinds() if k != "ort-cpu"]
+    have = [k for k in available_kinds() if BACKENDS.get(k).on_device]
     kinds = list(kinds) or have
     if not kinds:
         raise ConfigError("verify needs a GPU backend to compare with onnxruntime CPU: none here "

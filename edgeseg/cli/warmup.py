@@ -60,7 +60,7 @@ def warm_up(*, progress=None) -> float:
 
     os.environ["EDGESEG_JIT"] = "inline"
     jit.reset()
-    marker = jit._marker()
+    marker = jit.ready_marker()
     if marker is None:
         return 0.0
     start = time.perf_counter()
@@ -91,7 +91,7 @@ def background() -> int:
             return 0  # another process is compiling: it writes the marker
         os.environ["EDGESEG_JIT"] = "inline"
         jit.reset()
-        if jit._marker() is not None and jit._marker().exists():
+        if jit.ready_marker() is not None and jit.ready_marker().exists():
             return 0  # done by another process in the meantime
         print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} compiled kernels in {warm_up():.1f} s", flush=True)
     return 0
@@ -106,10 +106,10 @@ def warmup(force: bool) -> None:
     """
     from edgeseg.system import jit
 
-    if jit.mode() == "off" or jit._numba() is None:
+    if jit.mode() == "off" or jit.numba_module() is None:
         click.echo(f"compiled kernels: {jit.status()}; nothing to do")
         return
-    marker = jit._marker()
+    marker = jit.ready_marker()
     if marker is None:
         raise click.ClickException("no writable cache directory for compiled kernels (set NUMBA_CACHE_DIR)")
     if marker.exists() and not force:

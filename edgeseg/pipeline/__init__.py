@@ -10,11 +10,15 @@ Usage::
 """
 
 from edgeseg.pipeline.build import build_segmenter, motion_pairs, open_for, segment_frames
+from edgeseg.pipeline.interpolate import FUSIONS
+from edgeseg.pipeline.modes import MODES, ModePlan
+from edgeseg.pipeline.propagate import PROPAGATIONS
 from edgeseg.pipeline.result import Result, StageTimes
 from edgeseg.pipeline.run import RunSummary, run_stream
 from edgeseg.pipeline.segmenter import Segmenter
 from edgeseg.pipeline.session import segment_source
-from edgeseg.pipeline.spec import FUSIONS, MODES, SegmentSpec
+from edgeseg.pipeline.spec import SegmentSpec
 
-__all__ = ["FUSIONS", "MODES", "Result", "RunSummary", "SegmentSpec", "Segmenter", "StageTimes", "build_segmenter",
-           "motion_pairs", "open_for", "run_stream", "segment_frames", "segment_source"]
+__all__ = ["FUSIONS", "MODES", "PROPAGATIONS", "ModePlan", "Result", "RunSummary", "SegmentSpec", "Segmenter",
+           "StageTimes", "build_segmenter", "motion_pairs", "open_for", "run_stream", "segment_frames",
+           "segment_source"]

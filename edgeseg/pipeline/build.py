@@ -34,10 +34,11 @@ def open_for(spec: SegmentSpec, uri: str, **options):
 
 
 def motion_pairs(source, spec: SegmentSpec):
-    """(frame, field) pairs for the spec's mode: block motion, optical flow (flow), or none (frame)."""
-    if spec.mode == "frame":
+    """(frame, field) pairs for the spec's mode (its plan's motion): block motion vectors, optical flow, or none."""
+    motion = spec.plan.motion
+    if motion is None:
         return ((frame, None) for frame in source)
-    if spec.mode == "flow":
+    if motion == "flow":
         from edgeseg.motion.flow import OpticalFlowFields
 
         return OpticalFlowFields(stride=spec.motion_stride).fields(source)

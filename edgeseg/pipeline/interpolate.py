@@ -3,7 +3,7 @@
 Usage::
 
     gap = Gap.between(track_a, held_disps, disp_b)     # positions of the held frames' cells in a and b
-    fusion = FUSION_STRATEGIES["linear"]()
+    fusion = FUSIONS.get("linear")()
     fusion.start(gap, track_a)                          # before b's feature network: a's half
     fusion.finish(gap, track_b)                         # after it: b's half; gap.fused = (n, h, w, C)
 
@@ -13,6 +13,8 @@ predecessor (I-frame, scene cut) breaks the backward chain: the frames before it
 Photometric fusion also weighs the two keyframes per cell by how well their warped thumbnails match the frame's
 own (edgeseg.warp.fuse). Every frame of the gap is fused in one batched call per keyframe (per-frame calls
 cost more), a's half while the gap's data is still in cache.
+A new fusion is a class with ``thumbnails``, ``start``, ``finish`` and ``carried`` registered in FUSIONS here:
+``--fusion``, the service key and the bench's ``--fusion`` offer it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Protocol
 import numpy as np
 
 from edgeseg.pipeline.propagate import Track
+from edgeseg.registry import Registry
 from edgeseg.warp.bilinear import array_module, gap_positions, warp_blend
 from edgeseg.warp.fuse import match_error, mix, photometric_weights
 
@@ -73,7 +76,10 @@ class Gap:
 
 
 class Fusion(Protocol):
-    """How a gap's frames weigh keyframes a and b, in two halves around keyframe b's feature network."""
+    """How a gap's frames weigh keyframes a and b, in two halves around keyframe b's feature network.
+    thumbnails: whether it reads the keyframes' thumbnails (each Track's thumb) to weigh them."""
+
+    thumbnails: bool
 
     def start(self, gap: Gap, track_a: Track) -> None:
         """Keyframe a's half: gap.fused = a's weight · a warped forward."""
@@ -101,6 +107,8 @@ def _carried(gap: Gap, track_a: Track, track_b: Track, wb_cells=None):
 class LinearFusion:
     """Weights by the frame's place in the gap, the same in every cell (the paper's interp-mv)."""
 
+    thumbnails = False
+
     def start(self, gap: Gap, track_a: Track) -> None:
         gap.fused = warp_blend([(track_a.key, gap.forward, gap_weights(gap.n, gap.m)[0])])
 
@@ -114,6 +122,8 @@ class LinearFusion:
 
 class PhotometricFusion:
     """Linear odds, moved per cell towards the keyframe whose warped thumbnail matches the frame's better."""
+
+    thumbnails = True
 
     def start(self, gap: Gap, track_a: Track) -> None:
         n, m = gap.n, gap.m
@@ -139,4 +149,6 @@ class PhotometricFusion:
         return _carried(gap, track_a, track_b, gap.state[0] if gap.m else None)
 
 
-FUSION_STRATEGIES: dict[str, type] = {"linear": LinearFusion, "photometric": PhotometricFusion}
+FUSIONS: Registry[type] = Registry("fusion")
+FUSIONS.register("linear", LinearFusion)
+FUSIONS.register("photometric", PhotometricFusion)

@@ -1,13 +1,16 @@
 """prop's strategies: how the last keyframe's data reaches the current frame along the block motion.
 
-Usage: ``data = PROPAGATIONS["compose"](track, disp)`` for each non-keyframe whose motion is known.
+Usage: ``data = PROPAGATIONS.get("compose")(track, disp)`` for each non-keyframe whose motion is known.
 
 A strategy is one function of the stream's Track (the keyframe's data and the chain so far) and the frame's
 displacements to the previous frame on the warp grid; it returns the frame's warped data (channels last) and
 advances the track (track.pos: where the frame's cells are in the keyframe).
 - compose: compose the positions back to the keyframe, then warp the keyframe once (no repeated blurring);
 - step: warp the previous frame's data by one step;
-- reuse: the keyframe's data, not warped (the baseline).
+- reuse: the keyframe's data, not warped (the baseline; mode reuse's, not a ``--propagation`` choice).
+A new one is a function registered in PROPAGATIONS here: ``--propagation`` and the service key offer it.
+Metadata: ``option`` (offered as ``--propagation``), ``writable`` (the data it returns is the caller's to change
+in place: the track does not read it again; else the correction edits a copy).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgeseg.registry import Registry
 from edgeseg.warp.bilinear import warp
 
 
@@ -56,7 +60,10 @@ def reuse(track: Track, disp: np.ndarray) -> np.ndarray:
     return track.key
 
 
-PROPAGATIONS: dict[str, Propagation] = {"compose": compose, "step": step, "reuse": reuse}
+PROPAGATIONS: Registry[Propagation] = Registry("propagation", option=True, writable=False)
+PROPAGATIONS.register("compose", compose, writable=True)  # track.cur is recomputed from the keyframe each frame
+PROPAGATIONS.register("step", step)
+PROPAGATIONS.register("reuse", reuse, option=False)
 
 
 def carried(track: Track) -> np.ndarray:

@@ -10,7 +10,7 @@ Usage::
             ...                                   # results come out in display order
     results = seg.flush()                         # at the end of the stream
 
-(edgeseg.pipeline.build_segmenter makes one from a spec and a bundle.) Modes:
+(edgeseg.pipeline.build_segmenter makes one from a spec and a bundle.) Modes (each a plan: edgeseg.pipeline.modes):
 - frame: feature + task network on every frame (the baseline).
 - prop / reuse / flow: the last keyframe's data moved to the current frame by a propagation strategy
   (edgeseg.pipeline.propagate); zero added latency. flow: the caller passes optical-flow fields.
@@ -35,8 +35,8 @@ import numpy as np
 
 from edgeseg.motion.field import MotionField
 from edgeseg.pipeline.correct import Correction
-from edgeseg.pipeline.interpolate import FUSION_STRATEGIES, Gap
-from edgeseg.pipeline.propagate import PROPAGATIONS, Track, carried, compose
+from edgeseg.pipeline.interpolate import FUSIONS, Gap
+from edgeseg.pipeline.propagate import PROPAGATIONS, Track, carried
 from edgeseg.pipeline.result import Result, StageTimes
 from edgeseg.pipeline.space import WarpSpace, nearest
 from edgeseg.pipeline.spec import SegmentSpec
@@ -73,15 +73,17 @@ class Segmenter:
         self.space = WarpSpace(nets, spec=spec, model_hw=input_hw, mean=mean, std=std, timings=self.timings,
                                align_corners=align_corners)
         self.keyframes = 0
-        interp = spec.mode == "interp"
-        self._fusion = FUSION_STRATEGIES[spec.fusion]() if interp else None
+        plan = self.plan = spec.plan  # the mode unpacked (edgeseg.pipeline.modes)
+        self._fusion = FUSIONS.get(plan.fusion)() if plan.hold else None
         self._correct = Correction(nets, self.space, budget=spec.correct, threshold=spec.correct_error) \
-            if spec.correct and spec.mode != "frame" else None
+            if spec.correct and plan.carries else None
         self._guide = spec.guide
         # non-keyframes need the colours their data came with (frame mode has none)
-        self._carry = (spec.guide or self._correct is not None) and spec.mode != "frame"
-        self._thumbs = (interp and spec.fusion == "photometric") or self._carry
-        self._propagate = PROPAGATIONS["reuse" if spec.mode == "reuse" else spec.propagation]
+        self._carry = (spec.guide or self._correct is not None) and plan.carries
+        self._thumbs = (self._fusion is not None and self._fusion.thumbnails) or self._carry
+        self._propagate = PROPAGATIONS.get(plan.propagation) if plan.propagation else None
+        # the correction edits a frame's data in place: a copy where the track reads it again (step, reuse)
+        self._copy = plan.propagation is not None and not PROPAGATIONS.meta(plan.propagation)["writable"]
         self._track: Track | None = None
         self._held: list[_Held] = []
         self._since_key = 0
@@ -106,7 +108,7 @@ class Segmenter:
     def push(self, frame: Frame, field: MotionField | None) -> list[Result]:
         """Feed the next frame (display order) and its motion field; returns the results now complete."""
         t0 = time.perf_counter()
-        if self._track is None or self.spec.mode == "frame":
+        if self._track is None or self.plan.every_frame_keyframe:
             return [self._keyframe(frame, t0)]
         if self._fusion is not None:
             return self._push_held(frame, field, t0)
@@ -124,8 +126,8 @@ class Segmenter:
             t = time.perf_counter()
             colours = carried(self._track)
             if self._correct is not None:
-                if self._propagate is not compose:
-                    data = data.copy()  # reuse / step: the track's own data stays as it is
+                if self._copy:
+                    data = data.copy()  # the track's own data stays as it is
                 thumb = self.space.xp.asarray(frame.thumbnail(*self._track.grid.shape[:2]))
                 self._correct([frame], [data], colours[None], thumb[None])
             self.timings.add("carry", t)

@@ -95,7 +95,7 @@ class WarpSpace:
         self._to_grid = FieldResampler(video_hw=(H, W), feature_hw=(h, w), fill_rounds=fill)
         self.to_labels = self._to_warp_labels = GuidedUpsampler((h, w), (H, W), align_corners=self.align_corners)
         if self.space == "auto":
-            exact = self.spec.mode != "frame" and pointwise_affine(self.nets.scores, feats)
+            exact = self.spec.plan.carries and pointwise_affine(self.nets.scores, feats)
             self.space = "scores" if exact else "features"
         if self.space == "scores" and self.spec.warp_stride:  # a finer warp grid for the class scores
             h, w = max(round(H / self.spec.warp_stride), 1), max(round(W / self.spec.warp_stride), 1)

@@ -9,25 +9,28 @@ Its fields are the CLI's flags (``--keyframe-interval`` ↔ keyframe_interval) a
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 from edgeseg.errors import ConfigError
 from edgeseg.limits import SPEC as SPEC_LIMITS
 from edgeseg.limits import check_motion_stride
+from edgeseg.pipeline.interpolate import FUSIONS
+from edgeseg.pipeline.modes import MODES, ModePlan
+from edgeseg.pipeline.propagate import PROPAGATIONS
 from edgeseg.schedule import POLICIES, KeyframePolicy, make_policy
 
-MODES = ("frame", "prop", "interp", "reuse", "flow")
-FUSIONS = ("linear", "photometric")  # interp's blend weights (edgeseg.pipeline.interpolate)
 SPACES = ("auto", "features", "scores")  # what non-keyframes warp: auto = scores where that is exact
-PROPAGATIONS = ("compose", "step")  # prop: compose positions back to the keyframe, or warp step by step
 CORRECT_ERROR = 24.0  # the correction's default trigger: a tile's mean L1 RGB mismatch (0…765)
 
 
 @dataclass(frozen=True, kw_only=True)
 class SegmentSpec:
-    """How one stream is segmented (modes: README; the rest: each field's comment)."""
+    """How one stream is segmented (modes: README and edgeseg.pipeline.modes; the rest: each field's comment).
+    The names of mode, keyframes, fusion and propagation are those of their registries (MODES, POLICIES,
+    FUSIONS, PROPAGATIONS); ``plan`` is the mode unpacked with this spec's settings."""
 
-    mode: str = "interp"  # frame | prop | interp | reuse | flow
+    mode: str = "interp"  # frame | prop | interp | reuse | flow (edgeseg.pipeline.modes)
     keyframe_interval: int = 10  # fixed keyframes: every K frames; adaptive: the budget 1/K by default
     keyframes: str = "fixed"  # fixed | adaptive
     keyframe_budget: float | None = None  # adaptive: average share of keyframes (default 1/K)
@@ -44,11 +47,12 @@ class SegmentSpec:
     correct_error: float = CORRECT_ERROR  # correction: a tile's mean L1 RGB mismatch that triggers it
 
     def __post_init__(self):
-        for name, value, choices in (("mode", self.mode, MODES), ("keyframes", self.keyframes, POLICIES),
-                                     ("fusion", self.fusion, FUSIONS), ("space", self.space, SPACES),
-                                     ("propagation", self.propagation, PROPAGATIONS)):
-            if value not in choices:
-                raise ConfigError(f"{name} {value!r}: unknown; choose from {', '.join(choices)}")
+        MODES.get(self.mode)
+        POLICIES.get(self.keyframes)
+        FUSIONS.get(self.fusion)
+        if self.space not in SPACES:
+            raise ConfigError(f"space {self.space!r}: unknown; choose from {', '.join(SPACES)}")
+        PROPAGATIONS.get(self.propagation, option=True)
         for name, limit in SPEC_LIMITS.items():
             value = getattr(self, name)
             if value is not None:
@@ -68,10 +72,16 @@ class SegmentSpec:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
+    @functools.cached_property
+    def plan(self) -> ModePlan:
+        """The mode unpacked (edgeseg.pipeline.modes): motion source, propagation or hold-and-fuse, resolved with
+        this spec's propagation and fusion; resolved once per spec."""
+        return MODES.get(self.mode).resolve(propagation=self.propagation, fusion=self.fusion)
+
     @property
     def needs_vectors(self) -> bool:
         """Whether the mode uses block motion (frame and flow modes do not: their sources skip the MV export)."""
-        return self.mode not in ("frame", "flow")
+        return self.plan.motion == "vectors"
 
     def policy(self) -> KeyframePolicy:
         """A new keyframe policy for one stream (policies keep per-stream state)."""

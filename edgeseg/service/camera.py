@@ -199,6 +199,7 @@ class CameraWorker:
 
     def _segment(self, source, client) -> None:
         from edgeseg.pipeline import build_segmenter, motion_pairs, run_stream
+        from edgeseg.pipeline.modes import REFERENCE
         from edgeseg.schedule import ForcedKeyframes
 
         cfg, spec, bundle = self.cfg, self.cfg.spec, self.bundle
@@ -210,8 +211,8 @@ class CameraWorker:
                 overlay_scale=cfg.overlay_scale, live=source.info.is_live, on_finished=lambda _p: self._retention()))
         policy = ForcedKeyframes(spec.policy())
         seg = build_segmenter(spec, nets=client, bundle=bundle, policy=policy)
-        if cfg.audit_seconds > 0 and spec.mode != "frame":
-            self._audit_seg = build_segmenter(spec.replace(mode="frame"), nets=client, bundle=bundle)
+        if cfg.audit_seconds > 0 and spec.plan.carries:  # the audit: the full model on the same frame
+            self._audit_seg = build_segmenter(spec.replace(mode=REFERENCE), nets=client, bundle=bundle)
             if not self._audit_at:  # once per worker: a looping file or a flapping stream must not reset it
                 self._audit_at = time.monotonic() + cfg.audit_seconds
         self._connection += 1

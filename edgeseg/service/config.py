@@ -13,13 +13,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgeseg.backend.open import backend_choices
 from edgeseg.errors import ConfigError
 from edgeseg.limits import ALPHA, MOTION_STRIDES, OVERLAY_SCALE, SPEC, THREADS, TIMEOUT_S, Range
-from edgeseg.pipeline.spec import FUSIONS, PROPAGATIONS, SPACES, SegmentSpec
+from edgeseg.pipeline.interpolate import FUSIONS
+from edgeseg.pipeline.modes import MODES
+from edgeseg.pipeline.propagate import PROPAGATIONS
+from edgeseg.pipeline.spec import SPACES, SegmentSpec
 from edgeseg.schedule import POLICIES
 
-MODES = ("frame", "prop", "interp", "reuse")  # "flow" needs OpenCV: not offered on service boxes
-BACKENDS = ("auto", "trt", "ort-cuda", "ort-cpu")
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -104,20 +106,37 @@ _BOOL = (lambda v: isinstance(v, bool)), "true or false"
 _STR = (lambda v: isinstance(v, str) and v != ""), "a non-empty string"
 
 
-def _choice(options):
-    return (lambda v: not isinstance(v, bool) and v in options), "one of " + ", ".join(map(str, options))
+class _OneOf:
+    """The names a key accepts, read when a value is checked (registries: entries registered after import too)."""
+
+    def __init__(self, names):
+        self.names = names  # () → the accepted values
+
+    def __call__(self, value) -> bool:
+        return not isinstance(value, bool) and value in self.names()
+
+    def __str__(self) -> str:
+        return "one of " + ", ".join(map(str, self.names()))
+
+
+def _choice(names):
+    """A key whose value is one of names() (a callable: a registry's names) or of a fixed collection."""
+    one_of = _OneOf(names if callable(names) else lambda: names)
+    return one_of, one_of
 
 
 _DAY = 86400.0
-_MODEL_KEYS = {"bundle": _STR, "backend": _choice(BACKENDS), "threads": _range(THREADS),
+_MODEL_KEYS = {"bundle": _STR, "backend": _choice(backend_choices), "threads": _range(THREADS),
                "max_batch": _range(Range(1, 256, integer=True)), "batch_wait_ms": _num(0, 10_000)}
 # the segmenter's settings: one key per SegmentSpec field (a test checks that they stay one to one)
 _SPEC_KEYS = {
-    "mode": _choice(MODES), "keyframe_interval": _range(SPEC["keyframe_interval"]), "keyframes": _choice(POLICIES),
+    # modes that need an optional module (flow: OpenCV) are not offered: service boxes do not carry the extras
+    "mode": _choice(lambda: MODES.names(needs=None)), "keyframe_interval": _range(SPEC["keyframe_interval"]),
+    "keyframes": _choice(POLICIES.names),
     "keyframe_budget": _range(SPEC["keyframe_budget"]),
     "max_keyframe_interval": _range(SPEC["max_keyframe_interval"]), "iframe_keys": _BOOL,
-    "fusion": _choice(FUSIONS), "space": _choice(SPACES), "warp_stride": _range(SPEC["warp_stride"]),
-    "propagation": _choice(PROPAGATIONS), "motion_stride": _choice(MOTION_STRIDES),
+    "fusion": _choice(FUSIONS.names), "space": _choice(SPACES), "warp_stride": _range(SPEC["warp_stride"]),
+    "propagation": _choice(lambda: PROPAGATIONS.names(option=True)), "motion_stride": _choice(MOTION_STRIDES),
     "fill_rounds": _range(SPEC["fill_rounds"]), "guide": _BOOL, "correct": _range(SPEC["correct"]),
     "correct_error": _range(SPEC["correct_error"]),
 }

@@ -64,11 +64,13 @@ class Service:
                 from edgeseg.system.info import reference_model_note
 
                 log.warning("%s Set [model] bundle in the config.", reference_model_note())
+        backend = getattr(self._nets, "backend", None)  # open_networks' (an edgeseg.backend.Backend)
         log.info("model %s on %s; %d cameras", getattr(self._bundle, "path", "?"),
-                 getattr(getattr(self._nets, "backend", None), "name", type(self._nets).__name__), len(cfg.cameras))
+                 getattr(backend, "name", type(self._nets).__name__), len(cfg.cameras))
+        batches = backend is None or backend.kind.batches  # a kind whose networks take one image per call: 1
         m = self.metrics
         self.shared = BatchingNetworks(
-            self._nets, max_batch=cfg.model.max_batch, wait_s=cfg.model.batch_wait_ms / 1e3,
+            self._nets, max_batch=cfg.model.max_batch if batches else 1, wait_s=cfg.model.batch_wait_ms / 1e3,
             on_batch=(lambda n, s: (m.batch_size.observe(n), m.feature_seconds.observe(s))) if m else None,
             on_task=m.task_seconds.observe if m else None)
         for cam in cfg.cameras.values():

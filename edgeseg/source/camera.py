@@ -11,7 +11,7 @@ import os
 import re
 
 from edgeseg.errors import SourceError
-from edgeseg.source.decode import Source, _cause
+from edgeseg.source.decode import Source, ffmpeg_cause
 
 _CAMERA = re.compile(r"^(?:camera(\d+)|/dev/video(\d+))$")
 
@@ -43,7 +43,7 @@ def open_camera(spec: str, *, size: str | None = None, fps: float | None = None,
     try:
         container = av.open(device, format="v4l2", options=options, timeout=(timeout, timeout))
     except (OSError, av.error.FFmpegError) as exc:
-        raise SourceError(f"{name}: cannot open the camera ({_cause(exc)})") from None
+        raise SourceError(f"{name}: cannot open the camera ({ffmpeg_cause(exc)})") from None
     if not container.streams.video:
         container.close()
         raise SourceError(f"{name}: the device has no video stream")

@@ -223,7 +223,7 @@ class Source:
                 if not self.info.is_live:
                     return
             except (OSError, av.error.FFmpegError) as exc:
-                raise SourceError(f"{self.name}: read failed ({_cause(exc)})") from None
+                raise SourceError(f"{self.name}: read failed ({ffmpeg_cause(exc)})") from None
 
     def _frames(self, events=None) -> Iterator[Frame]:
         """Decode events (one decoder unless given) → frames; a lost packet or damaged frame costs one index."""
@@ -288,6 +288,6 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _cause(exc: BaseException) -> str:
+def ffmpeg_cause(exc: BaseException) -> str:
     """FFmpeg's message without the errno and file name decorations."""
     return getattr(exc, "strerror", None) or str(exc).split(":")[0]

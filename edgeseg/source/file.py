@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from edgeseg.errors import SourceError
-from edgeseg.source.decode import Source, _cause
+from edgeseg.source.decode import Source, ffmpeg_cause
 
 # Leading bytes of containers we know: a file that starts like a video but cannot be read is truncated/damaged.
 _SIGNATURES = ((4, b"ftyp"), (4, b"moov"), (4, b"mdat"), (4, b"free"), (0, b"\x1a\x45\xdf\xa3"), (0, b"RIFF"),
@@ -39,10 +39,10 @@ def open_file(path: str | os.PathLike, *, export_mvs: bool = True) -> Source:
         container = av.open(name, format=fmt)
     except av.error.InvalidDataError as exc:
         if _looks_like_video(p):
-            raise SourceError(f"{name}: truncated or damaged video ({_cause(exc)})") from None
+            raise SourceError(f"{name}: truncated or damaged video ({ffmpeg_cause(exc)})") from None
         raise SourceError(f"{name}: not a video (no known container or codec)") from None
     except (OSError, av.error.FFmpegError) as exc:
-        raise SourceError(f"{name}: cannot open ({_cause(exc)})") from None
+        raise SourceError(f"{name}: cannot open ({ffmpeg_cause(exc)})") from None
     if not container.streams.video:
         container.close()
         raise SourceError(f"{name}: not a video (no video stream)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from edgeseg.errors import SourceError
-from edgeseg.source.decode import Source, _cause
+from edgeseg.source.decode import Source, ffmpeg_cause
 
 
 def open_rtsp(url: str, *, timeout: float = 10.0, transport: str = "tcp", export_mvs: bool = True) -> Source:
@@ -27,8 +27,8 @@ def open_rtsp(url: str, *, timeout: float = 10.0, transport: str = "tcp", export
         if time.monotonic() - start >= 0.95 * timeout:  # the interrupt fired: FFmpeg reports odd errors then
             raise SourceError(f"{url}: no answer within {timeout:g} s (timed out)") from None
         if isinstance(exc, av.error.InvalidDataError):
-            raise SourceError(f"{url}: not a video stream ({_cause(exc)})") from None
-        raise SourceError(f"{url}: cannot connect ({_cause(exc)})") from None
+            raise SourceError(f"{url}: not a video stream ({ffmpeg_cause(exc)})") from None
+        raise SourceError(f"{url}: cannot connect ({ffmpeg_cause(exc)})") from None
     if not container.streams.video:
         container.close()
         raise SourceError(f"{url}: the stream has no video track")

@@ -59,7 +59,8 @@ def kernel_cache_dir() -> Path | None:
 
 
 @functools.cache
-def _numba():
+def numba_module():
+    """The numba module, set up to cache in kernel_cache_dir(); None when numba is off or not installed."""
     if mode() == "off":
         return None
     path = kernel_cache_dir()
@@ -75,10 +76,10 @@ def _numba():
 
 
 @functools.cache
-def _marker() -> Path | None:
+def ready_marker() -> Path | None:
     """The file that says this installation's kernels are in the cache: one per edgeseg/numba/Python/CPU and
     source state (any edited module makes a new one)."""
-    numba, path = _numba(), kernel_cache_dir()
+    numba, path = numba_module(), kernel_cache_dir()
     if numba is None or path is None:
         return None
     import platform
@@ -86,7 +87,7 @@ def _marker() -> Path | None:
     from edgeseg import __version__
 
     h = hashlib.sha256(f"{__version__} {numba.__version__} {sys.version} {platform.machine()}".encode())
-    root = Path(__file__).parent
+    root = Path(__file__).parents[1]  # the whole package: kernels live in pipeline/, warp/, motion/, source/ …
     for src in sorted(root.rglob("*.py")):
         st = src.stat()
         h.update(f"{src.relative_to(root)} {st.st_mtime_ns} {st.st_size}".encode())
@@ -101,7 +102,7 @@ def warm() -> bool:
     if m == "inline":
         _state["warm"] = True
         return True
-    marker = _marker() if m == "background" else None
+    marker = ready_marker() if m == "background" else None
     if marker is None:
         return False
     now = time.monotonic()
@@ -120,7 +121,7 @@ def warm() -> bool:
 
 
 def _start_at_exit() -> None:
-    marker = _marker()
+    marker = ready_marker()
     if _state["proc"] is None and not _state["warm"] and marker is not None and not marker.exists():
         _state["proc"] = _start_background()
 
@@ -149,7 +150,7 @@ def _start_background():
 
 def compiling() -> bool:
     """Whether this process runs the NumPy paths because the kernels are not in the cache yet."""
-    marker = _marker() if mode() == "background" and _numba() is not None else None
+    marker = ready_marker() if mode() == "background" and numba_module() is not None else None
     return marker is not None and not marker.exists()
 
 
@@ -242,31 +243,31 @@ def last_compile_s() -> float | None:
 
 def status() -> str:
     """One line for `edgeseg info` and run summaries."""
-    numba = _numba()
+    numba = numba_module()
     if numba is None:
         return "off (EDGESEG_JIT=off)" if mode() == "off" else "not installed: NumPy paths"
     where = kernel_cache_dir()
     if mode() == "inline":
         return f"numba {numba.__version__}, compiled on first use, cache {where}"
-    ready = _marker() is not None and _marker().exists()
+    ready = ready_marker() is not None and ready_marker().exists()
     state = "ready" if ready else "not compiled yet: NumPy paths until a background compile finishes"
     return f"numba {numba.__version__}, {state}, cache {where}"
 
 
 @functools.cache
 def _dispatcher(fn):
-    return _numba().njit(cache=True, nogil=True)(fn)
+    return numba_module().njit(cache=True, nogil=True)(fn)
 
 
 def compiled(fn):
     """fn compiled by numba (nopython, no GIL, on-disk cache) once the kernels are warm, else None."""
-    if _numba() is None or not warm():
+    if numba_module() is None or not warm():
         return None
     return _dispatcher(fn)
 
 
 def reset() -> None:
     """Forget what this process decided (tests that switch EDGESEG_JIT)."""
-    for cached in (_numba, _marker, _dispatcher, kernel_cache_dir):
+    for cached in (numba_module, ready_marker, _dispatcher, kernel_cache_dir):
         cached.cache_clear()
     _state.update(warm=False, proc=None, polled=0.0, since=None)

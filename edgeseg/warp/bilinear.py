@@ -85,7 +85,7 @@ def _blend_into(src, pos, alpha, per, out, first):
                 o[oi + k] = v if first else o[oi + k] + v
 
 
-def _with_simd(fn):
+def with_simd(fn):
     """compiled(fn) with the vector forms of its steps (edgeseg.warp.steps) registered with numba first
     (edgeseg.warp.simd.register), or None without numba."""
     kernel = compiled(fn)
@@ -97,11 +97,11 @@ def _with_simd(fn):
 
 
 def _blend_kernel():
-    return _with_simd(_blend_into)
+    return with_simd(_blend_into)
 
 
 def _gap_kernel():
-    return _with_simd(_gap_into)
+    return with_simd(_gap_into)
 
 
 def warp_blend(parts: list[tuple[np.ndarray, np.ndarray, float | np.ndarray]], *, add_to=None) -> np.ndarray:

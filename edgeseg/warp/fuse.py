@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgeseg.system.jit import compiled
-from edgeseg.warp.bilinear import _with_simd, array_module, corner, warp_blend
+from edgeseg.warp.bilinear import array_module, corner, warp_blend, with_simd
 
 PHOTOMETRIC_SCALE = 16.0  # e_a − e_b (L1 over R, G, B in 0…255) that changes a keyframe's odds by e; measured
 
@@ -83,7 +83,7 @@ def mix(a, b, weight):
 
 
 def _error_kernel():
-    return _with_simd(_error_into)
+    return with_simd(_error_into)
 
 
 def photometric_weights(wb, err_a, err_b, *, scale: float = PHOTOMETRIC_SCALE):

@@ -1,6 +1,6 @@
 """SIMD forms of the bilinear kernels' inner steps for numba, written as LLVM vector IR.
 
-Usage: ``register()`` before the first compile of a kernel that uses them (bilinear._with_simd does).
+Usage: ``register()`` before the first compile of a kernel that uses them (bilinear.with_simd does).
 
 numba leaves the kernels' short loops scalar (LLVM cannot prove the output and source arrays apart, and its SLP
 vectoriser is off). This module gives four plain-Python steps of ``edgeseg.warp.steps`` vector

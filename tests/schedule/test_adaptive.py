@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from edgeseg.errors import ConfigError
 from edgeseg.motion.field import MotionField
 from edgeseg.schedule import AdaptiveKeyframes, make_policy
 from edgeseg.source.frame import Frame
@@ -83,7 +84,7 @@ def test_deterministic():
 
 def test_make_policy():
     assert make_policy("adaptive", interval=5).budget == pytest.approx(0.2)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match=r"^keyframes 'nope': unknown; choose from fixed, adaptive$"):
         make_policy("nope")
     with pytest.raises(ValueError):
         AdaptiveKeyframes(budget=0)
