@@ -24,19 +24,21 @@ import time
 from pathlib import Path
 
 from edgeseg.pipeline import SegmentSpec, segment_source
+from edgeseg.sink.outputs import OutputSpec
 from edgeseg.sink.overlay import OVERLAY_CRF, OVERLAY_PRESET
 
 CONFIGS = ("none", "masks", "overlay+stats", "overlay")
 
 
-def outputs(config: str, out: Path, scale: float) -> dict:
+def outputs(config: str, out: Path, scale: float) -> OutputSpec:
+    out.mkdir(parents=True, exist_ok=True)
     if config == "masks":
-        return {"masks": out / "masks"}
+        return OutputSpec(masks=out / "masks")
     if config == "overlay+stats":
-        return {"overlay": out / "overlay.mp4", "stats": out / "stats.jsonl", "overlay_scale": scale}
+        return OutputSpec(overlay=out / "overlay.mp4", stats=out / "stats.jsonl", overlay_scale=scale)
     if config == "overlay":
-        return {"overlay": out / "overlay.mp4", "overlay_scale": scale}
-    return {}
+        return OutputSpec(overlay=out / "overlay.mp4", overlay_scale=scale)
+    return OutputSpec()
 
 
 def main(argv=None) -> int:
@@ -61,7 +63,7 @@ def main(argv=None) -> int:
             print(f"rendering a {w}x{h} clip of {a.frames} frames …", file=sys.stderr)
             clip = str(render_clip(Path(tmp) / "clip", frames=a.frames, size=(h, w), seed=7, preset="veryfast").video)
         common = {"spec": SegmentSpec(mode=a.mode, keyframe_interval=a.k), "max_frames": a.frames}
-        segment_source(clip, **common, **outputs("overlay+stats", Path(tmp) / "warm", a.overlay_scale))  # warm-up
+        segment_source(clip, **common, outputs=outputs("overlay+stats", Path(tmp) / "warm", a.overlay_scale))
         fps: dict[str, list[float]] = {c: [] for c in configs}
         cpu: dict[str, list[float]] = {c: [] for c in configs}
         for r in range(a.rounds):
@@ -69,7 +71,7 @@ def main(argv=None) -> int:
             for config in order:
                 out = Path(tmp) / f"r{r}-{config}"
                 start = time.process_time()
-                summary = segment_source(clip, **common, **outputs(config, out, a.overlay_scale))
+                summary = segment_source(clip, **common, outputs=outputs(config, out, a.overlay_scale))
                 cpu[config].append(1e3 * (time.process_time() - start) / max(summary.frames, 1))
                 fps[config].append(summary.fps)
             print(f"round {r + 1}: " + ", ".join(f"{c} {fps[c][-1]:.1f}" for c in configs), file=sys.stderr)

@@ -60,12 +60,13 @@ def source_pass(clip: str, frames: int, *, fields: bool) -> tuple[float, float]:
 
 def run_pass(clip: str, frames: int, config: str, out: Path) -> dict:
     from edgeseg.pipeline import SegmentSpec, segment_source
+    from edgeseg.sink.outputs import OutputSpec
 
     out.mkdir(parents=True, exist_ok=True)
     outputs = {"stats": {"stats": out / "s.jsonl"}, "masks": {"masks": out / "m"},
                "overlay": {"overlay": out / "o.mp4"}}.get(config, {})
     c0 = time.process_time()
-    summary = segment_source(clip, SegmentSpec(), max_frames=frames, **outputs)
+    summary = segment_source(clip, SegmentSpec(), max_frames=frames, outputs=OutputSpec(**outputs))
     n = max(summary.frames, 1)
     return {"ms": 1e3 * summary.seconds / n, "cpu_ms": 1e3 * (time.process_time() - c0) / n,
             "frames": summary.frames, "stages": summary.extra.get("stage_ms", {})}

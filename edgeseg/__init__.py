@@ -29,6 +29,7 @@ _EXPORTS = {
     "open_for": "edgeseg.pipeline.build",
     "segment_frames": "edgeseg.pipeline.build",
     "segment_source": "edgeseg.pipeline.session",
+    "OutputSpec": "edgeseg.sink.outputs",
     "run_stream": "edgeseg.pipeline.run",
     "RunSummary": "edgeseg.pipeline.run",
     "open_source": "edgeseg.source.open",

@@ -116,8 +116,7 @@ class _Window:
 def _sinks(task: ShardTask, bundle, fps: float) -> tuple[list, list]:
     """The shard's sinks and their (temporary, final) part paths."""
     from edgeseg.pipeline.session import build_sinks
-    from edgeseg.sink.labels import LabelVideoSink
-    from edgeseg.sink.writer import ThreadedSink
+    from edgeseg.sink.outputs import OutputSpec
 
     renames = []
 
@@ -127,12 +126,12 @@ def _sinks(task: ShardTask, bundle, fps: float) -> tuple[list, list]:
         renames.append((tmp, final))
         return tmp
 
-    # JPEG-LS encoding of the label video on its own thread, like the other outputs (build_sinks)
-    sinks = [ThreadedSink(LabelVideoSink(temp("labels", ".avi"), fps=fps))] if "labels" in task.outputs else []
-    sinks += build_sinks(bundle=bundle, fps=fps, alpha=task.alpha,
-                         stats=temp("stats", ".jsonl") if "stats" in task.outputs else None,
-                         masks=Path(task.parts) / "masks" if "masks" in task.outputs else None,
-                         overlay=temp("overlay", ".mp4") if "overlay" in task.outputs else None)
+    outputs = OutputSpec(
+        label_video=temp("labels", ".avi") if "labels" in task.outputs else None,
+        stats=temp("stats", ".jsonl") if "stats" in task.outputs else None,
+        masks=Path(task.parts) / "masks" if "masks" in task.outputs else None,
+        overlay=temp("overlay", ".mp4") if "overlay" in task.outputs else None, alpha=task.alpha)
+    sinks = build_sinks(outputs, bundle=bundle, fps=fps)  # run's own sinks, each on its writer thread
     return sinks, renames
 
 

@@ -1,27 +1,31 @@
 """The segmenter's settings as CLI flags, one per SegmentSpec field, shared by the commands that segment. The
 choices of --mode, --keyframes, --fusion and --propagation are their registries' names (read when click asks).
+The outputs' flags likewise, one per OutputSpec field.
 
 Usage::
 
     @click.command()
     @spec_options
-    def run(spec, **options): ...
+    @output_options
+    def run(spec, outputs, **options): ...
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+from pathlib import Path
 
 import click
 
 from edgeseg.cli.choices import RegistryChoice
-from edgeseg.limits import MOTION_STRIDES, SPEC
+from edgeseg.limits import ALPHA, MOTION_STRIDES, OVERLAY_SCALE, SPEC
 from edgeseg.pipeline.interpolate import FUSIONS
 from edgeseg.pipeline.modes import MODES
 from edgeseg.pipeline.propagate import PROPAGATIONS
 from edgeseg.pipeline.spec import CORRECT_ERROR, SPACES, SegmentSpec
 from edgeseg.schedule import POLICIES
+from edgeseg.sink.outputs import OutputSpec
 
 # flag → SegmentSpec field: each option's dest is the field's name (a test checks the two stay one to one)
 _OPTIONS = [
@@ -78,3 +82,32 @@ def spec_options(command):
         wrapper = option(wrapper)
     return wrapper
 
+
+
+# flag → OutputSpec field, one to one (a test checks it); the outputs of `run` (batch and serve name them too)
+_OUTPUT_OPTIONS = [
+    click.option("--overlay", type=click.Path(path_type=Path), default=None,
+                 help="Write a colour overlay video (.mp4)."),
+    click.option("--masks", type=click.Path(path_type=Path), default=None,
+                 help="Write label masks here, one PNG per frame: frame-000000.png, …"),
+    click.option("--stats", type=click.Path(path_type=Path), default=None, help="Write one JSON line per frame."),
+    click.option("--label-video", type=click.Path(path_type=Path), default=None,
+                 help="Write the labels as one lossless video: .avi (JPEG-LS, fast) or .mkv (FFV1, smallest); "
+                      "edgeseg.sink.read_labels reads it back."),
+    click.option("--alpha", type=ALPHA.click(), default=0.5, show_default=True, help="Overlay opacity."),
+    click.option("--overlay-scale", type=OVERLAY_SCALE.click(), default=1.0, show_default=True,
+                 help="Overlay size relative to the input (e.g. 0.5 for a preview)."),
+]
+
+
+def output_options(command):
+    """Add the outputs' flags to a click command; it receives them as one `outputs` argument (an OutputSpec)."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        fields = {f.name: kwargs.pop(f.name) for f in dataclasses.fields(OutputSpec)}
+        return command(*args, outputs=OutputSpec(**fields), **kwargs)
+
+    for option in reversed(_OUTPUT_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper

@@ -38,6 +38,7 @@ def tiny_clip(path: Path, *, size=(96, 128), frames: int = 9) -> Path:
 def exercise(tmp: Path, *, progress=None) -> None:
     from edgeseg.pipeline.session import segment_source
     from edgeseg.pipeline.spec import SegmentSpec
+    from edgeseg.sink.outputs import OutputSpec
 
     # two widths: decoder planes without row padding (contiguous arrays) and with it (strided ones)
     clips = [tiny_clip(tmp / "a.mp4", size=(96, 128)), tiny_clip(tmp / "b.mp4", size=(90, 120))]
@@ -46,7 +47,8 @@ def exercise(tmp: Path, *, progress=None) -> None:
         out = tmp / f"run{i}"
         out.mkdir()
         segment_source(str(clip), SegmentSpec(mode=mode, fusion=fusion, keyframe_interval=3, guide=guide),
-                       threads=1, overlay=out / "o.mp4", overlay_scale=scale, stats=out / "s.jsonl", masks=out / "m")
+                       threads=1, outputs=OutputSpec(overlay=out / "o.mp4", overlay_scale=scale, stats=out / "s.jsonl",
+                                                     masks=out / "m", label_video=out / "l.avi"))
         if progress is not None:
             progress(i + 1, len(steps))
 

@@ -24,13 +24,15 @@ class Result:
     of the cost. Thread-safe.
     """
 
-    __slots__ = ("frame", "keyframe", "latency_ms", "_labels", "_make", "_lock", "_sampled", "_sampled_lock")
+    __slots__ = ("frame", "keyframe", "latency_ms", "extra", "_labels", "_make", "_lock", "_sampled",
+                 "_sampled_lock")
 
     def __init__(self, frame: Frame, labels: np.ndarray | None, keyframe: bool, latency_ms: float, *,
                  make: Callable[[int], np.ndarray] | None = None):
         if labels is None and make is None:
             raise ValueError("a Result needs labels or a way to make them")
         self.frame, self.keyframe, self.latency_ms = frame, keyframe, latency_ms  # latency: push() to result
+        self.extra: dict = {}  # annotations for the stats line (the service's connection, audit agreement)
         self._labels, self._make, self._lock, self._sampled = labels, make, threading.Lock(), {}
         self._sampled_lock = threading.Lock()  # the full map and a sampled one may be made at once
 

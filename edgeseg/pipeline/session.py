@@ -1,6 +1,6 @@
 """One call that wires a whole run: bundle → backend, source → motion → segmenter → sinks.
 
-Usage: ``summary = segment_source("clip.mp4", SegmentSpec(mode="interp"), stats="s.jsonl")``
+Usage: ``summary = segment_source("clip.mp4", SegmentSpec(mode="interp"), outputs=OutputSpec(stats="s.jsonl"))``
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import contextlib
 import dataclasses
 import signal
 import threading
-from pathlib import Path
 
 from edgeseg.backend.networks import open_networks
 from edgeseg.pipeline.build import build_segmenter, motion_pairs, open_for
@@ -36,32 +35,31 @@ def stop_on_signals(stop: threading.Event, summary_extra: dict):
             signal.signal(s, h)
 
 
-def build_sinks(*, bundle, fps: float, overlay=None, masks=None, stats=None, alpha: float = 0.5,
-                overlay_scale: float = 1.0, live: bool = False) -> list:
-    from edgeseg.sink.outputs import open_sinks  # each output on its own writer thread
+def build_sinks(outputs, *, bundle, fps: float, live: bool = False) -> list:
+    """The outputs' sinks for a stream of this bundle's classes, each on its own writer thread."""
+    from edgeseg.sink.outputs import open_outputs
 
-    return open_sinks(classes=bundle.classes, palette=bundle.palette, fps=fps, overlay=overlay, masks=masks,
-                      stats=stats, alpha=alpha, overlay_scale=overlay_scale, live=live)
+    return open_outputs(outputs, classes=bundle.classes, palette=bundle.palette, fps=fps, live=live)
 
 
-def segment_source(uri: str, spec: SegmentSpec | None = None, *, model=None, backend: str = "auto",
-                   threads: int | None = None, overlay: str | Path | None = None, masks: str | Path | None = None,
-                   stats: str | Path | None = None, alpha: float = 0.5, overlay_scale: float = 1.0,
-                   max_frames: int | None = None, timeout: float = 10.0,
-                   progress: bool = False, handle_signals: bool = False,
+def segment_source(uri: str, spec: SegmentSpec | None = None, *, outputs=None, model=None,
+                   backend: str = "auto", threads: int | None = None, max_frames: int | None = None,
+                   timeout: float = 10.0, progress: bool = False, handle_signals: bool = False,
                    stop: threading.Event | None = None) -> RunSummary:
-    """Segment one source end to end as `spec` says (default SegmentSpec()) and write the requested outputs;
-    returns the run's summary. model: a bundle directory or Bundle (None: the shipped reference model).
-    timeout: seconds to connect and per read for live sources (RTSP, cameras)."""
+    """Segment one source end to end as `spec` says (default SegmentSpec()) and write `outputs` (an
+    edgeseg.sink.outputs.OutputSpec; None: nothing); returns the run's summary. model: a bundle directory or
+    Bundle (None: the shipped reference model). timeout: seconds to connect and per read for live sources."""
+    from edgeseg.sink.outputs import OutputSpec
+
     spec = spec if spec is not None else SegmentSpec()
+    outputs = outputs if outputs is not None else OutputSpec()
     nets, bundle = open_networks(model, backend=backend, threads=threads)
     segmenter = build_segmenter(spec, nets=nets, bundle=bundle)
     stop = stop or threading.Event()
     extra: dict = {}
     with open_for(spec, uri, timeout=timeout) as source:
         fps = getattr(source.info, "fps", None) or 25.0
-        sinks = build_sinks(bundle=bundle, fps=fps, overlay=overlay, masks=masks, stats=stats, alpha=alpha,
-                            overlay_scale=overlay_scale, live=source.info.is_live)
+        sinks = build_sinks(outputs, bundle=bundle, fps=fps, live=source.info.is_live)
         bar = _progress_bar(source, max_frames) if progress else None
         on_result = (lambda _r: bar.update(1)) if bar is not None else None
         guard = stop_on_signals(stop, extra) if handle_signals else contextlib.nullcontext()

@@ -207,8 +207,8 @@ class CameraWorker:
         if self._outputs is None:
             self._outputs = ThreadedSink(RollingOutputs(  # written on its own thread, like `edgeseg run`
                 cfg.out, segment_seconds=cfg.segment_seconds, fps=fps, classes=bundle.classes,
-                palette=bundle.palette, overlay=cfg.overlay, stats=cfg.stats, masks=cfg.masks, alpha=cfg.alpha,
-                overlay_scale=cfg.overlay_scale, live=source.info.is_live, on_finished=lambda _p: self._retention()))
+                palette=bundle.palette, outputs=cfg.outputs, live=source.info.is_live,
+                on_finished=lambda _p: self._retention()))
         policy = ForcedKeyframes(spec.policy())
         seg = build_segmenter(spec, nets=client, bundle=bundle, policy=policy)
         if cfg.audit_seconds > 0 and spec.plan.carries:  # the audit: the full model on the same frame

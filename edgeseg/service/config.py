@@ -21,6 +21,7 @@ from edgeseg.pipeline.modes import MODES
 from edgeseg.pipeline.propagate import PROPAGATIONS
 from edgeseg.pipeline.spec import SPACES, SegmentSpec
 from edgeseg.schedule import POLICIES
+from edgeseg.sink.outputs import OutputSpec
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -52,6 +53,7 @@ class CameraConfig:
     overlay: bool = True
     stats: bool = True
     masks: bool = False
+    label_video: bool = False  # the lossless label video (JPEG-LS .avi), one per segment
     alpha: float = 0.5
     overlay_scale: float = 1.0  # overlay size relative to the stream (e.g. 0.5 for a preview)
     segment_seconds: float = 600.0  # length of each overlay/stats file
@@ -64,6 +66,13 @@ class CameraConfig:
     max_lag_s: float = 2.0  # live: skip frames while output lags the stream by more; 0 = never skip
     loop: bool = False  # files: start again at the end (test rigs, soak runs)
     realtime: bool = False  # files: pace frames at the clip's frame rate like a live camera
+
+    @property
+    def outputs(self) -> OutputSpec:
+        """The camera's outputs for the shared output layer (True: named per segment by RollingOutputs)."""
+        return OutputSpec(masks=True if self.masks else None, stats=True if self.stats else None,
+                          overlay=True if self.overlay else None, label_video=True if self.label_video else None,
+                          alpha=self.alpha, overlay_scale=self.overlay_scale)
 
     @property
     def out(self) -> Path:
@@ -141,7 +150,7 @@ _SPEC_KEYS = {
     "correct_error": _range(SPEC["correct_error"]),
 }
 _CAMERA_KEYS = {
-    **_SPEC_KEYS, "output_dir": _STR, "overlay": _BOOL, "stats": _BOOL, "masks": _BOOL,
+    **_SPEC_KEYS, "output_dir": _STR, "overlay": _BOOL, "stats": _BOOL, "masks": _BOOL, "label_video": _BOOL,
     "alpha": _range(ALPHA), "overlay_scale": _range(OVERLAY_SCALE), "segment_seconds": _num(1, _DAY),
     "retention_hours": _num(0, 24 * 3650), "retention_mb": _num(0, 1e9), "audit_seconds": _num(0, _DAY),
     "timeout_s": _range(TIMEOUT_S), "reconnect_min_s": _num(0, 3600, strict=True),

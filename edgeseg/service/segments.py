@@ -2,49 +2,51 @@
 
 Usage::
 
-    out = RollingOutputs(Path("out/front"), segment_seconds=600, fps=25, classes=c, palette=p, overlay=True)
+    out = RollingOutputs(Path("out/front"), segment_seconds=600, fps=25, classes=c, palette=p,
+                         outputs=OutputSpec(overlay=True, stats=True))   # True: made per segment
     out.write(result, extra={"audit": 0.93})   # per frame
     out.close()                                # finishes the open segment
 
 Files: ``DIR/YYYYmmdd-HHMMSS.mp4`` / ``.jsonl`` (UTC start time); while written they are named
 ``*.part.mp4`` / ``*.part.jsonl`` and renamed when finished, so every ``.mp4`` on disk is playable.
-Masks (optional) go to ``DIR/masks/<segment>/frame-<i>.png``. The service runs each camera's outputs on a
+Masks (optional) go to ``DIR/masks/<segment>/frame-000000.png``; the label video (optional) is
+``DIR/YYYYmmdd-HHMMSS.avi``. The sinks are `edgeseg run`'s own (edgeseg.sink.outputs), one set per segment. The service runs each camera's outputs on a
 writer thread (``ThreadedSink(RollingOutputs(...))``, edgeseg.sink.writer), like `edgeseg run`.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from edgeseg.errors import ConfigError
-from edgeseg.sink.masks import mask_name
-from edgeseg.sink.stats import result_fractions
+from edgeseg.sink.outputs import OutputSpec, open_outputs
 
 PART = ".part"
 
 
 class RollingOutputs:
-    """Writes results into segments of `segment_seconds` of video (counted in frames at `fps`)."""
+    """Writes results into segments of `segment_seconds` of video (counted in frames at `fps`), through the
+    same sinks as `edgeseg run` (edgeseg.sink.outputs): one set per segment."""
 
     def __init__(self, directory: Path, *, segment_seconds: float, fps: float, classes: list[str], palette,
-                 overlay: bool = True, stats: bool = True, masks: bool = False, alpha: float = 0.5,
-                 overlay_scale: float = 1.0, live: bool = False, on_finished=None):
+                 outputs: OutputSpec, live: bool = False, on_finished=None):
+        """outputs: which outputs (any non-None path: the paths themselves are made per segment) and their
+        alpha and overlay scale."""
         self.dir = Path(directory)
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
+            if outputs.masks is not None:
+                (self.dir / "masks").mkdir(exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"{self.dir}: cannot create the output directory ({exc.strerror})") from None
         self.segment_frames = max(1, round(segment_seconds * (fps or 25.0)))
-        self.fps, self.classes, self.palette, self.alpha = fps or 25.0, list(classes), palette, alpha
-        self.want_overlay, self.want_stats, self.want_masks = overlay, stats, masks
-        self.overlay_scale, self.live = overlay_scale, live
+        self.fps, self.classes, self.palette, self.live = fps or 25.0, list(classes), palette, live
+        self.outputs = outputs
         self.on_finished = on_finished  # called with each finished file's Path
-        self._overlay = None
-        self._stats = None
-        self._masks_dir: Path | None = None
+        self._sinks: list = []
+        self._parts: list[Path] = []
         self._stem: str | None = None
         self._base, self._seq = "", 0
         self._count = 0
@@ -56,16 +58,12 @@ class RollingOutputs:
         self._base = base
         stem = base if self._seq == 0 else f"{base}_{self._seq:02d}"  # several segments in one second
         self._stem, self._count = stem, 0
-        if self.want_overlay:
-            from edgeseg.sink.overlay import OverlaySink
-
-            self._overlay = OverlaySink(self.dir / f"{stem}{PART}.mp4", palette=self.palette, fps=self.fps,
-                                        alpha=self.alpha, scale=self.overlay_scale, live=self.live)
-        if self.want_stats:
-            self._stats = open(self.dir / f"{stem}{PART}.jsonl", "w", encoding="utf-8")  # noqa: SIM115
-        if self.want_masks:
-            self._masks_dir = self.dir / "masks" / stem
-            self._masks_dir.mkdir(parents=True, exist_ok=True)
+        paths = {"masks": self.dir / "masks" / stem, "stats": self.dir / f"{stem}{PART}.jsonl",
+                 "overlay": self.dir / f"{stem}{PART}.mp4", "label_video": self.dir / f"{stem}{PART}.avi"}
+        wanted = {name: paths[name] for name in self.outputs.requested}
+        self._parts = [p for name, p in wanted.items() if name != "masks"]
+        self._sinks = open_outputs(self.outputs.replace(**{n: wanted.get(n) for n in paths}), classes=self.classes,
+                                   palette=self.palette, fps=self.fps, live=self.live, threaded=False)
 
     def write(self, result, *, extra: dict | None = None) -> None:
         """One segmented frame; extra keys (reconnects, audit agreement) join its stats line."""
@@ -73,35 +71,19 @@ class RollingOutputs:
             self.finish()
             self._open()
         self._count += 1
-        if self._overlay is not None:
-            self._overlay.write(result)
-        if self._stats is not None:
-            line = {"time": round(time.time(), 3), "frame": result.frame.index, "pts": result.frame.pts,
-                    "pict_type": result.frame.pict_type, "keyframe": bool(result.keyframe),
-                    "class_fraction": result_fractions(result, self.classes),
-                    "latency_ms": round(result.latency_ms, 3), **(extra or {})}
-            self._stats.write(json.dumps(line) + "\n")
-            self._stats.flush()
-        if self._masks_dir is not None:
-            from edgeseg.sink.masks import MASK_PNG
-            from edgeseg.sink.png import write_png
-
-            write_png(self._masks_dir / mask_name(result.frame.index), result.labels, **MASK_PNG)
+        if extra:
+            result.extra.update(extra)
+        for sink in self._sinks:
+            sink.write(result)
 
     def finish(self) -> None:
         """Close the open segment and give its files their final names."""
         if self._stem is None:
             return
-        done = []
-        if self._overlay is not None:
-            self._overlay.close()
-            self._overlay = None
-            done.append(self.dir / f"{self._stem}{PART}.mp4")
-        if self._stats is not None:
-            self._stats.close()
-            self._stats = None
-            done.append(self.dir / f"{self._stem}{PART}.jsonl")
-        for part in done:
+        for sink in self._sinks:
+            sink.close()
+        self._sinks = []
+        for part in self._parts:
             final = part.with_name(part.name.replace(PART, ""))
             if part.exists():
                 part.replace(final)
@@ -109,7 +91,7 @@ class RollingOutputs:
                 del self.finished[:-1000]
                 if self.on_finished is not None:
                     self.on_finished(final)
-        self._masks_dir = None
+        self._parts = []
         self._count = self.segment_frames  # next write opens a new segment
 
     def close(self) -> None:

@@ -1,38 +1,112 @@
-"""The outputs of a run (stats, masks, overlay), each written on its own thread.
+"""The one output layer of `run`, `batch` and `serve`: what to write (OutputSpec) and the sinks that write it.
 
-Usage: ``sinks = open_sinks(classes=b.classes, palette=b.palette, fps=25, overlay="o.mp4", stats="s.jsonl")``
+Usage::
+
+    outputs = OutputSpec(stats="s.jsonl", overlay="o.mp4", overlay_scale=0.5)
+    sinks = open_outputs(outputs, classes=b.classes, palette=b.palette, fps=25)   # each on its writer thread
+    for sink in sinks: sink.write(result)
+
+Each output is a sink registered in SINKS under its OutputSpec field, with what it reads from a Result
+(full-resolution labels, labels sampled for class fractions, the frame's pixels): a Result makes its labels
+only when a sink reads them, at the resolution it reads them (edgeseg.pipeline.result), so a run computes
+only what some output needs. `run`'s flags, `batch --outputs` and `serve`'s camera keys all become an
+OutputSpec; `serve`'s rolling segments open the same sinks per segment (edgeseg.service.segments).
 
 Contract: either every requested output opens, or none is left behind (a bad overlay path does not leave
 an empty stats file). Each sink removes what it created when it is closed before its first frame.
+Names everywhere: masks ``frame-000000.png`` (atomic writes), one stats line schema (sink/stats.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 
+from edgeseg.limits import ALPHA, OVERLAY_SCALE
+from edgeseg.registry import Registry
 from edgeseg.sink.writer import ThreadedSink
 
 
-def open_sinks(*, classes, palette, fps: float, overlay: str | Path | None = None,
-               masks: str | Path | None = None, stats: str | Path | None = None, alpha: float = 0.5,
-               overlay_scale: float = 1.0, live: bool = False, threaded: bool = True, depth: int = 8) -> list:
-    """The requested sinks, in the order masks, stats, overlay; on writer threads unless threaded=False."""
+@dataclass(frozen=True, kw_only=True)
+class OutputSpec:
+    """What a run writes: a path per output (None: not written) and the outputs' settings."""
+
+    masks: str | Path | None = None  # directory of frame-000000.png label masks
+    stats: str | Path | None = None  # one JSON line per frame
+    overlay: str | Path | None = None  # colour overlay video (.mp4)
+    label_video: str | Path | None = None  # lossless label video: .avi (JPEG-LS) or .mkv (FFV1)
+    alpha: float = 0.5  # overlay opacity
+    overlay_scale: float = 1.0  # overlay size relative to the video
+
+    def __post_init__(self):
+        ALPHA.check("alpha", self.alpha)
+        OVERLAY_SCALE.check("overlay_scale", self.overlay_scale)
+
+    @property
+    def requested(self) -> tuple[str, ...]:
+        """The outputs asked for, in SINKS' order."""
+        return tuple(name for name in SINKS.names() if getattr(self, name) is not None)
+
+    def replace(self, **changes) -> OutputSpec:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputContext:
+    """What every sink may need besides its path: the model's classes and palette, the stream's rate."""
+
+    classes: list[str]
+    palette: object
+    fps: float
+    live: bool = False
+    alpha: float = 0.5
+    overlay_scale: float = 1.0
+
+
+def _masks(path, ctx: OutputContext):
     from edgeseg.sink.masks import MaskSink
-    from edgeseg.sink.overlay import OverlaySink
+
+    return MaskSink(path)
+
+
+def _stats(path, ctx: OutputContext):
     from edgeseg.sink.stats import StatsSink
 
-    makers = []  # the masks' directory first: the other outputs may be written into it
-    if masks is not None:
-        makers.append(lambda: MaskSink(masks))
-    if stats is not None:
-        makers.append(lambda: StatsSink(stats, classes=classes))
-    if overlay is not None:
-        makers.append(lambda: OverlaySink(overlay, palette=palette, fps=fps, alpha=alpha, scale=overlay_scale,
-                                          live=live))
+    return StatsSink(path, classes=ctx.classes)
+
+
+def _overlay(path, ctx: OutputContext):
+    from edgeseg.sink.overlay import OverlaySink
+
+    return OverlaySink(path, palette=ctx.palette, fps=ctx.fps, alpha=ctx.alpha, scale=ctx.overlay_scale,
+                       live=ctx.live)
+
+
+def _label_video(path, ctx: OutputContext):
+    from edgeseg.sink.labels import LabelVideoSink
+
+    return LabelVideoSink(path, fps=ctx.fps)
+
+
+# name (an OutputSpec field) → factory(path, ctx) → sink with write(result) and close();
+# reads: what it takes from a Result. The masks directory opens first: other outputs may be written into it.
+SINKS: Registry = Registry("output", reads="labels")
+SINKS.register("masks", _masks, reads="labels")
+SINKS.register("stats", _stats, reads="sampled labels (class fractions)")
+SINKS.register("overlay", _overlay, reads="labels (sampled for a smaller overlay) and pixels")
+SINKS.register("label_video", _label_video, reads="labels")
+
+
+def open_outputs(outputs: OutputSpec, *, classes, palette, fps: float, live: bool = False,
+                 threaded: bool = True, depth: int = 8) -> list:
+    """The requested sinks, in SINKS' order; on writer threads unless threaded=False."""
+    ctx = OutputContext(classes=list(classes), palette=palette, fps=fps, live=live, alpha=outputs.alpha,
+                        overlay_scale=outputs.overlay_scale)
     sinks = []
     try:
-        for make in makers:
-            sinks.append(make())
+        for name in outputs.requested:
+            sinks.append(SINKS.get(name)(getattr(outputs, name), ctx))
     except BaseException:
         for sink in reversed(sinks):
             sink.close()  # nothing was written: each removes the file or directory it made (files first)

@@ -6,6 +6,7 @@ Usage: ``with StatsSink("stats.jsonl", classes=bundle.classes) as sink: sink.wri
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -54,8 +55,17 @@ def result_fractions(result, classes: list[str]) -> dict[str, float]:
     return class_fractions(result.labels_at(stats_step((result.frame.height, result.frame.width))), classes)
 
 
+def stats_line(result, classes: list[str], extra: dict | None = None) -> dict:
+    """The stats schema, the same for run, batch and serve: time (wall clock when written, s), frame, pts,
+    pict_type, keyframe, class_fraction {class: share}, latency_ms, then any extra keys."""
+    return {"time": round(time.time(), 3), "frame": result.frame.index, "pts": result.frame.pts,
+            "pict_type": result.frame.pict_type, "keyframe": bool(result.keyframe),
+            "class_fraction": result_fractions(result, classes), "latency_ms": round(result.latency_ms, 3),
+            **(extra or {})}
+
+
 class StatsSink:
-    """One line per frame: frame, pts, pict_type, keyframe, class_fraction {class: share}, latency_ms."""
+    """One line per frame (stats_line), flushed as written."""
 
     def __init__(self, path: str | Path, *, classes: list[str]):
         self.path, self.classes = Path(path), list(classes)
@@ -67,15 +77,8 @@ class StatsSink:
             raise ConfigError(f"{self.path}: cannot write stats ({exc.strerror})") from None
 
     def write(self, result) -> None:
-        line = {
-            "frame": result.frame.index,
-            "pts": result.frame.pts,
-            "pict_type": result.frame.pict_type,
-            "keyframe": bool(result.keyframe),
-            "class_fraction": result_fractions(result, self.classes),
-            "latency_ms": round(result.latency_ms, 3),
-        }
-        self._fh.write(json.dumps(line) + "\n")
+        """One line; the result's `extra` keys (the service's connection and audit agreement) join it."""
+        self._fh.write(json.dumps(stats_line(result, self.classes, getattr(result, "extra", None))) + "\n")
         self._fh.flush()
         self.lines += 1
 

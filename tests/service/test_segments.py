@@ -9,6 +9,7 @@ import numpy as np
 
 from edgeseg.pipeline.result import Result
 from edgeseg.service.segments import RollingOutputs, enforce_retention
+from edgeseg.sink.outputs import OutputSpec
 from edgeseg.source.frame import Frame
 
 
@@ -22,7 +23,8 @@ def _result(i):
 def test_segments_roll_by_frames_and_each_finished_file_plays(tmp_path):
     finished = []
     out = RollingOutputs(tmp_path / "cam", segment_seconds=0.5, fps=10, classes=["bg", "fg"],
-                         palette=[(0, 0, 0), (255, 0, 0)], masks=True, on_finished=finished.append)
+                         palette=[(0, 0, 0), (255, 0, 0)], on_finished=finished.append,
+                         outputs=OutputSpec(overlay=True, stats=True, masks=True))
     for i in range(12):
         out.write(_result(i), extra={"connection": 1})
     assert len(finished) == 4  # two segments of 5 frames done (mp4 + jsonl each); the third is open

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from edgeseg.cli import main
 from edgeseg.errors import ConfigError
 from edgeseg.pipeline.result import Result
-from edgeseg.sink.outputs import open_sinks
+from edgeseg.sink.outputs import OutputSpec, open_outputs
 from edgeseg.sink.stats import StatsSink
 from edgeseg.sink.writer import ThreadedSink
 from edgeseg.source.frame import Frame
@@ -86,8 +86,8 @@ def test_a_bad_output_leaves_no_empty_stats_file(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(ConfigError, match="is not a directory"):
-        open_sinks(classes=["a"], palette=[(0, 0, 0)], fps=25, stats=tmp_path / "s.jsonl",
-                   masks=tmp_path / "m", overlay=blocker / "o.mp4")
+        open_outputs(OutputSpec(stats=tmp_path / "s.jsonl", masks=tmp_path / "m", overlay=blocker / "o.mp4"),
+                     classes=["a"], palette=[(0, 0, 0)], fps=25)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
