@@ -151,3 +151,14 @@ def test_usage_example_runs(name, clip_dir, monkeypatch, capsys):
     namespace.update({k: v for k, v in vars(module).items() if not k.startswith("__")})
     monkeypatch.chdir(clip_dir)
     exec(compile(_usage(name), f"<usage of {name}>", "exec"), namespace)  # noqa: S102
+
+
+def test_no_function_is_over_80_lines():
+    long = {}
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                n = node.end_lineno - node.lineno + 1
+                if n > 80:
+                    long[f"{name}.{node.name}"] = n
+    assert long == {}

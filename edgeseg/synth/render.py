@@ -227,6 +227,12 @@ class Renderer:
         label[idx] = pr.label[i]
         kind[idx] = 4
         foot = t * np.sqrt((d[:, idx] ** 2).sum(0)) / self.f
+        color[idx] = self._shade_primitive(i, uu, vv, foot, local, normal) * self._sun(normal)[:, None]
+
+    def _shade_primitive(self, i, uu, vv, foot, local, normal) -> np.ndarray:
+        """The surface colours of primitive i's hit points (its style's texture), before sunlight."""
+        pr = self.scene.prims
+        half = pr.half[i]
         style, salt = pr.style[i], pr.salt[i]
         base = pr.color[i].astype(np.float32)
         tex = fbm(uu * 6 + salt, vv * 6 - salt, foot * 6, 2)
@@ -248,7 +254,7 @@ class Renderer:
             shade = shade * (1 - rim)[:, None] + rim[:, None] * 0.95
         else:
             shade = base * (0.75 + 0.5 * tex)[:, None]
-        color[idx] = shade * self._sun(normal)[:, None]
+        return shade
 
     def _shade_ground(self, m, hitp, foot, depth, dn, label, color) -> None:
         idx = np.nonzero(m)[0]
