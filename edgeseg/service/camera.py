@@ -17,6 +17,7 @@ import time
 
 from edgeseg.errors import EdgesegError, SourceError
 from edgeseg.service.config import CameraConfig
+from edgeseg.service.metrics import NullMetrics
 from edgeseg.service.segments import RollingOutputs, enforce_retention
 from edgeseg.sink.writer import ThreadedSink
 
@@ -69,7 +70,8 @@ class CameraWorker:
     (backing off before a retry), finished (a file ended), stopped."""
 
     def __init__(self, cfg: CameraConfig, *, shared, bundle, metrics=None):
-        self.cfg, self.shared, self.bundle, self.metrics = cfg, shared, bundle, metrics
+        self.cfg, self.shared, self.bundle = cfg, shared, bundle
+        self.metrics = metrics if metrics is not None else NullMetrics()
         self.state = "starting"
         self.frames = 0
         self.keyframes = 0
@@ -129,8 +131,7 @@ class CameraWorker:
                 self.state = "stopped"
             log.info("%s: %s after %d frames (%d keyframes, %d reconnects)", self.cfg.name, self.state,
                      self.frames, self.keyframes, self.reconnects)
-            if self.metrics is not None:
-                self.metrics.connected.labels(camera=self.cfg.name).set(0)
+            self.metrics.connected.labels(camera=self.cfg.name).set(0)
 
     def _loop(self, client) -> None:
         from edgeseg.pipeline import open_for
@@ -153,8 +154,7 @@ class CameraWorker:
             self.last_error = None
             if was_connected and source.info.is_live:
                 self.reconnects += 1
-                if self.metrics is not None:
-                    self.metrics.reconnects.labels(camera=cfg.name).inc()
+                self.metrics.reconnects.labels(camera=cfg.name).inc()
                 log.info("%s: reconnected to %s (reconnect %d)", cfg.name, cfg.uri, self.reconnects)
             frames_before = self.frames
             try:
@@ -173,8 +173,7 @@ class CameraWorker:
             except Exception:
                 log.exception("%s: worker error; retrying", cfg.name)
                 self._failed("internal error (see log)")
-            if self.metrics is not None:
-                self.metrics.connected.labels(camera=cfg.name).set(0)
+            self.metrics.connected.labels(camera=cfg.name).set(0)
             if self._stop.is_set():
                 return
             if self.frames > frames_before:
@@ -219,8 +218,7 @@ class CameraWorker:
         self._src_seen = (0, 0)
         self.state = "running"
         self.last_progress = time.monotonic()
-        if self.metrics is not None:
-            self.metrics.connected.labels(camera=cfg.name).set(1)
+        self.metrics.connected.labels(camera=cfg.name).set(1)
         log.log(logging.INFO if self._connection == 1 or source.info.is_live else logging.DEBUG,
                 "%s: streaming %s (%dx%d, %.1f fps, mode %s, K=%d)", cfg.name, cfg.uri, source.info.width,
                  source.info.height, fps, spec.mode, spec.keyframe_interval)
@@ -231,8 +229,7 @@ class CameraWorker:
             def dropped(_frame):
                 policy.force = True
                 self.dropped += 1
-                if self.metrics is not None:
-                    self.metrics.dropped.labels(camera=cfg.name).inc()
+                self.metrics.dropped.labels(camera=cfg.name).inc()
 
             pairs = drop_late(pairs, max_lag_s=cfg.max_lag_s, on_drop=dropped)
         summary = run_stream(pairs, seg, stop=self._stop, on_result=lambda r: self._on_result(r, source))
@@ -243,11 +240,10 @@ class CameraWorker:
     def _count_source(self, source) -> None:
         corrupt, dropped = source.stats.corrupt, source.stats.dropped
         seen_c, seen_d = self._src_seen
-        if self.metrics is not None:
-            if corrupt > seen_c:
-                self.metrics.decode_errors.labels(camera=self.cfg.name).inc(corrupt - seen_c)
-            if dropped > seen_d:
-                self.metrics.dropped.labels(camera=self.cfg.name).inc(dropped - seen_d)
+        if corrupt > seen_c:
+            self.metrics.decode_errors.labels(camera=self.cfg.name).inc(corrupt - seen_c)
+        if dropped > seen_d:
+            self.metrics.dropped.labels(camera=self.cfg.name).inc(dropped - seen_d)
         self._src_seen = (corrupt, dropped)
 
     def _on_result(self, result, source) -> None:
@@ -258,21 +254,19 @@ class CameraWorker:
             full = self._audit_seg.push(result.frame, None)[0]
             self.last_audit = float((full.labels == result.labels).mean())
             extra["audit_agreement"] = round(self.last_audit, 5)
-            if self.metrics is not None:
-                self.metrics.audit.labels(camera=name).set(self.last_audit)
-                self.metrics.audits.labels(camera=name).inc()
+            self.metrics.audit.labels(camera=name).set(self.last_audit)
+            self.metrics.audits.labels(camera=name).inc()
         self._outputs.write(result, extra=extra)
         self.frames += 1
         self.keyframes += bool(result.keyframe)
         self.last_progress = time.monotonic()
-        if self.metrics is not None:
-            m = self.metrics
-            m.frames.labels(camera=name).inc()
-            if result.keyframe:
-                m.keyframes.labels(camera=name).inc()
-            m.keyframe_ratio.labels(camera=name).set(self.keyframes / self.frames)
-            m.latency.labels(camera=name).observe(result.latency_ms / 1e3)
-            self._count_source(source)
+        m = self.metrics
+        m.frames.labels(camera=name).inc()
+        if result.keyframe:
+            m.keyframes.labels(camera=name).inc()
+        m.keyframe_ratio.labels(camera=name).set(self.keyframes / self.frames)
+        m.latency.labels(camera=name).observe(result.latency_ms / 1e3)
+        self._count_source(source)
 
     def _retention(self) -> None:
         cfg = self.cfg

@@ -71,6 +71,35 @@ class ServiceMetrics:
         return generate_latest(self.registry)
 
 
+class _NullSeries:
+    """A metric (or one labelled series of it) that records nothing."""
+
+    def labels(self, **_labels) -> _NullSeries:
+        return self
+
+    def inc(self, *_args) -> None:
+        pass
+
+    def set(self, *_args) -> None:
+        pass
+
+    def observe(self, *_args) -> None:
+        pass
+
+
+class NullMetrics:
+    """ServiceMetrics' interface recording nothing: the service with `[metrics] enabled = false`, so that its
+    workers update metrics without asking whether there are any."""
+
+    _series = _NullSeries()
+
+    def __getattr__(self, name: str) -> _NullSeries:
+        return self._series
+
+    def forget(self, camera: str) -> None:
+        pass
+
+
 class MetricsServer:
     """Serves /metrics (Prometheus text) and /healthz (JSON; 200 healthy, 503 not) on a background thread."""
 

@@ -19,6 +19,7 @@ import time
 from edgeseg.errors import ConfigError, EdgesegError
 from edgeseg.service.camera import CameraWorker
 from edgeseg.service.config import ServiceConfig, camera_changed, load_config
+from edgeseg.service.metrics import NullMetrics
 from edgeseg.service.notify import Notifier
 
 log = logging.getLogger("edgeseg.service")
@@ -32,7 +33,7 @@ class Service:
         self.notifier = notifier or Notifier.from_env()
         self._nets, self._bundle = nets, bundle
         self.workers: dict[str, CameraWorker] = {}
-        self.metrics = None
+        self.metrics = NullMetrics()  # ServiceMetrics when [metrics] is enabled
         self.server = None
         self.shared = None
         self.ready = False
@@ -71,8 +72,8 @@ class Service:
         m = self.metrics
         self.shared = BatchingNetworks(
             self._nets, max_batch=cfg.model.max_batch if batches else 1, wait_s=cfg.model.batch_wait_ms / 1e3,
-            on_batch=(lambda n, s: (m.batch_size.observe(n), m.feature_seconds.observe(s))) if m else None,
-            on_task=m.task_seconds.observe if m else None)
+            on_batch=lambda n, s: (m.batch_size.observe(n), m.feature_seconds.observe(s)),
+            on_task=m.task_seconds.observe)
         for cam in cfg.cameras.values():
             self._start_camera(cam)
 
@@ -80,17 +81,15 @@ class Service:
         w = CameraWorker(cam, shared=self.shared, bundle=self._bundle, metrics=self.metrics)
         self.workers[cam.name] = w
         w.start()
-        if self.metrics is not None:
-            self.metrics.cameras.set(len(self.workers))
+        self.metrics.cameras.set(len(self.workers))
 
     def _stop_camera(self, name: str, timeout: float) -> None:
         w = self.workers.pop(name)
         w.stop()
         if not w.join(timeout):
             log.warning("%s: did not stop within %.1f s (blocked in a read)", name, timeout)
-        if self.metrics is not None:
-            self.metrics.forget(name)
-            self.metrics.cameras.set(len(self.workers))
+        self.metrics.forget(name)
+        self.metrics.cameras.set(len(self.workers))
         self._last_frames.pop(name, None)
 
     def request_stop(self, name: str = "") -> None:
@@ -165,8 +164,7 @@ class Service:
                 self.reload()
             ok, _ = self.health()
             self._update_rates()
-            if self.metrics is not None:
-                self.metrics.healthy.set(1 if ok else 0)
+            self.metrics.healthy.set(1 if ok else 0)
             if not self.ready and all(w.attempted.is_set() or not w.alive for w in self.workers.values()):
                 self.ready = True
                 self.notifier.ready(self._status_line())
@@ -186,7 +184,7 @@ class Service:
         now = time.monotonic()
         for name, w in list(self.workers.items()):
             frames, t = self._last_frames.get(name, (0, now))
-            if self.metrics is not None and now > t:
+            if now > t:
                 self.metrics.fps.labels(camera=name).set((w.frames - frames) / (now - t))
                 self.metrics.ended.labels(camera=name).set(1 if w.state == "finished" else 0)
             self._last_frames[name] = (w.frames, now)
