@@ -1,7 +1,7 @@
 """Accuracy vs throughput of every mode and keyframe interval, measured in one run (the paper's Table 1).
 
-Usage: ``report = benchmark("clip.mp4", labels_dir="labels/", modes=["frame", "prop", "interp"],
-intervals=[2, 5, 10])``; ``print(format_table(report))``
+Usage: ``report = benchmark("clip.mp4", BenchGrid(modes=("frame", "prop", "interp"), intervals=(2, 5, 10)),
+nets=nets, bundle=bundle, labels_dir="labels/")``; ``print(format_table(report))``
 
 Each row decodes the clip from scratch and runs the whole pipeline (decode → motion → networks → labels, no
 file writing); the time spent scoring against the reference is measured and left out of the row's fps.
@@ -21,6 +21,7 @@ import numpy as np
 
 from edgeseg.bench.consistency import VideoConsistency
 from edgeseg.bench.frontier import FRONTIERS, format_frontier, frontiers, row_name
+from edgeseg.bench.grid import BenchGrid, row_of, row_spec
 from edgeseg.bench.metrics import confusion, miou
 from edgeseg.errors import ConfigError
 from edgeseg.limits import SPEC
@@ -28,7 +29,6 @@ from edgeseg.pipeline import (
     FUSIONS,
     MODES,
     Segmenter,
-    SegmentSpec,
     build_segmenter,
     motion_pairs,
     open_for,
@@ -185,42 +185,11 @@ def _row_report(row: dict, scorer: _Scorer | None, seg: Segmenter, frames: int) 
     return out
 
 
-def _row_of(mode, k, policy="fixed", fusion="linear", correct=None, guide=False) -> dict:
-    return {"mode": mode, "interval": k, "keyframes": policy, "fusion": fusion, "correct": correct, "guide": guide}
+def benchmark(source: str, grid: BenchGrid, *, nets, bundle, labels_dir=None, max_frames: int | None = None,
+              repeat: int = 1, progress=None) -> dict:
+    """Run every row of `grid` (edgeseg.bench.grid) over the video `source`; returns the JSON-ready report.
 
-
-def _tuned(mode: str) -> bool:
-    """Modes that get rows with corrections and adaptive keyframes: those that carry keyframe data and are no
-    baseline (prop, interp; edgeseg.pipeline.modes)."""
-    return MODES.get(mode).carries and not MODES.meta(mode)["baseline"]
-
-
-def _plan(modes, intervals, adaptive_intervals, fusions, corrections, guides) -> list[dict]:
-    """The rows to run, in order: the reference (frame mode unguided, the model's own labels on every frame),
-    frame mode guided if asked for, then every other mode's fixed and adaptive rows."""
-    def variants(mode):  # (fusion, correction, guide) combinations of a mode's rows
-        return [(f, c, g) for f in (fusions if MODES.get(mode).hold else ("linear",))
-                for c in (corrections if _tuned(mode) else (None,)) for g in guides]
-
-    todo = [_row_of(REFERENCE, 1)]
-    if REFERENCE in modes and True in guides:
-        todo.append(_row_of(REFERENCE, 1, guide=True))
-    todo += [_row_of(m, k, "fixed", *v) for m in modes if m != REFERENCE for v in variants(m) for k in intervals]
-    todo += [_row_of(m, k, "adaptive", *v) for m in modes if _tuned(m) for v in variants(m)
-             for k in adaptive_intervals]
-    return todo
-
-
-def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int], labels_dir=None,
-              adaptive_intervals: list[int] = (), fusions: list[str] = ("linear",), corrections=(None,),
-              guides=(False,), max_frames: int | None = None, repeat: int = 1, progress=None) -> dict:
-    """Run every (mode, interval) row over `spec`; returns the JSON-ready report.
-
-    adaptive_intervals: for prop and interp, also rows with adaptive keyframes under the budget 1/K.
-    fusions: interp's rows once per fusion (edgeseg.pipeline.FUSIONS); interp rows carry "fusion".
-    corrections: prop's and interp's rows once per correction budget (None: without; rows carry "correct" and
-    "tiles_per_frame").
-    guides: every row once unguided (False) and/or guided (True; edgeseg.pipeline.guide); rows carry "guide". The
+    Rows with corrections carry "correct" and "tiles_per_frame"; every row carries "fusion" and "guide". The
     reference row is frame mode unguided, the model's own labels; frame mode guided is a row of its own.
     repeat: timing passes (frame mode, then every row, each pass): a row's fps is its median over the passes
     and its speedup the median of its per-pass ratio to that pass's frame mode. mIoU comes from the first
@@ -230,18 +199,17 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
     """
     if repeat < 1:
         raise ConfigError(f"--repeat {repeat}: must be at least 1")
-    n, size = _count_frames(spec, max_frames)
+    n, size = _count_frames(source, max_frames)
     labels = LabelDir(labels_dir) if labels_dir is not None else None
     if labels is not None:
         labels.check(frames=n, size=size, at_least=max_frames is not None)
     k_classes = len(bundle.classes)
 
     def run_row(row: dict, on_result, frames: int | None = max_frames) -> tuple[float, int, Segmenter]:
-        spec_ = SegmentSpec(mode=row["mode"], keyframe_interval=row["interval"], keyframes=row["keyframes"],
-                            fusion=row["fusion"], correct=row["correct"], guide=row["guide"])
-        seg = build_segmenter(spec_, nets=nets, bundle=bundle)
-        with open_for(spec_, spec) as src:
-            summary = run_stream(motion_pairs(src, spec_), seg, max_frames=frames, on_result=on_result)
+        spec = row_spec(row)
+        seg = build_segmenter(spec, nets=nets, bundle=bundle)
+        with open_for(spec, source) as src:
+            summary = run_stream(motion_pairs(src, spec), seg, max_frames=frames, on_result=on_result)
         return summary.seconds, summary.frames, seg
 
     # frame mode first: it is the speed baseline, and the agreement reference without labels
@@ -253,10 +221,10 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
 
     reference = labels.__getitem__ if labels is not None else frame_out.__getitem__
 
-    todo = _plan(modes, intervals, adaptive_intervals, fusions, corrections, guides)
+    todo = grid.rows()
     rows, fps_passes, components = [], [[] for _ in todo], {}
-    tiles = next((c for c in corrections if c), None)  # the correction's tile network is made on first use
-    for warm in (_row_of(REFERENCE, 1), _row_of("interp", 4, correct=tiles, guide=True in guides)):
+    tiles = next((c for c in grid.corrections if c), None)  # the correction's tile network is made on first use
+    for warm in (row_of(REFERENCE, 1), row_of("interp", 4, correct=tiles, guide=True in grid.guides)):
         run_row(warm, _make_labels, frames=min(12, n))  # warm-up: first calls stay out of the rows
     for p in range(repeat):
         for i, row in enumerate(todo):
@@ -280,7 +248,7 @@ def benchmark(spec: str, *, nets, bundle, modes: list[str], intervals: list[int]
                     components = {k_: round(v, 3) for k_, v in seg.timings.mean_ms().items()}
                 rows.append(_row_report(row, scorer, seg, frames))
     _timings(rows, fps_passes, repeat)
-    return {"reference": "labels" if labels is not None else REFERENCE, "source": str(spec), "repeat": repeat,
+    return {"reference": "labels" if labels is not None else REFERENCE, "source": str(source), "repeat": repeat,
             "rows": rows, **frontiers(rows), "components_ms": components}
 
 

@@ -46,6 +46,7 @@ def bench(source, model, labels_dir, modes, intervals, adaptive, fusion, correct
     Example: edgeseg bench clip/video.mp4 --labels clip/labels --intervals 2,5,10 --plot fig.png
     """
     from edgeseg.backend.networks import open_networks
+    from edgeseg.bench.grid import BenchGrid
     from edgeseg.bench.table import (
         benchmark,
         format_table,
@@ -75,10 +76,11 @@ def bench(source, model, labels_dir, modes, intervals, adaptive, fusion, correct
         if sys.stderr.isatty():
             click.echo(f"\r[{i + 1}/{n}] {mode} K={k} ...", err=True, nl=False)
 
-    report = benchmark(source, nets=nets, bundle=bundle, modes=mode_list, intervals=ks, labels_dir=labels_dir,
-                       adaptive_intervals=adaptive_ks, fusions=fusions, corrections=corrections,
-                       guides=[g == "on" for g in guide.split(",")], max_frames=max_frames, repeat=repeat,
-                       progress=progress)
+    grid = BenchGrid(modes=tuple(mode_list), intervals=tuple(ks), adaptive_intervals=tuple(adaptive_ks),
+                     fusions=tuple(fusions), corrections=tuple(corrections),
+                     guides=tuple(g == "on" for g in guide.split(",")))
+    report = benchmark(source, grid, nets=nets, bundle=bundle, labels_dir=labels_dir, max_frames=max_frames,
+                       repeat=repeat, progress=progress)
     if sys.stderr.isatty():
         click.echo("", err=True)
     click.echo(format_table(report))
