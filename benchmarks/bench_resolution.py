@@ -134,6 +134,9 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
+    from edgeseg.cli.warmup import compile_first
+
+    compile_first(lambda text: print(text, file=sys.stderr))  # else the NumPy paths are measured
     with tempfile.TemporaryDirectory() as tmp:
         results = [measure(c, frames=a.frames, rounds=a.rounds, tmp=Path(tmp) / str(i),
                            log=lambda s: print(s, file=sys.stderr)) for i, c in enumerate(a.clips)]

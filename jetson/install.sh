@@ -4,7 +4,7 @@
 #
 # - detects JetPack (L4T release, TensorRT Python bindings) and makes a venv that sees JetPack's TensorRT
 #   through --system-site-packages (TensorRT is not pip-installable on Jetson);
-# - installs edgeseg with the service extra into /opt/edgeseg/venv;
+# - installs edgeseg with the service and mqtt extras into /opt/edgeseg/venv;
 # - creates the `edgeseg` user (groups video, render), /etc/edgeseg/edgeseg.toml (kept if present),
 #   /var/lib/edgeseg (outputs, model bundle and its engines);
 # - installs edgeseg.service; engines are built by ExecStartPre on first start (edgeseg-prepare).
@@ -51,7 +51,7 @@ install -d -m 0755 "$PREFIX" "$PREFIX/bin" /etc/edgeseg
 install -d -m 0750 -o edgeseg -g edgeseg "$STATE" "$STATE/models"
 [ -d "$PREFIX/venv" ] || $PY -m venv --system-site-packages "$PREFIX/venv"
 "$PREFIX/venv/bin/pip" install -q --upgrade pip
-"$PREFIX/venv/bin/pip" install -q "$SRC[service]"
+"$PREFIX/venv/bin/pip" install -q "$SRC[service,mqtt]"
 install -m 0644 "$SRC/jetson/README.md" "$PREFIX/README.md"
 
 # --- model: a writable copy, so engines can be built next to it -----------------------------------------

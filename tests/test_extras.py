@@ -19,14 +19,18 @@ def files(tmp_path_factory):
     clip = clips.translate_clip(tmp / "c.mp4", size=(160, 96), frames=6, shift_xy=(1.0, 0.0))
     config = tmp / "serve.toml"
     config.write_text(f'[cameras.front]\nuri = "{clip.path}"\noutput_dir = "{tmp / "out"}"\n')
+    mqtt_config = tmp / "serve-mqtt.toml"
+    mqtt_config.write_text(config.read_text() + '[mqtt]\nurl = "mqtt://127.0.0.1:1883"\n')
     from edgeseg.backend.networks import default_bundle_path
 
-    return {"clip": str(clip.path), "config": str(config), "out": str(tmp / "o"), "bundle": str(default_bundle_path())}
+    return {"clip": str(clip.path), "config": str(config), "out": str(tmp / "o"), "bundle": str(default_bundle_path()),
+            "mqtt_config": str(mqtt_config)}
 
 
 CASES = [
     ("prometheus_client", "service", ["serve", "--config", "{config}", "--check"]),
     ("prometheus_client", "service", ["serve", "--config", "{config}"]),
+    ("paho", "mqtt", ["serve", "--config", "{mqtt_config}", "--check"]),
     ("cv2", "bench", ["run", "{clip}", "--mode", "flow"]),
     ("cv2", "bench", ["bench", "{clip}", "--modes", "frame,flow", "--intervals", "1"]),
     ("matplotlib", "bench", ["bench", "{clip}", "--modes", "frame", "--intervals", "1", "--plot", "{out}.png"]),

@@ -97,6 +97,9 @@ _OUTPUT_OPTIONS = [
     click.option("--alpha", type=ALPHA.click(), default=0.5, show_default=True, help="Overlay opacity."),
     click.option("--overlay-scale", type=OVERLAY_SCALE.click(), default=1.0, show_default=True,
                  help="Overlay size relative to the input (e.g. 0.5 for a preview)."),
+    click.option("--zones", type=click.Path(path_type=Path), default=None,
+                 help="Zones file (TOML, [zones.NAME] points = [[x, y], ...]): each --stats line also carries "
+                      "the class fractions of every zone."),
 ]
 
 
@@ -106,6 +109,13 @@ def output_options(command):
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         fields = {f.name: kwargs.pop(f.name) for f in dataclasses.fields(OutputSpec)}
+        if fields["zones"] is not None:
+            from edgeseg.errors import ConfigError
+            from edgeseg.sink.zones import load_zones
+
+            if fields["stats"] is None:
+                raise ConfigError(f"--zones {fields['zones']}: zone fractions go into the stats; add --stats FILE")
+            fields["zones"] = load_zones(fields["zones"])
         return command(*args, outputs=OutputSpec(**fields), **kwargs)
 
     for option in reversed(_OUTPUT_OPTIONS):

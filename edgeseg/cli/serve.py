@@ -34,6 +34,8 @@ def serve(config, check, log_level) -> None:
     cfg = load_config(config)
     if cfg.metrics.enabled:  # --check reports it too: a config that passes must also start
         require("prometheus_client", purpose="serve's metrics ([metrics] enabled = true)")
+    if cfg.mqtt is not None:
+        require("paho", purpose="MQTT publishing ([mqtt])")
     if check:
         for cam in cfg.cameras.values():
             click.echo(f"{cam.name}: {cam.uri} (mode {cam.spec.mode}, K={cam.spec.keyframe_interval}) → {cam.out}")

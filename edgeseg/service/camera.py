@@ -69,8 +69,11 @@ class CameraWorker:
     """A thread that keeps one camera segmented until stop(). state: starting, connecting, running, waiting
     (backing off before a retry), finished (a file ended), stopped."""
 
-    def __init__(self, cfg: CameraConfig, *, shared, bundle, metrics=None):
+    def __init__(self, cfg: CameraConfig, *, shared, bundle, metrics=None, taps=()):
+        """taps: functions (camera name, result) called with every result (the live view, MQTT); each must
+        return at once (they only keep a reference)."""
         self.cfg, self.shared, self.bundle = cfg, shared, bundle
+        self.taps = tuple(taps)
         self.metrics = metrics if metrics is not None else NullMetrics()
         self.state = "starting"
         self.frames = 0
@@ -257,6 +260,8 @@ class CameraWorker:
             self.metrics.audit.labels(camera=name).set(self.last_audit)
             self.metrics.audits.labels(camera=name).inc()
         self._outputs.write(result, extra=extra)
+        for tap in self.taps:
+            tap(name, result)
         self.frames += 1
         self.keyframes += bool(result.keyframe)
         self.last_progress = time.monotonic()

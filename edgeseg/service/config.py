@@ -21,7 +21,11 @@ from edgeseg.pipeline.modes import MODES
 from edgeseg.pipeline.propagate import PROPAGATIONS
 from edgeseg.pipeline.spec import SPACES, SegmentSpec
 from edgeseg.schedule import POLICIES
+from edgeseg.service.liveview import check_exposure
+from edgeseg.service.mqttconfig import MqttConfig, parse_mqtt
+from edgeseg.service.rules import check_rules
 from edgeseg.sink.outputs import OutputSpec
+from edgeseg.sink.zones import Zones, load_zones
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -66,13 +70,14 @@ class CameraConfig:
     max_lag_s: float = 2.0  # live: skip frames while output lags the stream by more; 0 = never skip
     loop: bool = False  # files: start again at the end (test rigs, soak runs)
     realtime: bool = False  # files: pace frames at the clip's frame rate like a live camera
+    zones: Zones | None = None  # named polygons (the key: a TOML file relative to the config)
 
     @property
     def outputs(self) -> OutputSpec:
         """The camera's outputs for the shared output layer (True: named per segment by RollingOutputs)."""
         return OutputSpec(masks=True if self.masks else None, stats=True if self.stats else None,
                           overlay=True if self.overlay else None, label_video=True if self.label_video else None,
-                          alpha=self.alpha, overlay_scale=self.overlay_scale)
+                          alpha=self.alpha, overlay_scale=self.overlay_scale, zones=self.zones)
 
     @property
     def out(self) -> Path:
@@ -84,6 +89,10 @@ class MetricsConfig:
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = 9108
+    live_view: bool = True  # GET / : the cameras' live page (edgeseg.service.liveview)
+    token: str | None = None  # required when host is not a loopback address
+    preview_width: int = 640
+    preview_fps: float = 5.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,6 +109,7 @@ class ServiceConfig:
     cameras: dict[str, CameraConfig] = field(default_factory=dict)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     service: ServiceOptions = field(default_factory=ServiceOptions)
+    mqtt: MqttConfig | None = None
 
 
 # per key: (type check, description for the message); numeric keys take their range from edgeseg.limits
@@ -155,8 +165,11 @@ _CAMERA_KEYS = {
     "retention_hours": _num(0, 24 * 3650), "retention_mb": _num(0, 1e9), "audit_seconds": _num(0, _DAY),
     "timeout_s": _range(TIMEOUT_S), "reconnect_min_s": _num(0, 3600, strict=True),
     "reconnect_max_s": _num(0, 3600, strict=True), "max_lag_s": _num(0, 3600), "loop": _BOOL, "realtime": _BOOL,
+    "zones": _STR,
 }
-_METRICS_KEYS = {"enabled": _BOOL, "host": _STR, "port": _range(Range(0, 65535, integer=True))}
+_METRICS_KEYS = {"enabled": _BOOL, "host": _STR, "port": _range(Range(0, 65535, integer=True)),
+                 "live_view": _BOOL, "token": _STR, "preview_width": _range(Range(64, 3840, integer=True)),
+                 "preview_fps": _num(0, 30, strict=True)}
 _SERVICE_KEYS = {"stall_seconds": _num(0, _DAY, strict=True), "stop_timeout_s": _num(0, 3600, strict=True),
                  "health_interval_s": _num(0, 3600, strict=True)}
 
@@ -178,7 +191,7 @@ def _table(path, data, key: str, spec: dict) -> dict:
 def parse_config(data: dict, *, path: str | Path = "<config>") -> ServiceConfig:
     """Validate a parsed TOML document; raises ConfigError naming the first bad key."""
     path = Path(path)
-    known = {"model", "defaults", "cameras", "metrics", "service"}
+    known = {"model", "defaults", "cameras", "metrics", "service", "mqtt"}
     for k in data:
         if k not in known:
             raise ConfigError(f"{path}: {k}: unknown table (known: {', '.join(sorted(known))})")
@@ -206,6 +219,11 @@ def parse_config(data: dict, *, path: str | Path = "<config>") -> ServiceConfig:
         rest = _table(path, {k: v for k, v in table.items() if k != "uri"}, key, _CAMERA_KEYS)
         merged = {**defaults, **rest}
         merged["output_dir"] = str(base / merged.get("output_dir", CameraConfig.output_dir))
+        if "zones" in merged:
+            try:
+                merged["zones"] = load_zones(base / merged["zones"])
+            except ConfigError as exc:
+                raise ConfigError(f"{path}: {key}.zones: {exc}") from None
         try:
             spec = SegmentSpec(**{k: merged.pop(k) for k in _SPEC_KEYS if k in merged})
         except ConfigError as exc:
@@ -217,8 +235,14 @@ def parse_config(data: dict, *, path: str | Path = "<config>") -> ServiceConfig:
                               f"reconnect_max_s ({cam.reconnect_max_s:g})")
         cameras[name] = cam
     metrics = MetricsConfig(**_table(path, data, "metrics", _METRICS_KEYS))
+    if metrics.enabled and metrics.live_view:
+        check_exposure(metrics.host, metrics.token, where=f"{path}: ")
     service = ServiceOptions(**_table(path, data, "service", _SERVICE_KEYS))
-    return ServiceConfig(path=path, model=model, cameras=cameras, metrics=metrics, service=service)
+    mqtt = parse_mqtt(data["mqtt"], where=f"{path}: ") if "mqtt" in data else None
+    if mqtt is not None:  # the classes are checked when the model is loaded (Service.start)
+        check_rules(mqtt.rules, classes=None, where=f"{path}: ",
+                    zones={n: (c.zones.names if c.zones else []) for n, c in cameras.items()})
+    return ServiceConfig(path=path, model=model, cameras=cameras, metrics=metrics, service=service, mqtt=mqtt)
 
 
 def load_config(path: str | Path) -> ServiceConfig:

@@ -101,7 +101,8 @@ class NullMetrics:
 
 
 class MetricsServer:
-    """Serves /metrics (Prometheus text) and /healthz (JSON; 200 healthy, 503 not) on a background thread."""
+    """Serves /metrics (Prometheus text) and /healthz (JSON; 200 healthy, 503 not) on a background thread, and
+    the live view's page (/) and previews (/cameras/NAME/…) when `live` is set."""
 
     def __init__(self, metrics: ServiceMetrics, *, health: Callable[[], tuple[bool, dict]],
                  host: str = "127.0.0.1", port: int = 9108):
@@ -109,6 +110,8 @@ class MetricsServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 - http.server's name
+                if outer.live is not None and outer.live.handle(self):  # the live view's page and previews
+                    return
                 path = self.path.split("?")[0]
                 if path == "/metrics":
                     body, ctype, code = outer.metrics.exposition(), "text/plain; version=0.0.4", 200
@@ -128,6 +131,7 @@ class MetricsServer:
                 pass
 
         self.metrics, self.health = metrics, health
+        self.live = None  # an edgeseg.service.liveview.LiveView serves / and /cameras/… when set
         try:
             self._server = ThreadingHTTPServer((host, port), Handler)
         except OSError as exc:

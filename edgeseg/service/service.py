@@ -36,6 +36,8 @@ class Service:
         self.metrics = NullMetrics()  # ServiceMetrics when [metrics] is enabled
         self.server = None
         self.shared = None
+        self.hub = None  # the live view's previews (edgeseg.service.liveview), when [metrics] live_view
+        self.mqtt = None  # the MQTT publisher (edgeseg.service.mqtt), when [mqtt]
         self.ready = False
         self._stop = threading.Event()
         self._reload = threading.Event()
@@ -74,11 +76,38 @@ class Service:
             self._nets, max_batch=cfg.model.max_batch if batches else 1, wait_s=cfg.model.batch_wait_ms / 1e3,
             on_batch=lambda n, s: (m.batch_size.observe(n), m.feature_seconds.observe(s)),
             on_task=m.task_seconds.observe)
+        self._start_outputs()
         for cam in cfg.cameras.values():
             self._start_camera(cam)
 
+    def _start_outputs(self) -> None:
+        """The service-wide outputs that every camera feeds: the live view's previews and MQTT."""
+        cfg, bundle = self.config, self._bundle
+        if cfg.metrics.enabled and cfg.metrics.live_view:
+            from edgeseg.service.liveview import LiveView, PreviewHub
+
+            self.hub = PreviewHub(palette=bundle.palette, classes=bundle.classes,
+                                  max_width=cfg.metrics.preview_width, max_fps=cfg.metrics.preview_fps)
+            self.server.live = LiveView(self.hub, health=self.health, token=cfg.metrics.token)
+            log.info("live view on %s/", self.server.url)
+        if cfg.mqtt is not None:
+            from edgeseg.service.mqtt import MqttPublisher, register_mqtt_metrics
+            from edgeseg.service.rules import check_rules
+
+            zones = {n: c.zones for n, c in cfg.cameras.items()}
+            check_rules(cfg.mqtt.rules, classes=bundle.classes, where=f"{cfg.path}: ",
+                        zones={n: (z.names if z else []) for n, z in zones.items()})
+            self.mqtt = MqttPublisher(cfg.mqtt, classes=bundle.classes, zones=zones)
+            if hasattr(self.metrics, "registry"):
+                register_mqtt_metrics(self.metrics.registry, self.mqtt)
+            self.mqtt.start()
+
     def _start_camera(self, cam) -> None:
-        w = CameraWorker(cam, shared=self.shared, bundle=self._bundle, metrics=self.metrics)
+        taps = [x for x in (self.hub, self.mqtt) if x is not None]
+        for tap in taps:
+            tap.add_camera(cam.name, zones=cam.zones)
+        w = CameraWorker(cam, shared=self.shared, bundle=self._bundle, metrics=self.metrics,
+                         taps=[t.offer for t in taps])
         self.workers[cam.name] = w
         w.start()
         self.metrics.cameras.set(len(self.workers))
@@ -91,6 +120,9 @@ class Service:
         self.metrics.forget(name)
         self.metrics.cameras.set(len(self.workers))
         self._last_frames.pop(name, None)
+        for tap in (self.hub, self.mqtt):
+            if tap is not None:
+                tap.remove_camera(name)
 
     def request_stop(self, name: str = "") -> None:
         self.signal_name = self.signal_name or name or None
@@ -135,6 +167,9 @@ class Service:
                 log.warning("%s: not flushed within the stop timeout", name)
         if self.shared is not None:
             self.shared.close()
+        for tap in (self.mqtt, self.hub):
+            if tap is not None:
+                tap.close()
         if self.server is not None:
             self.server.close()
         log.info("stopped%s", f" ({self.signal_name})" if self.signal_name else "")
@@ -205,8 +240,8 @@ class Service:
             log.error("reload ignored: %s", exc)
             return
         old = self.config
-        if new.model != old.model or new.metrics != old.metrics:
-            log.warning("reload: [model] and [metrics] changes need a restart; applying camera changes only")
+        if new.model != old.model or new.metrics != old.metrics or new.mqtt != old.mqtt:
+            log.warning("reload: [model], [metrics] and [mqtt] changes need a restart; applying camera changes only")
         timeout = old.service.stop_timeout_s
         for name in [n for n in old.cameras if n not in new.cameras]:
             log.info("reload: removing camera %s", name)
@@ -224,4 +259,4 @@ class Service:
             except EdgesegError as exc:
                 log.error("reload: camera %s: %s", name, exc)
         self.config = ServiceConfig(path=new.path, model=old.model, cameras=new.cameras, metrics=old.metrics,
-                                    service=new.service)
+                                    service=new.service, mqtt=old.mqtt)

@@ -38,6 +38,7 @@ class OutputSpec:
     label_video: str | Path | None = None  # lossless label video: .avi (JPEG-LS) or .mkv (FFV1)
     alpha: float = 0.5  # overlay opacity
     overlay_scale: float = 1.0  # overlay size relative to the video
+    zones: object = None  # edgeseg.sink.zones.Zones: the stats lines also carry class fractions per zone
 
     def __post_init__(self):
         ALPHA.check("alpha", self.alpha)
@@ -62,6 +63,7 @@ class OutputContext:
     live: bool = False
     alpha: float = 0.5
     overlay_scale: float = 1.0
+    zones: object = None
 
 
 def _masks(path, ctx: OutputContext):
@@ -72,8 +74,10 @@ def _masks(path, ctx: OutputContext):
 
 def _stats(path, ctx: OutputContext):
     from edgeseg.sink.stats import StatsSink
+    from edgeseg.sink.zones import ZoneCounter
 
-    return StatsSink(path, classes=ctx.classes)
+    zones = ZoneCounter(ctx.zones, ctx.classes) if ctx.zones is not None else None
+    return StatsSink(path, classes=ctx.classes, zones=zones)
 
 
 def _overlay(path, ctx: OutputContext):
@@ -102,7 +106,7 @@ def open_outputs(outputs: OutputSpec, *, classes, palette, fps: float, live: boo
                  threaded: bool = True, depth: int = 8) -> list:
     """The requested sinks, in SINKS' order; on writer threads unless threaded=False."""
     ctx = OutputContext(classes=list(classes), palette=palette, fps=fps, live=live, alpha=outputs.alpha,
-                        overlay_scale=outputs.overlay_scale)
+                        overlay_scale=outputs.overlay_scale, zones=outputs.zones)
     sinks = []
     try:
         for name in outputs.requested:

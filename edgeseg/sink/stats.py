@@ -67,8 +67,10 @@ def stats_line(result, classes: list[str], extra: dict | None = None) -> dict:
 class StatsSink:
     """One line per frame (stats_line), flushed as written."""
 
-    def __init__(self, path: str | Path, *, classes: list[str]):
+    def __init__(self, path: str | Path, *, classes: list[str], zones=None):
+        """zones: result → {zone: {class: share}} (edgeseg.sink.zones.ZoneCounter); each line then carries it."""
         self.path, self.classes = Path(path), list(classes)
+        self._zones = zones
         self.lines = 0
         check_parent(self.path, "stats")
         try:
@@ -78,7 +80,10 @@ class StatsSink:
 
     def write(self, result) -> None:
         """One line; the result's `extra` keys (the service's connection and audit agreement) join it."""
-        self._fh.write(json.dumps(stats_line(result, self.classes, getattr(result, "extra", None))) + "\n")
+        line = stats_line(result, self.classes, getattr(result, "extra", None))
+        if self._zones is not None:
+            line["zones"] = self._zones(result)
+        self._fh.write(json.dumps(line) + "\n")
         self._fh.flush()
         self.lines += 1
 

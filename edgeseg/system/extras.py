@@ -15,6 +15,7 @@ from edgeseg.errors import EdgesegError
 # import name → (extra, its distribution name on PyPI)
 EXTRAS = {
     "prometheus_client": ("service", "prometheus-client"),
+    "paho": ("mqtt", "paho-mqtt"),
     "cv2": ("bench", "opencv-python-headless"),
     "matplotlib": ("bench", "matplotlib"),
     "torch": ("export", "torch"),

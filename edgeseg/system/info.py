@@ -185,4 +185,4 @@ def reference_model_note() -> str:
             "video it gets road, sky and near cars but mislabels others (a treeline as car, roadside trees as "
             "building). For real footage export a real model and pass it with --model, e.g. `edgeseg export "
             "deeplabv3_mobilenet_v3_large --weights YOUR_WEIGHTS.pth --num-classes N --classes classes.txt "
-            "--out bundles/street` (needs `pip install 'edgeseg[export]'`).")
+            "--out street-bundle` (needs `pip install 'edgeseg[export]'`).")

@@ -67,7 +67,7 @@ BAD = [
      r"cameras.front door: camera names use letters, digits, _ and - only \(1 to 64\)"),
     ("[model]\nbackend = 'tpu'\n" + GOOD, r"model.backend: must be one of auto, trt, ort-cuda, ort-cpu \(got 'tpu'\)"),
     ("[metrics]\nport = 70000\n" + GOOD, r"metrics.port: must be an integer from 0 to 65535 \(got 70000\)"),
-    ("[camera.a]\nuri = 'x'\n", r"camera: unknown table \(known: cameras, defaults, metrics, model, service\)"),
+    ("[camera.a]\nuri = 'x'\n", r"camera: unknown table \(known: cameras, defaults, metrics, model, mqtt, service\)"),
     ("[service]\nstop_timeout_s = 0\n" + GOOD, r"service.stop_timeout_s: must be a number in \(0, 3600\] \(got 0\)"),
     ("[cameras\nuri=", r"not valid TOML \(.*\)"),
 ]
