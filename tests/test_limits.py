@@ -63,7 +63,8 @@ def _numeric_fields(cls) -> list[str]:
 
 GOOD = '[cameras.a]\nuri = "a.mp4"\n'
 TABLES = {"model": service_config.ModelConfig, "cameras.a": service_config.CameraConfig,
-          "metrics": service_config.MetricsConfig, "service": service_config.ServiceOptions}
+          "metrics": service_config.MetricsConfig, "service": service_config.ServiceOptions,
+          "mqtt": service_config.MqttConfig}
 
 
 def _keys():
@@ -77,7 +78,7 @@ def _keys():
 def test_every_numeric_service_key_is_walked():
     keys = {k for _, k in _keys()}
     assert {"threads", "max_batch", "port", "segment_seconds", "timeout_s", "keyframe_interval",
-            "motion_stride", "correct_error", "stall_seconds"} <= keys
+            "motion_stride", "correct_error", "stall_seconds", "rate_hz", "queue_size", "preview_fps"} <= keys
 
 
 @pytest.mark.parametrize(("table", "key"), list(_keys()))
