@@ -117,6 +117,9 @@ def main() -> None:
     ap.add_argument("--soak", type=float, default=0.0, help="minutes: memory soak run instead of the sweep")
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
+    from edgeseg.cli.warmup import compile_first
+
+    compile_first(lambda text: print(text, file=sys.stderr))  # else the NumPy paths are measured
     nets, bundle = open_networks(a.bundle, backend="ort-cpu", threads=a.threads)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

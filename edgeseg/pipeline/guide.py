@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeseg.pipeline.labels import LabelUpsampler, _argmax_axis1
+from edgeseg.pipeline.labels import LabelUpsampler, argmax_axis1
 from edgeseg.source.frame import Frame
 from edgeseg.source.thumbnail import CHROMA, FULL_RANGE, LIMITED_RANGE, to_rgb
 from edgeseg.system import jit
@@ -166,6 +166,13 @@ class GuidedUpsampler(LabelUpsampler):
         and column only (LabelUpsampler.sampled), guided by those pixels: 1/step² of the work."""
         if step > 1:
             return self.sampled(step)(scores, guide, frame and _SampledPixels(frame, step))
+        on_device = type(scores).__module__.startswith("cupy")
+        if on_device and guide is not None and frame is not None:  # the CUDA twin: only labels come back
+            from edgeseg.pipeline.guide_cuda import guided_argmax_cuda
+
+            return guided_argmax_cuda(self, scores, guide, pixel_planes(frame))
+        if on_device:
+            scores = scores.get()
         if guide is None or frame is None:
             return super().__call__(scores)
         assert scores.shape[1:] == self.src_hw, f"scores are {scores.shape[1:]}, upsampler built for {self.src_hw}"
@@ -208,7 +215,7 @@ class GuidedUpsampler(LabelUpsampler):
                          wy[:, :, None] * (1 - wx)[:, None], wy[:, :, None] * wx[:, None]], 1).reshape(q, 4, -1)
         weight = base * self.falloff[np.minimum(dist, 765).astype(np.intp)]
         corner = scores[:, cy, cx].transpose(1, 0, 2)  # (Q, K, 4)
-        labels = _argmax_axis1(np.matmul(corner, weight))  # (Q, P)
+        labels = argmax_axis1(np.matmul(corner, weight))  # (Q, P)
         flat = out.reshape(-1)
         flat[pix[inside]] = labels[inside]
         return out

@@ -47,7 +47,7 @@ class ScoreResizer:
         return (rows[:, :, x0] * (1 - wx) + rows[:, :, x1] * wx).astype(np.float32)
 
 
-def _argmax_axis1(vals: np.ndarray) -> np.ndarray:
+def argmax_axis1(vals: np.ndarray) -> np.ndarray:
     """argmax over axis 1 of (Q, K, P), first index on ties, as whole-array passes (K ≤ 255).
 
     NumPy's argmax over a short middle axis walks element by element; here: the max over classes, then the
@@ -194,6 +194,6 @@ class LabelUpsampler:
         along_x = np.matmul(corners.reshape(q, 2 * k, 2), self._wxm[qj])  # (Q, row·K, mx)
         along_x = np.ascontiguousarray(along_x.reshape(q, 2, k, -1).transpose(0, 2, 1, 3))  # (Q, K, row, mx)
         vals = np.matmul(self._wym[qi][:, None], along_x)  # (Q, K, my, mx): class planes stay contiguous
-        labels = _argmax_axis1(vals.reshape(q, k, -1))
+        labels = argmax_axis1(vals.reshape(q, k, -1))
         buf[self._pix[qi, qj].ravel()] = labels.ravel()
         return out

@@ -214,8 +214,14 @@ class Segmenter:
         """A Result whose labels are made from these scores when an output first reads them (on its thread),
         at the resolution it asks for (Result.labels_at). Scores and guide are copied: the segmenter reuses
         its buffers."""
-        scores = np.array(_host(scores_khw), np.float32, order="C")
-        guide = None if guide is None else np.array(_host(guide), np.float32, order="C")
+        if self._guide_on_device(scores_khw):  # device scores stay there: guided labels by the CUDA twin
+            import cupy
+
+            scores = cupy.array(scores_khw, cupy.float32, order="C")
+            guide = None if guide is None else cupy.array(cupy.asarray(guide), cupy.float32, order="C")
+        else:
+            scores = np.array(_host(scores_khw), np.float32, order="C")
+            guide = None if guide is None else np.array(_host(guide), np.float32, order="C")
         timings = self.timings
 
         def make(step: int) -> np.ndarray:
@@ -225,6 +231,11 @@ class Segmenter:
             return labels
 
         return Result(frame, None, keyframe, (time.perf_counter() - t0) * 1e3, make=make)
+
+    def _guide_on_device(self, scores) -> bool:
+        """Whether labels are made on the GPU: device scores and guided labels (unguided device labels come from
+        the bundle's task_labels network or the host upsampler)."""
+        return self._guide and type(scores).__module__.startswith("cupy")
 
     def _warped(self, frame: Frame, data_hwc, t0: float, guide=None) -> Result:
         """A non-keyframe from warped keyframe data (scores in score space, else features), channels last;

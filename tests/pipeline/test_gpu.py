@@ -63,3 +63,26 @@ def test_gpu_correction_matches_cpu(street_clip, reference, kind, mode):
     assert seg.corrected_tiles > 0 and abs(seg.corrected_tiles - cpu_seg.corrected_tiles) <= 2
     agree = np.mean([np.mean(gpu[i] == cpu[i]) for i in cpu])
     assert agree > (0.97 if kind == "trt" else 0.99), agree
+
+
+@pytest.mark.parametrize("step", [1, 2])
+def test_guided_labels_cuda_twin_matches_the_cpu_kernel(street_clip, step):
+    """The CUDA twin (pipeline/guide_cuda.py) gives the numba kernel's labels from device scores."""
+    cupy = pytest.importorskip("cupy")
+    from edgeseg.pipeline.guide import GuidedUpsampler
+    from edgeseg.source import open_source
+
+    rng = np.random.default_rng(3)
+    with open_source(str(street_clip.video)) as src:
+        frames = [f for _, f in zip(range(4), src, strict=False)]
+    agree = []
+    for frame in frames:
+        up = GuidedUpsampler((45, 60), (frame.height, frame.width))
+        coarse = rng.normal(size=(8, 12, 15)).astype(np.float32)
+        scores = np.ascontiguousarray(coarse.repeat(4, axis=1).repeat(4, axis=2)[:, :45, :60])
+        guide = frame.thumbnail(45, 60)
+        cpu = up(scores, guide, frame, step=step)
+        gpu = up(cupy.asarray(scores), cupy.asarray(guide), frame, step=step)
+        assert isinstance(gpu, np.ndarray) and gpu.shape == cpu.shape and gpu.dtype == np.uint8
+        agree.append(float((gpu == cpu).mean()))
+    assert min(agree) >= 0.9999, agree
