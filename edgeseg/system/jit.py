@@ -37,7 +37,26 @@ START_AFTER_S = 30.0  # a run this long starts the background compile; shorter o
 COMPILE_S = 16.0  # compiling every kernel: `edgeseg warmup` took 15.5 s on the 2-core x86-64 CPU (no record yet)
 LOCK = "warm-up.lock"  # held (flock) by the process compiling; holds {"pid", "started"}
 RECORD = "compile.json"  # {"seconds": the last compile's duration on this machine, "at": when it ended}
-_state: dict = {"warm": False, "proc": None, "polled": 0.0, "since": None}
+
+
+class _Warmth:
+    """This process's view of the kernel cache, its one piece of mutable state: whether the kernels are warm,
+    when it first needed them, when it last looked, and the background compile it started (if any). One
+    instance (_WARMTH) owns it; reset() starts it over (tests that switch EDGESEG_JIT)."""
+
+    def __init__(self):
+        self.warm, self.proc, self.polled, self.since = False, None, 0.0, None
+        self._exit_hook = False
+
+    def start_background_later(self, now: float) -> None:
+        """First need of the kernels: the compile starts after START_AFTER_S of running, or at exit."""
+        self.since = now
+        if not self._exit_hook:  # registered once per process, whatever reset() does
+            atexit.register(_start_at_exit)
+            self._exit_hook = True
+
+
+_WARMTH = _Warmth()
 
 
 def mode() -> str:
@@ -96,34 +115,34 @@ def ready_marker() -> Path | None:
 
 def warm() -> bool:
     """Whether the compiled kernels are ready to use (starting their background compile if needed)."""
-    if _state["warm"]:
+    w = _WARMTH
+    if w.warm:
         return True
     m = mode()
     if m == "inline":
-        _state["warm"] = True
+        w.warm = True
         return True
     marker = ready_marker() if m == "background" else None
     if marker is None:
         return False
     now = time.monotonic()
-    if now - _state["polled"] < _POLL_S:
+    if now - w.polled < _POLL_S:
         return False
-    _state["polled"] = now
+    w.polled = now
     if marker.exists():
-        _state["warm"] = True
+        w.warm = True
         return True
-    if _state["since"] is None:
-        _state["since"] = now
-        atexit.register(_start_at_exit)
-    if _state["proc"] is None and now - _state["since"] >= START_AFTER_S:
-        _state["proc"] = _start_background()
+    if w.since is None:
+        w.start_background_later(now)
+    if w.proc is None and now - w.since >= START_AFTER_S:
+        w.proc = _start_background()
     return False
 
 
 def _start_at_exit() -> None:
-    marker = ready_marker()
-    if _state["proc"] is None and not _state["warm"] and marker is not None and not marker.exists():
-        _state["proc"] = _start_background()
+    w, marker = _WARMTH, ready_marker()
+    if w.proc is None and not w.warm and marker is not None and not marker.exists():
+        w.proc = _start_background()
 
 
 def _idle_priority() -> None:
@@ -270,4 +289,4 @@ def reset() -> None:
     """Forget what this process decided (tests that switch EDGESEG_JIT)."""
     for cached in (numba_module, ready_marker, _dispatcher, kernel_cache_dir):
         cached.cache_clear()
-    _state.update(warm=False, proc=None, polled=0.0, since=None)
+    _WARMTH.warm, _WARMTH.proc, _WARMTH.polled, _WARMTH.since = False, None, 0.0, None
