@@ -127,6 +127,17 @@ CASES = {
     "export: output's parent missing": Case(("export", "reference", "--out", "{d}/nodir/b"), 1,
                                             "directory {d}/nodir does not exist", absent=("nodir",),
                                             setup=("torch",)),
+    # zones and MQTT (issue #30)
+    "run: --zones without --stats": Case((*RUN, "--zones", "{d}/zones.toml"), 1, "add --stats FILE"),
+    "run: a zone outside the frame": Case((*RUN, "--zones", "{d}/far.toml", "--stats", "{d}/s.jsonl"), 1,
+                                          "zones.far.points", absent=("s.jsonl",)),
+    "run: a polygon of two points": Case((*RUN, "--zones", "{d}/two.toml", "--stats", "{d}/s.jsonl"), 1,
+                                         "zones.line.points: must be a list of at least 3 points",
+                                         absent=("s.jsonl",)),
+    "serve --check: a bad broker URL": Case(("serve", "--config", "{d}/badmqtt.toml", "--check"), 1,
+                                            "mqtt.url: must be mqtt://HOST[:PORT]"),
+    "serve --check: a rule naming an unknown zone": Case(("serve", "--config", "{d}/badrule.toml", "--check"), 1,
+                                                         "mqtt.rules.r.zone: no camera has a zone 'door'"),
     "serve --check: missing config": Case(("serve", "--config", "{d}/none.toml", "--check"), 1,
                                           "no such config file"),
     "serve --check: absurd key": Case(("serve", "--config", "{d}/threads.toml", "--check"), 1,
@@ -169,6 +180,13 @@ def inputs(tmp_path_factory):
     (d / "notes.mp4").write_text("these are not the frames you are looking for\n" * 50)
     (d / "adir").mkdir()
     (d / "threads.toml").write_text('[model]\nthreads = 100000\n[cameras.a]\nuri = "clip.mp4"\n')
+    (d / "zones.toml").write_text("[zones.left]\nnormalized = true\npoints = [[0, 0], [0.5, 0], [0.5, 1]]\n")
+    (d / "far.toml").write_text("[zones.far]\npoints = [[0, 0], [5000, 0], [5000, 10]]\n")
+    (d / "two.toml").write_text("[zones.line]\npoints = [[0, 0], [10, 10]]\n")
+    (d / "badmqtt.toml").write_text('[mqtt]\nurl = "http://127.0.0.1:1883"\n[cameras.a]\nuri = "clip.mp4"\n')
+    (d / "badrule.toml").write_text('[mqtt]\nurl = "mqtt://127.0.0.1:1883"\n'
+                                    '[[mqtt.rules]]\nname = "r"\nzone = "door"\nclass = "car"\nabove = 0.1\n'
+                                    '[cameras.a]\nuri = "clip.mp4"\nzones = "zones.toml"\n')
     tiny_bundle.make(d / "bundle")
     _bad_network_bundle(d / "badnet")
     (d / "headeronly.mp4").write_bytes(_header_only(fast))
