@@ -88,7 +88,7 @@ def parse_intervals(text: str) -> list[int]:
 
 
 class LabelDir:
-    """Ground truth: DIR/frame-<i>.png (8-bit class indices), one per decoded frame in display order."""
+    """Ground truth: DIR/frame-000000.png, … (8-bit class indices; unpadded names from before are read too), one per decoded frame in display order."""
 
     def __init__(self, directory: str | Path):
         self.dir = Path(directory)

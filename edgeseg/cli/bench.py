@@ -16,7 +16,7 @@ from edgeseg.limits import MAX_FRAMES, THREADS
 @click.argument("source")
 @click.option("--model", type=click.Path(path_type=Path), default=None, help="Bundle (default: reference model).")
 @click.option("--labels", "labels_dir", type=click.Path(path_type=Path), default=None,
-              help="Ground truth DIR/frame-<i>.png (also gives VC_8/VC_16); without it, agreement with frame mode "
+              help="Ground truth DIR/frame-000000.png, … (also gives VC_8/VC_16); without it, agreement with frame mode "
                    "is measured.")
 @click.option("--modes", default="frame,reuse,flow,prop,interp", show_default=True)
 @click.option("--intervals", default="1,2,3,4,5,6,7,8,9,10", show_default=True)

@@ -3,7 +3,7 @@
 Usage::
 
     for rgb, labels in iter_frames(frames=100, size=(360, 480), seed=1): ...
-    clip = render_clip("out/", frames=300, seed=1)   # out/video.mp4, out/labels/frame-<i>.png, out/synth.json
+    clip = render_clip("out/", frames=300, seed=1)   # out/video.mp4, out/labels/frame-000000.png …, out/synth.json
 
 Same arguments → same frames, labels and video bytes (the encoder runs with a fixed thread count).
 Speed profile: `speed` m/s, changed at given frames by `speed_changes` ((frame, speed), ...); `cuts` are
@@ -107,7 +107,7 @@ def iter_frames(*, frames: int = 300, size: Sequence[int] = DEFAULT_SIZE, seed: 
 def render_clip(out_dir: str | Path, *, frames: int = 300, size: Sequence[int] = DEFAULT_SIZE, seed: int = 0,
                 fps: float = 30.0, bframes: int = 3, crf: int = 23, preset: str = "medium", gop: int | None = None,
                 progress=None, **scene) -> SynthClip:
-    """Render OUT_DIR/video.mp4 (H.264, libx264) and OUT_DIR/labels/frame-<i>.png; scene kwargs → iter_frames."""
+    """Render OUT_DIR/video.mp4 (H.264, libx264) and OUT_DIR/labels/frame-000000.png, …; scene kwargs → iter_frames."""
     from edgeseg.sink.png import write_png
     from edgeseg.sink.video import VideoWriter
 
