@@ -26,6 +26,7 @@ from edgeseg.service.mqttconfig import MqttConfig, parse_mqtt
 from edgeseg.service.rules import check_rules
 from edgeseg.sink.outputs import OutputSpec
 from edgeseg.sink.zones import Zones, load_zones
+from edgeseg.system.toml import read_toml
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -247,22 +248,7 @@ def parse_config(data: dict, *, path: str | Path = "<config>") -> ServiceConfig:
 
 def load_config(path: str | Path) -> ServiceConfig:
     """Read and validate a config file. Raises ConfigError (one line: file, key, problem)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the config ({getattr(exc, 'strerror', None) or exc})") from None
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10 (JetPack 6): the same parser from PyPI
-        import tomli as tomllib
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    return parse_config(data, path=path)
+    return parse_config(read_toml(path, what="config"), path=Path(path))
 
 
 def camera_changed(a: CameraConfig, b: CameraConfig) -> bool:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeseg.errors import ConfigError
+from edgeseg.system.toml import read_toml
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _KEYS = ("normalized", "points")
@@ -168,19 +169,4 @@ def parse_zones(data: dict, *, path: str | Path = "<zones>") -> Zones:
 
 def load_zones(path: str | Path) -> Zones:
     """Read and validate a zones file. Raises ConfigError (one line: file, key, problem)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such zones file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the zones ({getattr(exc, 'strerror', None) or exc})") from None
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10: the same parser from PyPI
-        import tomli as tomllib
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    return parse_zones(data, path=path)
+    return parse_zones(read_toml(path, what="zones"), path=Path(path))
