@@ -2,16 +2,13 @@
 (but for wall-clock keys and serve's connection number) and the same label video for the same clip and spec."""
 
 import json
-import threading
-import time
 
 import numpy as np
 from click.testing import CliRunner
+from running_service import running, wait_until
 
 from edgeseg.cli import main
 from edgeseg.service.config import parse_config
-from edgeseg.service.notify import Notifier
-from edgeseg.service.service import Service
 from edgeseg.sink import read_labels
 from edgeseg.sink.png import read_png
 
@@ -33,16 +30,8 @@ def _serve(tmp_path, bundle_dir, clip):
                      "overlay": False, "stats": True, "masks": True, "label_video": True, "segment_seconds": 3600},
         "cameras": {"a": {"uri": str(clip.path)}},
         "metrics": {"enabled": False}, "service": {"health_interval_s": 0.1}}, path=tmp_path / "s.toml")
-    svc = Service(cfg, notifier=Notifier(None))
-    runner = threading.Thread(target=svc.run, kwargs={"handle_signals": False})
-    runner.start()
-    try:
-        end = time.monotonic() + 120
-        while time.monotonic() < end and not (svc.workers and svc.workers["a"].state == "finished"):
-            time.sleep(0.05)
-    finally:
-        svc.request_stop()
-        runner.join(timeout=30)
+    with running(cfg) as svc:
+        wait_until(lambda: svc.workers and svc.workers["a"].state == "finished")
     return tmp_path / "serve" / "a"
 
 
