@@ -44,10 +44,6 @@ class Result:
                     self._labels = self._make(1)
         return self._labels
 
-    @labels.setter
-    def labels(self, value: np.ndarray) -> None:
-        self._labels = value
-
     def labels_at(self, step: int) -> np.ndarray:
         """The labels of every step-th row and column from step // 2 (the middle of each step × step block):
         computed at that size where the labels are deferred, else sampled from the full map."""

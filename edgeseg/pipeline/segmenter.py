@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgeseg.backend.base import to_host
 from edgeseg.motion.field import MotionField
 from edgeseg.pipeline.correct import Correction
 from edgeseg.pipeline.interpolate import FUSIONS, Gap
@@ -42,13 +43,9 @@ from edgeseg.pipeline.space import WarpSpace, nearest
 from edgeseg.pipeline.spec import SegmentSpec
 from edgeseg.schedule.policy import KeyframePolicy
 from edgeseg.source.frame import Frame
+from edgeseg.warp.bilinear import array_module
 
 Observer = Callable[[str, Frame, np.ndarray], None]  # (stage: "keyframe" | "warped", frame, data)
-
-
-def _host(array):
-    """A device (CuPy) array copied to the host; host arrays as they are."""
-    return array.get() if hasattr(array, "get") else array
 
 
 @dataclass(slots=True)
@@ -214,14 +211,13 @@ class Segmenter:
         """A Result whose labels are made from these scores when an output first reads them (on its thread),
         at the resolution it asks for (Result.labels_at). Scores and guide are copied: the segmenter reuses
         its buffers."""
-        if self._guide_on_device(scores_khw):  # device scores stay there: guided labels by the CUDA twin
-            import cupy
+        # guided labels of device scores are made on the device (the CUDA twin); everything else on the host
+        xp = array_module(scores_khw) if self._guide else np
 
-            scores = cupy.array(scores_khw, cupy.float32, order="C")
-            guide = None if guide is None else cupy.array(cupy.asarray(guide), cupy.float32, order="C")
-        else:
-            scores = np.array(_host(scores_khw), np.float32, order="C")
-            guide = None if guide is None else np.array(_host(guide), np.float32, order="C")
+        def own(a):  # a copy of our own, on the side where the labels are made
+            return xp.array(a if xp is not np else to_host(a), xp.float32, order="C")
+
+        scores, guide = own(scores_khw), None if guide is None else own(guide)
         timings = self.timings
 
         def make(step: int) -> np.ndarray:
@@ -231,11 +227,6 @@ class Segmenter:
             return labels
 
         return Result(frame, None, keyframe, (time.perf_counter() - t0) * 1e3, make=make)
-
-    def _guide_on_device(self, scores) -> bool:
-        """Whether labels are made on the GPU: device scores and guided labels (unguided device labels come from
-        the bundle's task_labels network or the host upsampler)."""
-        return self._guide and type(scores).__module__.startswith("cupy")
 
     def _warped(self, frame: Frame, data_hwc, t0: float, guide=None) -> Result:
         """A non-keyframe from warped keyframe data (scores in score space, else features), channels last;

@@ -121,12 +121,8 @@ class WarpSpace:
         disp = self._to_grid(field)[0]
         return disp if self.xp is np else self.xp.asarray(disp)  # host → device: a few KB per frame
 
-    def warped_labels(self, scores_hwc: np.ndarray, guide=None, frame: Frame | None = None) -> np.ndarray:
-        """Labels of a non-keyframe from warped class scores (score space), channels last; guided by the frame's
-        pixels where `guide` gives the colours the scores came with (edgeseg.pipeline.guide)."""
-        return self._to_warp_labels(scores_hwc.transpose(2, 0, 1), guide, frame)
-
     @property
     def warp_labels(self):
-        """The upsampler from the warp grid's class scores (score space) to labels (a GuidedUpsampler)."""
+        """The upsampler from the warp grid's class scores (score space) to labels (a GuidedUpsampler): a
+        non-keyframe's labels, guided by its pixels where the colours its scores came with are given."""
         return self._to_warp_labels

@@ -55,45 +55,42 @@ class OutputSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class OutputContext:
-    """What every sink may need besides its path: the model's classes and palette, the stream's rate."""
+    """What a sink may need besides the OutputSpec: the model's classes and palette, the stream's rate."""
 
     classes: list[str]
     palette: object
     fps: float
     live: bool = False
-    alpha: float = 0.5
-    overlay_scale: float = 1.0
-    zones: object = None
 
 
-def _masks(path, ctx: OutputContext):
+def _masks(path, outputs: OutputSpec, ctx: OutputContext):
     from edgeseg.sink.masks import MaskSink
 
     return MaskSink(path)
 
 
-def _stats(path, ctx: OutputContext):
+def _stats(path, outputs: OutputSpec, ctx: OutputContext):
     from edgeseg.sink.stats import StatsSink
     from edgeseg.sink.zones import ZoneCounter
 
-    zones = ZoneCounter(ctx.zones, ctx.classes) if ctx.zones is not None else None
+    zones = ZoneCounter(outputs.zones, ctx.classes) if outputs.zones is not None else None
     return StatsSink(path, classes=ctx.classes, zones=zones)
 
 
-def _overlay(path, ctx: OutputContext):
+def _overlay(path, outputs: OutputSpec, ctx: OutputContext):
     from edgeseg.sink.overlay import OverlaySink
 
-    return OverlaySink(path, palette=ctx.palette, fps=ctx.fps, alpha=ctx.alpha, scale=ctx.overlay_scale,
+    return OverlaySink(path, palette=ctx.palette, fps=ctx.fps, alpha=outputs.alpha, scale=outputs.overlay_scale,
                        live=ctx.live)
 
 
-def _label_video(path, ctx: OutputContext):
+def _label_video(path, outputs: OutputSpec, ctx: OutputContext):
     from edgeseg.sink.labels import LabelVideoSink
 
     return LabelVideoSink(path, fps=ctx.fps)
 
 
-# name (an OutputSpec field) → factory(path, ctx) → sink with write(result) and close();
+# name (an OutputSpec field) → factory(path, outputs, ctx) → sink with write(result) and close();
 # reads: what it takes from a Result. The masks directory opens first: other outputs may be written into it.
 SINKS: Registry = Registry("output", reads="labels")
 SINKS.register("masks", _masks, reads="labels")
@@ -105,12 +102,11 @@ SINKS.register("label_video", _label_video, reads="labels")
 def open_outputs(outputs: OutputSpec, *, classes, palette, fps: float, live: bool = False,
                  threaded: bool = True, depth: int = 8) -> list:
     """The requested sinks, in SINKS' order; on writer threads unless threaded=False."""
-    ctx = OutputContext(classes=list(classes), palette=palette, fps=fps, live=live, alpha=outputs.alpha,
-                        overlay_scale=outputs.overlay_scale, zones=outputs.zones)
+    ctx = OutputContext(classes=list(classes), palette=palette, fps=fps, live=live)
     sinks = []
     try:
         for name in outputs.requested:
-            sinks.append(SINKS.get(name)(getattr(outputs, name), ctx))
+            sinks.append(SINKS.get(name)(getattr(outputs, name), outputs, ctx))
     except BaseException:
         for sink in reversed(sinks):
             sink.close()  # nothing was written: each removes the file or directory it made (files first)
