@@ -169,23 +169,19 @@ class PreviewHub:
 
     def render(self, cam: _Cam, result) -> np.ndarray:
         """(h, w, 3) RGB: the frame at preview size blended with its labels, zone outlines in white."""
+        from edgeseg.sink.overlay import blend_rgb, nearest_index
+
         frame = result.frame
         H, W = frame.height, frame.width
         scale = min(1.0, self.max_width / W)
         h, w = max(2, 2 * round(H * scale / 2)), max(2, 2 * round(W * scale / 2))
         step = max(1, int(W / w))
         labels = result.labels_at(step)
-        rows = np.minimum(((np.arange(h) + 0.5) * H / h / step).astype(np.intp), labels.shape[0] - 1)
-        cols = np.minimum(((np.arange(w) + 0.5) * W / w / step).astype(np.intp), labels.shape[1] - 1)
-        labels = labels[rows[:, None], cols[None, :]]
+        labels = labels[nearest_index(labels.shape[0], h)[:, None], nearest_index(labels.shape[1], w)[None, :]]
         image = frame.resized(h, w)
         if image is None:
-            r = np.minimum(((np.arange(h) + 0.5) * H / h).astype(np.intp), H - 1)
-            c = np.minimum(((np.arange(w) + 0.5) * W / w).astype(np.intp), W - 1)
-            image = frame.image[r[:, None], c[None, :]]
-        out = np.empty((h, w, 3), np.uint8)
-        for ch in range(3):
-            out[:, :, ch] = self.tables[ch][labels, image[:, :, ch]]
+            image = frame.image[nearest_index(H, h)[:, None], nearest_index(W, w)[None, :]]
+        out = blend_rgb(np.ascontiguousarray(image), labels, self.tables)
         if cam.zones is not None:
             if cam.outline is None or cam.outline.shape != (h, w):
                 cam.outline = _outlines(cam.zones, H, W, h, w)

@@ -53,7 +53,7 @@ def blend_tables(palette, alpha: float, *, yuv: bool = False) -> np.ndarray:
 
 def blend(image: np.ndarray, labels: np.ndarray, palette: np.ndarray, alpha: float) -> np.ndarray:
     """(1 - alpha) · image + alpha · palette[labels], uint8 (RGB)."""
-    return _blend_rgb(image, labels, blend_tables(palette, alpha))
+    return blend_rgb(image, labels, blend_tables(palette, alpha))
 
 
 def _lut_into(labels, plane, table, out):
@@ -71,7 +71,8 @@ def _lut(labels: np.ndarray, plane: np.ndarray, table: np.ndarray, out: np.ndarr
         out[...] = table[labels, plane]
 
 
-def _blend_rgb(image: np.ndarray, labels: np.ndarray, tables: np.ndarray) -> np.ndarray:
+def blend_rgb(image: np.ndarray, labels: np.ndarray, tables: np.ndarray) -> np.ndarray:
+    """The RGB image blended with its labels' colours through blend_tables (compiled lookups)."""
     out = np.empty(image.shape, np.uint8)
     for c in range(3):
         _lut(labels, image[:, :, c], tables[c], out[:, :, c])
@@ -97,7 +98,8 @@ def encoder_threads() -> int:
     return max(1, (os.cpu_count() or 1) // 4)
 
 
-def _nearest_index(n_in: int, n_out: int) -> np.ndarray:
+def nearest_index(n_in: int, n_out: int) -> np.ndarray:
+    """For each of n_out samples, the index of the nearest of n_in (pixel centres): nearest-neighbour resizing."""
     return np.minimum(((np.arange(n_out) + 0.5) * n_in / n_out).astype(np.intp), n_in - 1)
 
 
@@ -133,7 +135,7 @@ class OverlaySink:
 
         if self.scale != 1.0:
             height, width = (max(2, 2 * round(n * self.scale / 2)) for n in (height, width))
-            self._rows, self._cols = _nearest_index(self._in_hw[0], height), _nearest_index(self._in_hw[1], width)
+            self._rows, self._cols = nearest_index(self._in_hw[0], height), nearest_index(self._in_hw[1], width)
         codec = pick_encoder(self.encoder)
         options = None
         if codec == "libx264":  # a quarter of the cores: on 2 the encoder stays on its writer thread's core
@@ -151,14 +153,14 @@ class OverlaySink:
             image = frame.resized(w.height, w.width)
             if image is None:
                 image = frame.image[self._rows[:, None], self._cols[None, :]]
-            w.write(_blend_rgb(image, self._preview_labels(result), self._rgb_tables))
+            w.write(blend_rgb(image, self._preview_labels(result), self._rgb_tables))
             return
         labels = result.labels
         planes = frame.yuv420() if w.encoded_size == (w.width, w.height) else None
         if planes is not None and not planes[3]:
             w.write_yuv420(_blend_yuv420(*planes[:3], labels, self._yuv_tables))
         else:
-            w.write(_blend_rgb(frame.image, labels, self._rgb_tables))
+            w.write(blend_rgb(frame.image, labels, self._rgb_tables))
 
     def _preview_labels(self, result) -> np.ndarray:
         """The labels at the preview's size: made at that size where it is a whole step of the video's
