@@ -10,8 +10,9 @@ Usage::
 Files: ``DIR/YYYYmmdd-HHMMSS.mp4`` / ``.jsonl`` (UTC start time); while written they are named
 ``*.part.mp4`` / ``*.part.jsonl`` and renamed when finished, so every ``.mp4`` on disk is playable.
 Masks (optional) go to ``DIR/masks/<segment>/frame-000000.png``; the label video (optional) is
-``DIR/YYYYmmdd-HHMMSS.avi``. The sinks are `edgeseg run`'s own (edgeseg.sink.outputs), one set per segment. The service runs each camera's outputs on a
-writer thread (``ThreadedSink(RollingOutputs(...))``, edgeseg.sink.writer), like `edgeseg run`.
+``DIR/YYYYmmdd-HHMMSS.avi``. The sinks are `edgeseg run`'s own (edgeseg.sink.outputs), one set per segment.
+The service runs each camera's outputs on a writer thread (``ThreadedSink(RollingOutputs(...))``,
+edgeseg.sink.writer), like `edgeseg run`.
 """
 
 from __future__ import annotations
