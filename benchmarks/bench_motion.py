@@ -1,5 +1,6 @@
-"""Motion cost and accuracy: decode with vectors + dense field vs plain decode, field build per 1080p frame,
-the B-frame/multi-reference rule against true motion, and the fallback estimator choice.
+"""Motion cost and accuracy: decode with vectors + dense field vs plain decode, field build per 1080p frame (with
+and without identifying each vector's frame from the pixels), the B-frame/multi-reference rules against true
+motion, and the fallback estimator choice.
 
     nice python benchmarks/bench_motion.py [--clip FILE] [--frames 120] [--gop N] [--repeat 3] [--json OUT]
 
@@ -100,30 +101,40 @@ def field_section(path: str, frames: int) -> dict:
     for stride in (8, 16, 32):
         t = best(lambda s=stride: [dense_field(f.mvs, height=h, width=w, stride=s) for f in fr], 3)
         out[f"dense_field_ms_stride{stride}"] = 1e3 * t / len(fr)
-    b = MotionFieldBuilder(stride=16, max_refs=4)
     with open_source(path) as src:
         frames_all = [f for _, f in zip(range(frames), src, strict=False)]
-    t = best(lambda: list(b.fields(frames_all)), 3)
-    out["builder_ms_per_frame_stride16_multiref"] = 1e3 * t / len(frames_all)
+    for name, kw in (("", {}), ("_no_identify", {"identify": False})):
+        t = best(lambda kw=kw: list(MotionFieldBuilder(stride=16, max_refs=4, **kw).fields(frames_all)), 3)
+        out[f"builder_ms_per_frame_stride16_multiref{name}"] = 1e3 * t / len(frames_all)
     return out
 
 
 def rule_section(tmp: Path) -> list[dict]:
+    """End-point error of the reference rules against the true motion: nearest anchor only, the prior-agreement
+    rule (no pixels), and the default (each vector's frame identified from the pixels); B-frames alone too."""
     rows = []
-    configs = [("pan", 0, 1), ("pan", 0, 4), ("pan", 3, 1), ("pan", 3, 4), ("object", 0, 4), ("object", 3, 4)]
+    configs = [("pan", 0, 1), ("pan", 0, 4), ("pan", 3, 1), ("pan", 3, 4), ("slow pan", 0, 3), ("slow pan", 3, 3),
+               ("uneven pan", 0, 3), ("uneven pan", 3, 3), ("object", 0, 4), ("object", 3, 4)]
     for kind, bframes, refs in configs:
-        path = tmp / f"{kind}-{bframes}-{refs}.mp4"
-        if kind == "pan":
-            clip = clips.translate_clip(path, size=(642, 362), frames=48, shift_xy=(1.5, -0.75), bframes=bframes,
-                                        refs=refs, preset="medium", crf=23)
-        else:
+        path = tmp / f"{kind.replace(' ', '-')}-{bframes}-{refs}.mp4"
+        if kind == "object":
             clip = clips.object_clip(path, size=(642, 362), frames=48, bframes=bframes, refs=refs, preset="medium",
                                      crf=23)
+        elif kind == "uneven pan":
+            clip = clips.shaky_clip(path, size=(642, 362), frames=48, bframes=bframes, refs=refs, crf=23)
+        else:
+            clip = clips.translate_clip(path, size=(642, 362), frames=48, bframes=bframes, refs=refs, preset="medium",
+                                        crf=23, shift_xy=(1.5, -0.75) if kind == "pan" else (0.6, -0.35))
         row = {"clip": kind, "bframes": bframes, "refs": refs}
-        for name, max_refs in (("nearest_anchor", 1), ("rule", None)):
+        for name, kw in (("nearest_anchor", {"max_refs": 1, "identify": False}), ("prior", {"identify": False}),
+                         ("identified", {})):
             with open_source(path) as src:
-                err, valid = clips.field_error(clip, MotionFieldBuilder(stride=16, max_refs=max_refs).fields(src))
+                pairs = list(MotionFieldBuilder(stride=16, **kw).fields(src))
+            err, valid = clips.field_error(clip, pairs)
             row[f"{name}_epe_px"], row[f"{name}_valid"] = round(err, 3), round(valid, 3)
+            if bframes:
+                row[f"{name}_b_frames_epe_px"] = round(clips.field_error(
+                    clip, [(f, fld) for f, fld in pairs if f.pict_type == "B"])[0], 3)
         rows.append(row)
     return rows
 

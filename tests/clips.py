@@ -31,11 +31,12 @@ class Clip:
     shift_xy: tuple[float, float]  # content motion per frame (object or whole frame), pixels
     box: tuple[int, int, int, int] | None = None  # moving object's (x, y, w, h) in frame 0, None = global
     images: list = field(default_factory=list, repr=False)  # the RGB frames that were encoded
+    steps: np.ndarray | None = field(default=None, repr=False)  # per-frame content motion (frames, 2), if it varies
 
     def truth(self, t: int, *, stride: int = 16, margin: int = 1):
         """(dx, dy, known) on the stride grid for frame t ≥ 1; `known` excludes border and boundary cells."""
         gh, gw = -(-self.height // stride), -(-self.width // stride)
-        sx, sy = self.shift_xy
+        sx, sy = self.shift_xy if self.steps is None else self.steps[t]
         dx = np.full((gh, gw), -sx, np.float32)
         dy = np.full((gh, gw), -sy, np.float32)
         known = np.zeros((gh, gw), bool)
@@ -101,6 +102,24 @@ def translate_clip(path, *, size=(320, 192), frames=10, shift_xy=(1.5, -0.75), b
               for t in range(frames)]
     _encode(path, images, fps, crf=crf, preset=preset, bframes=bframes, refs=refs, gop=gop, options=options)
     return Clip(Path(path), w, h, frames, fps, (sx, sy), None, images)
+
+
+def shaky_clip(path, *, size=(320, 192), frames=16, bframes=0, refs=1, fps=25.0, crf=18, preset="medium",
+               seed=1) -> Clip:
+    """Whole frame moving by a different random shift each frame (0.2–1.6 px right, up to 0.8 px up or down):
+    motion that is not linear over several frames; truth per frame from Clip.steps."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    steps = np.stack([rng.uniform(0.2, 1.6, frames), rng.uniform(-0.8, 0.8, frames)], 1).astype(np.float32)
+    steps[0] = 0
+    pos = np.cumsum(steps, 0)
+    pad = int(np.ceil(np.abs(pos).max())) + 4
+    tex = texture(h + 2 * pad, w + 2 * pad, seed=seed)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    images = [np.clip(_bilinear(tex, xs + pad - pos[t, 0], ys + pad - pos[t, 1]), 0, 255).astype(np.uint8)
+              for t in range(frames)]
+    _encode(path, images, fps, crf=crf, preset=preset, bframes=bframes, refs=refs)
+    return Clip(Path(path), w, h, frames, fps, (0.0, 0.0), None, images, steps)
 
 
 def object_clip(path, *, size=(320, 192), frames=10, shift_xy=(2.25, 1.0), box=(64, 48, 96, 80), bframes=0,

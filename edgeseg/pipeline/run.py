@@ -33,6 +33,7 @@ class RunSummary:
     max_held: int = 0  # most frames held at once waiting for a later keyframe (interp)
     source_error: str | None = None  # why the source ended early, if it did
     corrupt: int = 0  # frames the source lost to damage (counted by the source, logged as they happen)
+    refs_assumed: int = 0  # B / multi-reference frames whose vectors' frames were assumed, not identified
     extra: dict = field(default_factory=dict)
 
     @property
@@ -49,6 +50,9 @@ class RunSummary:
             note += f" ({self.corrupt} damaged frames skipped)"
         if self.source_error:
             note += f" (source ended early: {self.source_error})"
+        if self.refs_assumed:
+            note += (f" ({self.refs_assumed} frames without pixels to identify their vectors' reference frames: "
+                     f"nearest anchors assumed)")
         return (f"{self.frames} frames in {self.seconds:.2f} s, {self.fps:.1f} fps (first frame to last output "
                 f"written, model load excluded), "
                 f"keyframes {self.keyframes} ({100 * self.keyframe_fraction:.1f}%){note}")
@@ -72,6 +76,7 @@ def run_stream(pairs: Iterable[tuple[Frame, MotionField | None]], segmenter: Seg
                 sink.write(result)
             summary.frames += 1
             summary.keyframes += result.keyframe
+            summary.refs_assumed += result.frame.meta.get("refs") == "assumed"
             if on_result is not None:
                 on_result(result)
 

@@ -163,8 +163,8 @@ def test_frame_with_empty_vectors_on_p_is_all_invalid():
 
 
 def test_compiled_distance_pick_equals_the_array_path(numba_kernels):
-    from edgeseg.motion.dense import _pick_distances, _pick_into, _pick_numpy
     from edgeseg.motion.field import MotionField
+    from edgeseg.motion.prior import _pick_into, _pick_numpy, pick_distances
     from edgeseg.system.jit import compiled
 
     assert compiled(_pick_into) is not None  # with numba installed, the builder runs the kernel
@@ -178,12 +178,12 @@ def test_compiled_distance_pick_equals_the_array_path(numba_kernels):
     dist = rng.choice([1.0, 2.0, 3.0], size=len(mvs))
     for direction in (-1, 1):
         want = _pick_numpy(mvs, dist, 4, prior, direction)
-        np.testing.assert_array_equal(_pick_distances(mvs, dist, 4, prior, direction), want)
+        np.testing.assert_array_equal(pick_distances(mvs, dist, 4, prior, direction), want)
         assert (want != dist).any()  # the case exercises the pick
 
 
 def test_compiled_macroblock_cells_equal_the_array_path(numba_kernels):
-    from edgeseg.motion.dense import _macroblock_cells, _macroblock_cells_into, _macroblock_cells_numpy
+    from edgeseg.motion.cells import _macroblock_cells_into, _macroblock_cells_numpy, macroblock_cells
     from edgeseg.system.jit import compiled
 
     assert compiled(_macroblock_cells_into) is not None  # with numba installed, dense_field runs the kernel
@@ -198,7 +198,7 @@ def test_compiled_macroblock_cells_equal_the_array_path(numba_kernels):
     mvs = np.array(mvs, np.int32)
     dist = rng.choice([1.0, 2.0, 3.0], size=len(mvs))
     want = _macroblock_cells_numpy(mvs, dist, 5, 6)
-    got = _macroblock_cells(mvs, dist, 5, 6)
+    got = macroblock_cells(mvs, dist, 5, 6)
     assert want[2].sum() > 20 and not want[2].all()  # covered and uncovered macroblocks
     for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(g, w)
