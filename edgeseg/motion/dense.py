@@ -212,7 +212,7 @@ class MotionFieldBuilder:
         fld = dense_field(mvs, height=frame.height, width=frame.width, stride=self.stride,
                           past_distance=near, future_distance=future, prior=st.prior,
                           max_past=far if multi else 1, max_future=future if multi else 1, distances=distances)
-        if distances is not None:
+        if distances is not None and __import__("os").environ.get("EDGESEG_LINKS", "1") == "1":  # EXPERIMENT
             # a B-frame's zero vectors say nothing about motion (see the module docstring): no link
             keep = slice(None) if frame.pict_type != "B" else (mvs[:, 7] != 0) | (mvs[:, 8] != 0)
             fld.make_links = functools.partial(_links, mvs[keep], distances[keep], frame.height, frame.width,

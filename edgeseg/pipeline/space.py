@@ -127,7 +127,7 @@ class WarpSpace:
             return ()
         out = []
         for offset, link in field.links:
-            disp, valid = self._to_grid(link)
+            disp, valid = self._to_grid(link, fill=False)  # cells a link does not cover are weighed out
             if valid.any():
                 out.append((offset, self.xp.asarray(disp), self.xp.asarray(valid)))
         return tuple(out)
