@@ -27,7 +27,6 @@ fallback estimator (``edgeseg.motion.estimate``), with the same semantics.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -120,21 +119,7 @@ def _borrow_still(fld: MotionField, mvs: np.ndarray, around: list) -> MotionFiel
     sy = sum(np.where(f.valid, f.dy, 0) for f in around)
     dx, dy = fld.dx.copy(), fld.dy.copy()
     dx[still], dy[still] = sx[still] / count[still], sy[still] / count[still]
-    return MotionField(dx, dy, fld.valid, fld.stride, fld.height, fld.width, fld.make_links)
-
-
-def _links(mvs: np.ndarray, dist: np.ndarray, height: int, width: int, stride: int) -> tuple:
-    """Per frame the vectors point at, (signed display offset, MotionField of their undivided displacement):
-    MotionField.links."""
-    offsets = np.where(mvs[:, 0] < 0, -dist, dist).astype(np.int64)
-    order = np.argsort(offsets, kind="stable")
-    mvs, offsets = mvs[order], offsets[order]
-    # dense_field divides past vectors by +distance and future ones by −distance: ±1 keeps them as they are
-    unit = np.where(mvs[:, 0] < 0, 1.0, -1.0)
-    cuts = [0, *(np.flatnonzero(np.diff(offsets)) + 1), len(offsets)]
-    return tuple((int(offsets[a]), dense_field(mvs[a:b], height=height, width=width, stride=stride,
-                                                distances=unit[a:b]))
-                 for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a)
+    return MotionField(dx, dy, fld.valid, fld.stride, fld.height, fld.width)
 
 
 @dataclass
@@ -212,11 +197,6 @@ class MotionFieldBuilder:
         fld = dense_field(mvs, height=frame.height, width=frame.width, stride=self.stride,
                           past_distance=near, future_distance=future, prior=st.prior,
                           max_past=far if multi else 1, max_future=future if multi else 1, distances=distances)
-        if distances is not None and __import__("os").environ.get("EDGESEG_LINKS", "1") == "1":  # EXPERIMENT
-            # a B-frame's zero vectors say nothing about motion (see the module docstring): no link
-            keep = slice(None) if frame.pict_type != "B" else (mvs[:, 7] != 0) | (mvs[:, 8] != 0)
-            fld.make_links = functools.partial(_links, mvs[keep], distances[keep], frame.height, frame.width,
-                                               self.stride)
         if frame.pict_type == "B" and mvs is not None and len(mvs):
             fld = _borrow_still(fld, mvs, [f for f in (st.prior, after) if f is not None])
         st.prior = fld

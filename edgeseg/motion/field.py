@@ -5,7 +5,6 @@ Usage: ``field.dx[r, c], field.dy[r, c]`` for the cell whose top-left pixel is (
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,20 +26,6 @@ class MotionField:
     stride: int
     height: int  # frame size in pixels
     width: int
-    # Where the frame's vectors' own reference frames are known (edgeseg.motion.reference): a function that makes
-    # its links (see `links`), called on first use (only interp reads them).
-    make_links: Callable[[], tuple] | None = None
-    _links: tuple | None = None
-
-    @property
-    def links(self) -> tuple:
-        """Per frame the vectors point at, (offset, field): offset the signed display distance (−2: two frames
-        back, +1: the next frame), field the undivided displacement into that frame (frame_t(p) ≈
-        frame_{t+offset}(p + d(p))), valid where a vector points there. No linear-motion assumption: interp
-        chains along them (edgeseg.warp.links). () where the reference frames are not known."""
-        if self._links is None:
-            self._links = self.make_links() if self.make_links is not None else ()
-        return self._links
 
     @classmethod
     def empty(cls, height: int, width: int, stride: int) -> MotionField:

@@ -102,12 +102,10 @@ class FieldResampler:
             self._cache[key] = rows, cols
         return self._cache[key]
 
-    def __call__(self, field: MotionField, *, fill: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """→ (disp (h, w, 2) float32 in feature cells, valid (h, w) bool before filling). fill=False: invalid
-        cells keep what the field holds there (callers that weigh cells by `valid`)."""
+    def __call__(self, field: MotionField) -> tuple[np.ndarray, np.ndarray]:
+        """→ (disp (h, w, 2) float32 in feature cells, valid (h, w) bool before filling)."""
         rows, cols = self._index(field)
-        dx, dy = fill_invalid(field.dx, field.dy, field.valid, rounds=self.fill_rounds) if fill \
-            else (field.dx, field.dy)
+        dx, dy = fill_invalid(field.dx, field.dy, field.valid, rounds=self.fill_rounds)
         disp, valid = np.empty((self.h, self.w, 2), np.float32), np.empty((self.h, self.w), bool)
         sx, sy = np.float32(self.w / self.W), np.float32(self.h / self.H)
         kernel = compiled(_resample_into)

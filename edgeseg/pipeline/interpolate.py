@@ -29,7 +29,6 @@ from edgeseg.pipeline.propagate import Track
 from edgeseg.registry import Registry
 from edgeseg.warp.bilinear import array_module, gap_positions, warp_blend
 from edgeseg.warp.fuse import match_error, mix, photometric_weights
-from edgeseg.warp.links import linked_positions
 
 
 @functools.lru_cache(maxsize=256)
@@ -69,13 +68,10 @@ class Gap:
         return self.thumbs
 
     @classmethod
-    def between(cls, track_a: Track, disps: list, disp_b, frames: list, links: list | None = None) -> Gap:
+    def between(cls, track_a: Track, disps: list, disp_b, frames: list) -> Gap:
         """Chain the held frames' displacements (None: no motion to the previous frame) forward from a and
-        backward from b (disp_b: b's motion to the last held frame); where any held frame has links (each
-        vector's own reference frame, WarpSpace.links), along those (edgeseg.warp.links)."""
+        backward from b (disp_b: b's motion to the last held frame)."""
         forward, back, m = gap_positions(track_a.grid, disps, disp_b)
-        if links is not None and any(links):
-            forward, back = linked_positions(track_a.grid, disps, disp_b, links, m)
         return cls(forward, back if m else None, m, frames)
 
 

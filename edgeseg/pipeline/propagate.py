@@ -5,8 +5,7 @@ Usage: ``data = PROPAGATIONS.get("compose")(track, disp)`` for each non-keyframe
 A strategy is one function of the stream's Track (the keyframe's data and the chain so far) and the frame's
 displacements to the previous frame on the warp grid; it returns the frame's warped data (channels last) and
 advances the track (track.pos: where the frame's cells are in the keyframe).
-- compose: compose the positions back to the keyframe, then warp the keyframe once (no repeated blurring); where
-  the frame's vectors' own reference frames are known (track.links), through the positions of those frames;
+- compose: compose the positions back to the keyframe, then warp the keyframe once (no repeated blurring);
 - step: warp the previous frame's data by one step;
 - reuse: the keyframe's data, not warped (the baseline; mode reuse's, not a ``--propagation`` choice).
 A new one is a function registered in PROPAGATIONS here: ``--propagation`` and the service key offer it.
@@ -17,58 +16,43 @@ in place: the track does not read it again; else the correction edits a copy).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from edgeseg.motion.reference import REACH
 from edgeseg.registry import Registry
 from edgeseg.warp.bilinear import warp
-from edgeseg.warp.links import refine_positions
 
 
 @dataclass(slots=True)
 class Track:
     """One keyframe's data and the chain from it. key: (h, w, C) features or scores, channels last; grid:
     identity positions; cur: the latest frame's data; pos: the latest frame's cells' positions in the
-    keyframe (compose); thumb: the keyframe's thumbnail (photometric fusion) or None; recent: the positions
-    of the keyframe (grid) and of every frame since, oldest first (the last REACH); links: the current
-    frame's links on the warp grid (WarpSpace.links), which compose follows into the frames they point at."""
+    keyframe (compose); thumb: the keyframe's thumbnail (photometric fusion) or None."""
 
     key: np.ndarray
     grid: np.ndarray
     thumb: np.ndarray | None = None
     cur: np.ndarray | None = None
     pos: np.ndarray | None = None
-    recent: list = field(default_factory=list)
-    links: tuple = ()
 
     def __post_init__(self):
         self.cur = self.key if self.cur is None else self.cur
         self.pos = self.grid if self.pos is None else self.pos
-        self.recent = self.recent or [self.pos]
-
-    def advance(self, pos) -> None:
-        """The current frame's positions are `pos`: they become `pos` and the newest of `recent`."""
-        self.pos = pos
-        self.recent.append(pos)
-        del self.recent[:-REACH - 1]
 
 
 Propagation = Callable[[Track, np.ndarray], np.ndarray]
 
 
 def compose(track: Track, disp: np.ndarray) -> np.ndarray:
-    pos = warp(track.pos, track.grid + disp)
-    back = [(track.recent[off], d, v) for off, d, v in track.links if 0 < -off <= len(track.recent)]
-    track.advance(refine_positions(pos, track.grid, back) if back else pos)
+    track.pos = warp(track.pos, track.grid + disp)
     track.cur = warp(track.key, track.pos)
     return track.cur
 
 
 def step(track: Track, disp: np.ndarray) -> np.ndarray:
     track.cur = warp(track.cur, track.grid + disp)
-    track.advance(warp(track.pos, track.grid + disp))  # where the cells came from (the correction's trigger)
+    track.pos = warp(track.pos, track.grid + disp)  # where the cells came from (the correction's trigger)
     return track.cur
 
 

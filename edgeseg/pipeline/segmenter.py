@@ -53,7 +53,6 @@ class _Held:
     frame: Frame
     disp: np.ndarray | None  # motion to the previous frame on the warp grid
     t0: float
-    links: tuple = ()  # motion into the frames its vectors point at, on the warp grid (WarpSpace.links)
 
 
 class Segmenter:
@@ -80,7 +79,6 @@ class Segmenter:
         self._carry = (spec.guide or self._correct is not None) and plan.carries
         self._thumbs = (self._fusion is not None and self._fusion.thumbnails) or self._carry
         self._propagate = PROPAGATIONS.get(plan.propagation) if plan.propagation else None
-        self._links = plan.propagation == "compose"  # the strategy that follows links (edgeseg.warp.links)
         # the correction edits a frame's data in place: a copy where the track reads it again (step, reuse)
         self._copy = plan.propagation is not None and not PROPAGATIONS.meta(plan.propagation)["writable"]
         self._track: Track | None = None
@@ -118,11 +116,8 @@ class Segmenter:
         data = self._track.cur
         if disp is not None:
             t = time.perf_counter()
-            self._track.links = self.space.links(field) if self._links else ()
             data = self._propagate(self._track, disp)
             self.timings.add("warp", t)
-        else:
-            self._track.advance(self._track.pos)  # no motion: the frame keeps the previous one's positions
         colours = None
         if self._carry:
             t = time.perf_counter()
@@ -145,8 +140,7 @@ class Segmenter:
     def _push_held(self, frame: Frame, field: MotionField | None, t0: float) -> list[Result]:
         """interp: hold the frame; each keyframe the policy places among the held frames closes the gap before
         it (the frames after it stay held for the next gap)."""
-        disp = self.space.disp(field, cut_below=self.policy.cut_below)
-        self._held.append(_Held(frame, disp, t0, self.space.links(field) if disp is not None else ()))
+        self._held.append(_Held(frame, self.space.disp(field, cut_below=self.policy.cut_below), t0))
         results, done = [], 0
         for pos in self.policy.place(frame, field, len(self._held)):
             held, cut = self._held, pos - done - 1
@@ -160,8 +154,7 @@ class Segmenter:
         gap = None
         if self._held:
             t = time.perf_counter()
-            gap = Gap.between(self._track, [h.disp for h in self._held], key.disp, [h.frame for h in self._held],
-                              [h.links for h in self._held])
+            gap = Gap.between(self._track, [h.disp for h in self._held], key.disp, [h.frame for h in self._held])
             self._fusion.start(gap, self._track)  # before the feature network, while the gap is in cache
             self.timings.add("warp", t)
         track_a = self._track

@@ -121,17 +121,6 @@ class WarpSpace:
         disp = self._to_grid(field)[0]
         return disp if self.xp is np else self.xp.asarray(disp)  # host → device: a few KB per frame
 
-    def links(self, field: MotionField | None) -> tuple:
-        """The field's links (MotionField.links) on the warp grid: (offset, disp (h, w, 2), valid (h, w)) each."""
-        if field is None or not field.links or self._to_grid is None:
-            return ()
-        out = []
-        for offset, link in field.links:
-            disp, valid = self._to_grid(link, fill=False)  # cells a link does not cover are weighed out
-            if valid.any():
-                out.append((offset, self.xp.asarray(disp), self.xp.asarray(valid)))
-        return tuple(out)
-
     @property
     def warp_labels(self):
         """The upsampler from the warp grid's class scores (score space) to labels (a GuidedUpsampler): a
