@@ -4,7 +4,7 @@ Usage::
 
     history = LumaHistory()
     history.add(frame)                                     # every frame, in display order
-    dist, changed = history.identify(frame, mvs, dist, past=[1, 2, 4], future=[1, 2])
+    dist, changed = history.identify(frame.index, mvs, dist, past=[1, 2, 4], future=[1, 2])
 
 FFmpeg exports only a vector's list (source −1 past, +1 future), not its reference frame. In B-frame streams
 (x264's default B-pyramid makes the middle B of a run a reference) and multi-reference streams a vector may
@@ -15,7 +15,9 @@ GATE grey levels or more, also in every other decoded frame within reach in its 
 takes the distance of the frame that matches clearly best (at most SWITCH of the assumed frame's difference
 and at least MARGIN grey levels less). Whatever the encoder's own reference was, the distance picked is one at
 which the block's content is found: that is the motion the fields need. Vectors so short that no distance
-changes their velocity by MOVE pixels per frame are left alone (zero vectors, most of a still scene).
+changes their velocity by MOVE pixels per frame are left alone (zero vectors, most of a still scene). To bound
+the cost, every PROBE-th vector compares every frame within reach and the others only the frames that at least
+PRUNE of those chose (a B-pyramid points most of a direction's vectors at one or two frames).
 One numba kernel with a NumPy twin of the same arithmetic; tests keep them equal.
 """
 

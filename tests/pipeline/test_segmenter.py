@@ -211,3 +211,22 @@ def test_photometric_fusion_in_feature_space_and_without_numba(street_clip, refe
 def test_unknown_fusion_is_refused():
     with pytest.raises(ConfigError, match="fusion 'median': unknown; choose from linear, photometric"):
         SegmentSpec(mode="interp", fusion="median")
+
+
+def test_frames_without_pixels_to_identify_reference_frames_are_counted(street_clip, colour):
+    """B-frames of a source that gives no decoder planes (RGB frames) fall back to the nearest-anchor rule: the
+    run's summary counts them and says so; a PyAV source identifies every one (none counted)."""
+    from edgeseg.motion.dense import MotionFieldBuilder
+    from edgeseg.source.frame import Frame
+
+    nets, bundle = colour
+    spec = SegmentSpec(mode="interp", keyframe_interval=5, guide=False)
+    _, decoded, _ = _run(street_clip.video, nets, bundle, spec)
+    assert decoded.refs_assumed == 0 and "assumed" not in decoded.line()
+    with open_for(spec, str(street_clip.video)) as src:
+        frames = [Frame(f.index, f.pts, f.pict_type, f.image, f.mvs, dict(f.meta)) for f in src]
+    summary = run_stream(MotionFieldBuilder().fields(frames), build_segmenter(spec, nets=nets, bundle=bundle))
+    b_frames = sum(f.pict_type == "B" for f in frames)
+    assert b_frames > 5 and summary.frames == len(frames)
+    assert summary.refs_assumed >= b_frames
+    assert f"{summary.refs_assumed} frames without pixels to identify" in summary.line()
