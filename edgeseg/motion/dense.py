@@ -225,7 +225,7 @@ class MotionFieldBuilder:
             st.refs = st.refs or frame.meta.get("max_refs") or 1
             size = (frame.height, frame.width)
             broken = prev_index is None or frame.index != prev_index + 1 or size != prev_size
-            if self._history is not None:
+            if self._history is not None and (st.refs > 1 or frame.pict_type == "B"):  # else nothing to identify
                 if broken:
                     self._history.clear()
                 self._history.add(frame)

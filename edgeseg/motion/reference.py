@@ -17,11 +17,16 @@ and at least MARGIN grey levels less). Whatever the encoder's own reference was,
 which the block's content is found: that is the motion the fields need. Vectors so short that no distance
 changes their velocity by MOVE pixels per frame are left alone (zero vectors, most of a still scene). To bound
 the cost, every PROBE-th vector compares every frame within reach and the others only the frames that at least
-PRUNE of those chose (a B-pyramid points most of a direction's vectors at one or two frames).
+PRUNE of those chose (a B-pyramid points most of a direction's vectors at one or two frames). Frames with
+more than BUDGET vectors (720p and up) go further: each other vector compares its assumed frame only with the
+frame the last probed vector of its direction before it chose (its neighbour in raster order), and not at all
+where that neighbour kept the assumed frame.
 One numba kernel with a NumPy twin of the same arithmetic; tests keep them equal.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -35,6 +40,7 @@ REACH = 16  # display-order frames kept: the farthest a vector's frame may lie
 HALVE_ABOVE = 1280  # wider frames are compared on every other row and column (a quarter of the memory)
 PROBE = 8  # every PROBE-th vector compares every frame within reach; the others only the frames those chose …
 PRUNE = 0.05  # … for at least this share of them
+BUDGET = 4000  # frames with more vectors (720p and up) compare fewer frames: see the module docstring
 MOVE = 0.25  # vectors whose velocity changes by less (pixels per frame) whatever the distance are left alone
 
 
@@ -88,11 +94,28 @@ class LumaHistory:
         if len(pk) < 2 and len(fk) < 2:
             return out, 0
         cur = self._ring[self._slot[index]]
-        kernel = compiled(_identify_into)
+        sparse = len(mvs) > BUDGET
+        kernel = _kernel()
         if kernel is not None:
             return out, int(kernel(mvs, cur, self._ring, pk, ps, fk, fs, out, SAMPLES, GATE, SWITCH, MARGIN, MOVE,
-                                   self.scale, PROBE, PRUNE))
-        return out, _identify_numpy(mvs, cur, self._ring, (pk, ps), (fk, fs), out, self.scale)
+                                   self.scale, PROBE, PRUNE, sparse))
+        return out, _identify_numpy(mvs, cur, self._ring, (pk, ps), (fk, fs), out, self.scale, sparse)
+
+
+def _kernel():
+    """The compiled _identify_into (its helpers made callable from it first), or None (edgeseg.system.jit)."""
+    kernel = compiled(_identify_into)
+    if kernel is not None:
+        _register_helpers()
+    return kernel
+
+
+@functools.cache
+def _register_helpers() -> None:
+    from numba.extending import register_jitable
+
+    register_jitable(_positions)
+    register_jitable(_difference)
 
 
 def block_differences(mvs: np.ndarray, cur: np.ndarray, ref: np.ndarray, scale: int = 1) -> np.ndarray:
@@ -141,7 +164,7 @@ def _pick(mvs, cur, ring, ks, slots, mine, at, assumed, allowed, scale) -> np.nd
     return np.where((best != at) & (low <= SWITCH * assumed) & (low <= assumed - MARGIN), best, at)
 
 
-def _identify_numpy(mvs, cur, ring, past, future, dist, scale) -> int:
+def _identify_numpy(mvs, cur, ring, past, future, dist, scale, sparse) -> int:
     """LumaHistory.identify's rule as whole-array passes (without numba); writes dist, returns the changes."""
     changed = 0
     for direction, (ks, slots) in ((-1, past), (1, future)):
@@ -156,50 +179,102 @@ def _identify_numpy(mvs, cur, ring, past, future, dist, scale) -> int:
         if not len(mine):
             continue
         assumed = np.full(len(mine), np.inf)
+        needed = (mine % PROBE == 0) | (not sparse)  # sparse: only the probed vectors are compared
         for j in range(len(ks)):
-            sel = at == j
+            sel = (at == j) & needed
             if sel.any():
                 assumed[sel] = block_differences(mvs[mine[sel]], cur, ring[slots[j]], scale)
-        look = assumed >= GATE
-        mine, at, assumed = mine[look], at[look], assumed[look]
         probe = mine % PROBE == 0
-        choice = _pick(mvs, cur, ring, ks, slots, mine[probe], at[probe], assumed[probe], np.ones(len(ks), bool),
-                       scale)
-        allowed = _allowed(np.bincount(choice, minlength=len(ks)), int(probe.sum()))
+        look = assumed >= GATE
+        choice = at.copy()  # gated-out vectors keep their assumed frame
+        sel = probe & look
+        choice[sel] = _pick(mvs, cur, ring, ks, slots, mine[sel], at[sel], assumed[sel], np.ones(len(ks), bool),
+                            scale)
         rest = ~probe
-        choice_rest = _pick(mvs, cur, ring, ks, slots, mine[rest], at[rest], assumed[rest], allowed, scale)
-        for sel, ch in ((probe, choice), (rest, choice_rest)):
-            switch = ch != at[sel]
-            dist[mine[sel][switch]] = ks[ch[switch]]
-            changed += int(switch.sum())
+        if sparse:  # the other vectors compare their assumed frame with the last probed vector's before them only
+            before = np.searchsorted(mine[probe], mine[rest]) - 1
+            last = np.where(before >= 0, choice[probe][np.maximum(before, 0)], at[rest]) if probe.any() else at[rest]
+            sel = np.flatnonzero(rest)[last != at[rest]]
+            only = last[last != at[rest]]
+            for j in range(len(ks)):  # the assumed frames' differences, then the other frame's
+                k = at[sel] == j
+                if k.any():
+                    assumed[sel[k]] = block_differences(mvs[mine[sel[k]]], cur, ring[slots[j]], scale)
+            other = np.full(len(sel), np.inf)
+            for j in range(len(ks)):
+                k = (only == j) & (assumed[sel] >= GATE)
+                if k.any():
+                    other[k] = block_differences(mvs[mine[sel[k]]], cur, ring[slots[j]], scale)
+            a = assumed[sel]
+            choice[sel] = np.where((other < a) & (other <= SWITCH * a) & (other <= a - MARGIN), only, at[sel])
+        else:
+            allowed = _allowed(np.bincount(choice[sel], minlength=len(ks)), int(sel.sum()))
+            sel = rest & look
+            choice[sel] = _pick(mvs, cur, ring, ks, slots, mine[sel], at[sel], assumed[sel], allowed, scale)
+        switch = choice != at
+        dist[mine[switch]] = ks[choice[switch]]
+        changed += int(switch.sum())
     return changed
 
 
-def _identify_into(mvs, cur, ring, pk, ps, fk, fs, dist, samples, gate, switch, margin, move, scale, probe, prune):
-    """numba kernel of LumaHistory.identify: the probed vectors (every probe-th) first, then the others; per
-    vector its assumed frame first, then the allowed others in ascending distance (block_differences'
-    arithmetic; the sample positions, which do not depend on the frame, once per vector)."""
+def _positions(mvs, i, samples, scale, cur, a, ylo, yhi, xlo, xhi, wx, wy):
+    """Vector i's sample points (block_differences' arithmetic): its block's pixels into a, the bilinear taps
+    and weights of the points its motion leads to (the same in every frame) into the other arrays."""
     h, w = cur.shape
+    bw, bh = np.int64(mvs[i, 1]), np.int64(mvs[i, 2])
+    x0, y0 = np.int64(mvs[i, 5]) - (bw >> 1), np.int64(mvs[i, 6]) - (bh >> 1)
+    mx, my = mvs[i, 7] / mvs[i, 9], mvs[i, 8] / mvs[i, 9]
+    for r in range(samples):
+        y = y0 + ((2 * r + 1) * bh) // (2 * samples)
+        fy = (y + my) / scale
+        iy = np.floor(fy)
+        cy = min(max(y // scale, 0), h - 1)
+        for c in range(samples):
+            q, x = r * samples + c, x0 + ((2 * c + 1) * bw) // (2 * samples)
+            fx = (x + mx) / scale
+            ix = np.floor(fx)
+            a[q] = np.float64(cur[cy, min(max(x // scale, 0), w - 1)])
+            ylo[q], yhi[q] = min(max(np.int64(iy), 0), h - 1), min(max(np.int64(iy) + 1, 0), h - 1)
+            xlo[q], xhi[q] = min(max(np.int64(ix), 0), w - 1), min(max(np.int64(ix) + 1, 0), w - 1)
+            wx[q], wy[q] = fx - ix, fy - iy
+
+
+def _difference(ref, a, ylo, yhi, xlo, xhi, wx, wy):
+    """Mean absolute difference of the sample points in one frame (block_differences' sum order)."""
+    acc = 0.0
+    for q in range(a.shape[0]):
+        ax, ay = wx[q], wy[q]
+        top = np.float64(ref[ylo[q], xlo[q]]) * (1 - ax) + np.float64(ref[ylo[q], xhi[q]]) * ax
+        bottom = np.float64(ref[yhi[q], xlo[q]]) * (1 - ax) + np.float64(ref[yhi[q], xhi[q]]) * ax
+        acc += abs(a[q] - (top * (1 - ay) + bottom * ay))
+    return acc / a.shape[0]
+
+
+def _identify_into(mvs, cur, ring, pk, ps, fk, fs, dist, samples, gate, switch, margin, move, scale, probe, prune,
+                   sparse):
+    """numba kernel of LumaHistory.identify: the probed vectors (every probe-th) first, then the others in order;
+    per vector its assumed frame first, then the allowed others in ascending distance. sparse: the others take
+    compare their assumed frame only with the frame the last probed vector of their direction before them chose."""
     ns = samples * samples
-    a = np.empty(ns)
-    ylo, yhi = np.empty(ns, np.int64), np.empty(ns, np.int64)
-    xlo, xhi = np.empty(ns, np.int64), np.empty(ns, np.int64)
-    wx, wy = np.empty(ns), np.empty(ns)
+    a, wx, wy = np.empty(ns), np.empty(ns), np.empty(ns)
+    ylo, yhi, xlo, xhi = np.empty(ns, np.int64), np.empty(ns, np.int64), np.empty(ns, np.int64), np.empty(ns, np.int64)
     wins = np.zeros((2, max(pk.shape[0], fk.shape[0])), np.int64)  # per direction (past, future), per frame
-    probed = np.zeros(2, np.int64)
+    probed, last = np.zeros(2, np.int64), np.full(2, -1, np.int64)
     allowed = np.ones((2, wins.shape[1]), np.bool_)
+    choice = np.full(mvs.shape[0], -1, np.int64)  # each probed vector's frame (index into its ks)
     changed = 0
     for stage in range(2):
         for d in range(2 if stage == 1 and probed.max() >= probe else 0):  # PRUNE, after the probe
             for j in range(wins.shape[1]):
                 allowed[d, j] = probed[d] < probe or wins[d, j] >= max(1.0, prune * probed[d])
         for i in range(mvs.shape[0]):
+            d = 0 if mvs[i, 0] < 0 else 1
+            if i % probe == 0 and stage == 1:
+                last[d] = choice[i] if choice[i] >= 0 else last[d]
             if (i % probe == 0) != (stage == 0):
                 continue
-            d = 0 if mvs[i, 0] < 0 else 1
             ks, slots = (pk, ps) if d == 0 else (fk, fs)
-            n = ks.shape[0]
-            at = -1
+            n, at = ks.shape[0], -1
             for j in range(n):
                 if ks[j] == dist[i]:
                     at = j
@@ -208,49 +283,24 @@ def _identify_into(mvs, cur, ring, pk, ps, fk, fs, dist, samples, gate, switch, 
             if not (np.float64(mvs[i, 7]) ** 2 + np.float64(mvs[i, 8]) ** 2) * (1.0 / ks[0] - 1.0 / ks[n - 1]) ** 2 \
                     >= (move * np.float64(mvs[i, 9])) ** 2:  # MOVE: no distance changes its velocity enough
                 continue
-            bw, bh = np.int64(mvs[i, 1]), np.int64(mvs[i, 2])
-            x0, y0 = np.int64(mvs[i, 5]) - (bw >> 1), np.int64(mvs[i, 6]) - (bh >> 1)
-            mx, my = mvs[i, 7] / mvs[i, 9], mvs[i, 8] / mvs[i, 9]
-            for r in range(samples):
-                y = y0 + ((2 * r + 1) * bh) // (2 * samples)
-                fy = (y + my) / scale
-                iy = np.floor(fy)
-                cy = min(max(y // scale, 0), h - 1)
-                for c in range(samples):
-                    q, x = r * samples + c, x0 + ((2 * c + 1) * bw) // (2 * samples)
-                    fx = (x + mx) / scale
-                    ix = np.floor(fx)
-                    a[q] = np.float64(cur[cy, min(max(x // scale, 0), w - 1)])
-                    ylo[q], yhi[q] = min(max(np.int64(iy), 0), h - 1), min(max(np.int64(iy) + 1, 0), h - 1)
-                    xlo[q], xhi[q] = min(max(np.int64(ix), 0), w - 1), min(max(np.int64(ix) + 1, 0), w - 1)
-                    wx[q], wy[q] = fx - ix, fy - iy
-            assumed, best, low = np.inf, at, np.inf
-            for step in range(n):
-                j = at if step == 0 else (step - 1 if step - 1 < at else step)
-                if step > 0 and not allowed[d, j]:
-                    continue
-                ref = ring[slots[j]]
-                acc = 0.0
-                for q in range(ns):
-                    ax, ay = wx[q], wy[q]
-                    top = np.float64(ref[ylo[q], xlo[q]]) * (1 - ax) + np.float64(ref[ylo[q], xhi[q]]) * ax
-                    bottom = np.float64(ref[yhi[q], xlo[q]]) * (1 - ax) + np.float64(ref[yhi[q], xhi[q]]) * ax
-                    acc += abs(a[q] - (top * (1 - ay) + bottom * ay))
-                diff = acc / ns
-                if step == 0:
-                    assumed = low = diff
-                    if not assumed >= gate:
-                        break
-                elif diff < low:
-                    best, low = j, diff
-            if not assumed >= gate:
-                continue
-            if best != at and low <= switch * assumed and low <= assumed - margin:
-                dist[i] = ks[best]
-                changed += 1
-            else:
+            best, only = at, (last[d] if stage == 1 and sparse else -1)
+            if stage == 1 and sparse and (only < 0 or only == at):
+                continue  # the probed neighbour found the assumed frame (or there is none): no comparison
+            _positions(mvs, i, samples, scale, cur, a, ylo, yhi, xlo, xhi, wx, wy)
+            assumed = low = _difference(ring[slots[at]], a, ylo, yhi, xlo, xhi, wx, wy)
+            for j in range(n if assumed >= gate else 0):
+                if j != at and (j == only if only >= 0 else allowed[d, j]):
+                    diff = _difference(ring[slots[j]], a, ylo, yhi, xlo, xhi, wx, wy)
+                    if diff < low:
+                        best, low = j, diff
+            if not (low <= switch * assumed and low <= assumed - margin):
                 best = at
             if stage == 0:
-                wins[d, best] += 1
-                probed[d] += 1
+                choice[i] = best
+                if assumed >= gate:
+                    wins[d, best] += 1
+                    probed[d] += 1
+            if best != at:
+                dist[i] = ks[best]
+                changed += 1
     return changed

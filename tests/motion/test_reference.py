@@ -98,11 +98,11 @@ def test_identified_reference_frames_agree_with_the_true_motion(tmp_path):
 
 
 def test_compiled_identification_equals_the_array_path(numba_kernels):
-    from edgeseg.motion.reference import GATE, MARGIN, MOVE, PROBE, PRUNE, SAMPLES, SWITCH
+    from edgeseg.motion.reference import GATE, MARGIN, MOVE, PROBE, PRUNE, SAMPLES, SWITCH, _kernel
     from edgeseg.system.jit import compiled
 
-    kernel = compiled(_identify_into)
-    assert kernel is not None
+    kernel = _kernel()
+    assert kernel is not None and compiled(_identify_into) is not None
     rng = np.random.default_rng(3)
     h, w = 96, 160
     ring = np.empty((5, h, w), np.uint8)
@@ -121,12 +121,12 @@ def test_compiled_identification_equals_the_array_path(numba_kernels):
     mvs = np.array(mvs, np.int32)
     ks, slots = np.array([1, 2, 3], np.int64), np.array([1, 2, 3], np.int64)
     cur = ring[0]
-    for scale in (1, 2):
+    for scale, sparse in ((1, False), (2, False), (1, True)):
         dist = rng.choice([1.0, 2.0, 3.0], size=len(mvs))
         want, got = dist.copy(), dist.copy()
-        n_numpy = _identify_numpy(mvs, cur, ring, (ks, slots), (ks[:2], slots[:2]), want, scale)
+        n_numpy = _identify_numpy(mvs, cur, ring, (ks, slots), (ks[:2], slots[:2]), want, scale, sparse)
         n_kernel = kernel(mvs, cur, ring, ks, slots, ks[:2], slots[:2], got, SAMPLES, GATE, SWITCH, MARGIN, MOVE,
-                          scale, PROBE, PRUNE)
+                          scale, PROBE, PRUNE, sparse)
         np.testing.assert_array_equal(got, want)
         assert n_numpy == n_kernel > 20  # the case exercises the switch
 
@@ -140,3 +140,17 @@ def test_a_source_without_planes_falls_back_to_the_assumed_frames(slow_clips):
     out = list(MotionFieldBuilder().fields(frames))
     assert len(out) == 16
     assert {f.meta.get("refs") for f, _ in out if f.pict_type == "B"} == {"assumed"}
+
+
+def test_large_frames_compare_fewer_frames_and_keep_b_frames_as_good(tmp_path):
+    """At 720p a frame has more than BUDGET vectors: the others compare only their probed neighbour's frame.
+    The B-frame fields of a slow pan stay within the tolerance of the P-only encode's."""
+    from edgeseg.motion.reference import BUDGET
+
+    encodes = {bf: clips.translate_clip(tmp_path / f"w{bf}.mp4", size=(1280, 720), frames=12, shift_xy=SLOW,
+                                        bframes=bf, preset="medium", refs=3) for bf in (0, 3)}
+    p_err = clips.field_error(encodes[0], _fields(encodes[0].path)[0])[0]
+    pairs, builder = _fields(encodes[3].path)
+    assert max(len(f.mvs) for f, _ in pairs if f.pict_type == "B") > BUDGET  # the sparse path ran
+    assert builder.identified > 0
+    assert _b_error(encodes[3], pairs) <= p_err + TOLERANCE
