@@ -51,6 +51,12 @@ def exercise(tmp: Path, *, progress=None) -> None:
                                                      masks=out / "m", label_video=out / "l.avi"))
         if progress is not None:
             progress(i + 1, len(steps))
+    # the prior-agreement rule: what sources without decoder planes (nothing to identify frames from) run
+    from edgeseg.motion.dense import MotionFieldBuilder
+    from edgeseg.source import open_source
+
+    with open_source(str(clips[0])) as src:
+        list(MotionFieldBuilder(max_refs=4, identify=False).fields(src))
 
 
 def warm_up(*, progress=None) -> float:
