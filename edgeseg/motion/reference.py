@@ -179,7 +179,7 @@ def _identify_numpy(mvs, cur, ring, past, future, dist, scale, sparse) -> int:
         if not len(mine):
             continue
         assumed = np.full(len(mine), np.inf)
-        needed = (mine % PROBE == 0) | (not sparse)  # sparse: only the probed vectors are compared
+        needed = (mine % PROBE == 0) | (not sparse)  # sparse: the others below, where their neighbour differs
         for j in range(len(ks)):
             sel = (at == j) & needed
             if sel.any():
