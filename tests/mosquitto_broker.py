@@ -18,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+from running_service import wait_until
+
 
 def mosquitto_binary() -> str | None:
     return shutil.which("mosquitto") or next((p for p in ("/usr/sbin/mosquitto",) if Path(p).exists()), None)
@@ -106,12 +108,7 @@ class Subscriber:
             return [p for t, p, _ in self.messages if t == topic]
 
     def wait_for(self, pred, timeout: float = 10.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if pred():
-                return True
-            time.sleep(0.05)
-        return False
+        return wait_until(pred, timeout)
 
     def close(self) -> None:
         self.client.disconnect()

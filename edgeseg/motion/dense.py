@@ -104,7 +104,7 @@ def dense_field(mvs: np.ndarray | None, *, height: int, width: int, stride: int 
 def _borrow_still(fld: MotionField, mvs: np.ndarray, around: list) -> MotionField:
     """B-frame cells whose vectors are all zero take the mean motion of the fields `around` it (the previous
     frame's, the next anchor's) where those are valid (see the module docstring)."""
-    if not around:
+    if not around or not ((mvs[:, 7] == 0) & (mvs[:, 8] == 0)).any():  # no zero vector: no still cell
         return fld
     moving = mvs.copy()
     moving[:, 7] = np.abs(mvs[:, 7]) + np.abs(mvs[:, 8])

@@ -8,18 +8,11 @@ import time
 import urllib.error
 import urllib.request
 
+from running_service import wait_until
+
 from edgeseg.service.config import parse_config
 from edgeseg.service.notify import Notifier
 from edgeseg.service.service import Service
-
-
-def wait_for(cond, timeout=20.0, step=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(step)
-    return False
 
 
 def test_rtsp_killed_and_restarted_reconnects_and_missing_camera_is_retried(tmp_path, bundle_dir, clip, port,
@@ -40,17 +33,17 @@ def test_rtsp_killed_and_restarted_reconnects_and_missing_camera_is_retried(tmp_
     server.__enter__()
     runner.start()
     try:
-        assert wait_for(lambda: svc.workers and svc.workers["door"].frames >= 5)
+        assert wait_until(lambda: svc.workers and svc.workers["door"].frames >= 5, timeout=20)
         door, file_cam = svc.workers["door"], svc.workers["file"]
         server.__exit__(None, None, None)  # kill the server mid-stream
-        assert wait_for(lambda: door.state == "waiting" and door.failures >= 2, timeout=15)
+        assert wait_until(lambda: door.state == "waiting" and door.failures >= 2, timeout=15)
         frames_down, file_before = door.frames, file_cam.frames
-        assert wait_for(lambda: file_cam.frames > file_before + 5)  # the other camera never stalls
+        assert wait_until(lambda: file_cam.frames > file_before + 5, timeout=20)  # the other camera never stalls
         server = rtsp_server_class(clip.path, port=port, fps=50)
         server.__enter__()
-        assert wait_for(lambda: door.reconnects >= 1 and door.frames > frames_down + 5, timeout=15)
+        assert wait_until(lambda: door.reconnects >= 1 and door.frames > frames_down + 5, timeout=15)
         shutil.copy(clip.path, late)  # the missing camera appears
-        assert wait_for(lambda: svc.workers["late"].frames > 0, timeout=15)
+        assert wait_until(lambda: svc.workers["late"].frames > 0, timeout=15)
         body = urllib.request.urlopen(f"{svc.server.url}/metrics", timeout=5).read().decode()
         reconnects = [ln for ln in body.splitlines() if ln.startswith('edgeseg_reconnects_total{camera="door"}')]
         assert reconnects and float(reconnects[0].split()[-1]) >= 1
@@ -107,9 +100,9 @@ def test_a_stalled_stream_stops_watchdog_pings_and_fails_health(tmp_path, bundle
                 return out
 
     try:
-        assert wait_for(lambda: svc.ready and svc.workers["slow"].frames > 0, timeout=15)
+        assert wait_until(lambda: svc.ready and svc.workers["slow"].frames > 0, timeout=15)
         received()
-        assert wait_for(lambda: not svc.health()[0], timeout=10)
+        assert wait_until(lambda: not svc.health()[0], timeout=10)
         received()
         time.sleep(0.5)
         assert "WATCHDOG=1" not in received()  # stalled: no pings

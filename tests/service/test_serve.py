@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 
 import av
+from running_service import wait_until
 
 
 def _config(tmp_path, bundle_dir, clip, rtsp_url, metrics_port, cameras: dict) -> str:
@@ -135,14 +136,9 @@ def test_serve_cameras_metrics_notify_reload_and_sigterm_flush(tmp_path, bundle_
             time.sleep(0.2)
         assert set(cams) == {"lobby", "hall", "door", "attic"}
         # interp emits a gap's frames together: lobby's count moves in steps, so wait for the next one
-        end = time.monotonic() + 10
-        while True:
-            _, after = _get(f"{base}/metrics")
-            moved = _metric(after, "edgeseg_frames_total", "lobby") > _metric(before, "edgeseg_frames_total", "lobby")
-            if moved or time.monotonic() > end:
-                break
-            time.sleep(0.2)
-        assert moved
+        assert wait_until(lambda: _metric(_get(f"{base}/metrics")[1], "edgeseg_frames_total", "lobby")
+                          > _metric(before, "edgeseg_frames_total", "lobby"), timeout=10)
+        _, after = _get(f"{base}/metrics")
         assert _metric(after, "edgeseg_frames_total", "ghost") is None
         proc.send_signal(signal.SIGTERM)
         t0 = time.monotonic()
